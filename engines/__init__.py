@@ -1,0 +1,1 @@
+"""Model engines: the model card, the one Backend interface and its runtimes, export and build tools."""

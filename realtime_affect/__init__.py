@@ -1,0 +1,37 @@
+"""realtime-affect: per-face expressions, action units and valence/arousal from video, in real time.
+
+The public API is imported lazily, so ``import realtime_affect`` stays cheap.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "Analyzer": "realtime_affect.api",
+    "AnalyzerOptions": "realtime_affect.pipeline",
+    "Frame": "realtime_affect.types",
+    "Face": "realtime_affect.types",
+    "FaceResult": "realtime_affect.types",
+    "FrameResult": "realtime_affect.types",
+    "Prediction": "realtime_affect.types",
+    "EXPRESSIONS": "realtime_affect.labels",
+    "ACTION_UNITS": "realtime_affect.labels",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .api import Analyzer
+    from .labels import ACTION_UNITS, EXPRESSIONS
+    from .pipeline import AnalyzerOptions
+    from .types import Face, FaceResult, Frame, FrameResult, Prediction
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'realtime_affect' has no attribute {name!r}")

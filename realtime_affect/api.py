@@ -1,0 +1,65 @@
+"""The Python API for embedding: open a model once, then analyse videos, streams or images.
+
+    from realtime_affect import Analyzer
+    with Analyzer() as analyzer:
+        for result in analyzer.video("clip.mp4"):
+            for face in result.faces:
+                print(result.time_s, face.track_id, face.prediction.top_expression)
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+from .pipeline import AnalyzerOptions
+from .types import FrameResult
+
+
+class Analyzer:
+    """Holds a loaded model; every call to ``video``/``images`` analyses one input with fresh tracking."""
+
+    def __init__(self, model: str | Path | None = None, backend: str = "auto", device: str = "cpu",
+                 options: AnalyzerOptions | None = None) -> None:
+        from engines.loader import open_model
+
+        from .models.defaults import resolve_model
+
+        self.options = options or AnalyzerOptions()
+        self.model = open_model(resolve_model(model), backend=backend, device=device)
+        self._stop = threading.Event()
+
+    def video(self, location: str | Path, callback: Callable[[FrameResult], None] | None = None
+              ) -> Iterator[FrameResult]:
+        """Results for every frame of a video file or stream URL, in order."""
+        from .runner import analyze_video
+        from .sources import VideoSource
+
+        with VideoSource(location) as source:
+            for result in analyze_video(self.model, source, self.options, stop=self._stop):
+                if callback is not None:
+                    callback(result)
+                yield result
+
+    def images(self, paths: Sequence[str | Path]) -> Iterator[FrameResult]:
+        """Results for still images (or folders of them), each on its own."""
+        from .runner import analyze_images
+        from .sources import list_images
+
+        files: list[Path] = []
+        for path in paths:
+            files.extend(list_images(path))
+        yield from analyze_images(self.model, files, self.options, stop=self._stop)
+
+    def stop(self) -> None:
+        """Ask a running ``video``/``images`` loop (in another thread) to finish after the current frame."""
+        self._stop.set()
+
+    def close(self) -> None:
+        self.model.close()
+
+    def __enter__(self) -> "Analyzer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,114 @@
+"""The frame-level multi-task student: aligned face crop -> features, expression, AUs, valence/arousal."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..labels import ACTION_UNITS, EXPRESSIONS
+
+STUDENT_ARCHS = ("tiny", "small", "resnet18", "resnet50")
+
+
+def _conv_bn(cin: int, cout: int, stride: int = 1, groups: int = 1, kernel: int = 3) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, kernel, stride, kernel // 2, groups=groups, bias=False),
+        nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class _InvertedResidual(nn.Module):
+    """MobileNetV2-style block: expand 1x1, depthwise 3x3, project 1x1, residual when shapes match."""
+
+    def __init__(self, cin: int, cout: int, stride: int, expand: int = 4) -> None:
+        super().__init__()
+        hidden = cin * expand
+        self.use_res = stride == 1 and cin == cout
+        self.block = nn.Sequential(
+            _conv_bn(cin, hidden, kernel=1),
+            _conv_bn(hidden, hidden, stride=stride, groups=hidden),
+            nn.Conv2d(hidden, cout, 1, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.block(x)
+        return x + y if self.use_res else y
+
+
+def _small_backbone(width: float = 1.0) -> tuple[nn.Module, int]:
+    """A fast CPU backbone for 112x112 crops (a few MFLOPs): returns (module, out channels)."""
+    c = [max(8, int(v * width)) for v in (16, 24, 40, 80, 128)]
+    layers = [_conv_bn(3, c[0], stride=2)]  # 56
+    layers += [_InvertedResidual(c[0], c[1], 2), _InvertedResidual(c[1], c[1], 1)]  # 28
+    layers += [_InvertedResidual(c[1], c[2], 2), _InvertedResidual(c[2], c[2], 1)]  # 14
+    layers += [_InvertedResidual(c[2], c[3], 2), _InvertedResidual(c[3], c[3], 1)]  # 7
+    layers += [_conv_bn(c[3], c[4], kernel=1)]
+    return nn.Sequential(*layers), c[4]
+
+
+def _tiny_backbone() -> tuple[nn.Module, int]:
+    """A very small net for tests and quick experiments."""
+    return nn.Sequential(_conv_bn(3, 8, 2), _conv_bn(8, 16, 2), _conv_bn(16, 32, 2)), 32
+
+
+def _resnet_backbone(name: str, weights_path: str | None) -> tuple[nn.Module, int]:
+    import torchvision
+
+    net = getattr(torchvision.models, name)(weights=None)
+    if weights_path:
+        state = torch.load(weights_path, map_location="cpu", weights_only=True)
+        net.load_state_dict(state)
+    out = net.fc.in_features
+    body = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2, net.layer3,
+                         net.layer4)
+    return body, out
+
+
+class StudentNet(nn.Module):
+    """Backbone -> global pool -> feature vector -> expression / AU / VA heads.
+
+    ``forward`` returns raw outputs for training (logits); ``ServingStudent`` wraps it with the
+    activations the runtime reports.
+    """
+
+    def __init__(self, arch: str = "small", feature_dim: int = 128, dropout: float = 0.2,
+                 backbone_weights: str | None = None) -> None:
+        super().__init__()
+        if arch == "small":
+            self.backbone, channels = _small_backbone()
+        elif arch == "tiny":
+            self.backbone, channels = _tiny_backbone()
+        elif arch in ("resnet18", "resnet50"):
+            self.backbone, channels = _resnet_backbone(arch, backbone_weights)
+        else:
+            raise ValueError(f"unknown student architecture {arch!r}; choose one of {STUDENT_ARCHS}")
+        self.arch = arch
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.neck = nn.Sequential(nn.Flatten(), nn.Linear(channels, feature_dim), nn.BatchNorm1d(feature_dim),
+                                  nn.ReLU(inplace=True))
+        self.dropout = nn.Dropout(dropout)
+        self.expression = nn.Linear(feature_dim, len(EXPRESSIONS))
+        self.action_units = nn.Linear(feature_dim, len(ACTION_UNITS))
+        self.valence_arousal = nn.Linear(feature_dim, 2)
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        features = self.neck(self.pool(self.backbone(x)))
+        h = self.dropout(features)
+        return {
+            "features": features,
+            "expression_logits": self.expression(h),
+            "au_logits": self.action_units(h),
+            "valence_arousal": torch.tanh(self.valence_arousal(h)),
+        }
+
+
+class ServingStudent(nn.Module):
+    """The student as served and exported: probabilities instead of logits, a fixed output order."""
+
+    OUTPUTS = ("features", "expression", "action_units", "valence_arousal")
+
+    def __init__(self, net: StudentNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        out = self.net(x)
+        return (out["features"], torch.softmax(out["expression_logits"], dim=-1),
+                torch.sigmoid(out["au_logits"]), out["valence_arousal"])

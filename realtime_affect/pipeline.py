@@ -1,0 +1,203 @@
+"""The glue: frame -> faces -> tracks -> aligned crops -> student -> windows -> sequence model -> results.
+
+``StreamAnalyzer`` holds the state of one stream (tracker, landmarker, windows, frames waiting for
+their temporal prediction) and returns ``FrameResult``s in frame order as they become final.
+"""
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from engines.backends.base import AffectModel
+
+from . import align
+from .landmarker import FaceLandmarks
+from .timing import StageTimer
+from .tracking import Tracker, TrackerOptions, TrackUpdate
+from .types import Face, FaceResult, Frame, FrameResult, Prediction
+from .window import CentredWindows, Observation, WindowJob
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AnalyzerOptions:
+    max_faces: int = 4
+    #: Use the sequence model when the model has one (off: per-frame student predictions).
+    temporal: bool = True
+    #: Hop between centred windows (default: half a window).
+    hop: int | None = None
+    tracker: TrackerOptions = field(default_factory=TrackerOptions)
+
+
+@dataclass
+class _Entry:
+    key: int
+    face: Face
+    student: dict[str, np.ndarray]
+    obs: Observation | None = None
+    dropped: bool = False
+
+
+@dataclass
+class _Pending:
+    frame: Frame
+    entries: list[_Entry]
+
+
+def _prediction(outputs: dict[str, np.ndarray]) -> Prediction:
+    return Prediction(expression=np.asarray(outputs["expression"], dtype=np.float32),
+                      action_units=np.asarray(outputs["action_units"], dtype=np.float32),
+                      valence_arousal=np.asarray(outputs["valence_arousal"], dtype=np.float32))
+
+
+class StudentRunner:
+    """Aligns every face of a frame and runs the student once on the whole batch."""
+
+    def __init__(self, model: AffectModel, timer: StageTimer) -> None:
+        self.model = model
+        self.card = model.card
+        self.timer = timer
+        self._crops = np.empty((16, self.card.input_size, self.card.input_size, 3), dtype=np.uint8)
+
+    def __call__(self, bgr: np.ndarray, faces: list[Face]) -> list[dict[str, np.ndarray]]:
+        if not faces:
+            return []
+        if len(faces) > self._crops.shape[0]:
+            self._crops = np.empty((len(faces),) + self._crops.shape[1:], dtype=np.uint8)
+        with self.timer.stage("align"):
+            crops = align.crops(bgr, [f.landmarks for f in faces], self.card.input_size, out=self._crops)
+            batch = align.to_input(crops, self.card.mean, self.card.std)
+        with self.timer.stage("student"):
+            out = self.model.student(batch)
+        return [{name: value[i] for name, value in out.items()} for i in range(len(faces))]
+
+
+class StreamAnalyzer:
+    """Analyses one video stream frame by frame (or independent stills with ``stills=True``)."""
+
+    def __init__(self, model: AffectModel, landmarks: FaceLandmarks, options: AnalyzerOptions | None = None,
+                 stills: bool = False, timer: StageTimer | None = None) -> None:
+        self.model = model
+        self.options = options or AnalyzerOptions()
+        self.landmarks = landmarks
+        self.stills = stills
+        self.timer = timer or StageTimer()
+        self.student = StudentRunner(model, self.timer)
+        self.tracker = Tracker(self.options.tracker)
+        self.temporal = bool(self.options.temporal and model.sequence is not None and not stills)
+        self.windows = CentredWindows(model.card.window, self.options.hop)
+        self._pending: deque[_Pending] = deque()
+        self._tentative: dict[int, list[_Entry]] = {}
+
+    # -- public --------------------------------------------------------------------------------
+    def process(self, frame: Frame) -> list[FrameResult]:
+        """Feed one frame; returns the frames whose results are now final (possibly none, or several)."""
+        self.timer.frames += 1
+        with self.timer.stage("landmarks"):
+            faces = self.landmarks.detect(_rgb(frame.bgr), frame.time_s)
+        faces = _keep_largest(faces, self.options.max_faces)
+        if self.stills:
+            return [self._still_result(frame, faces)]
+        update = self.tracker.update(faces, frame.time_s)
+        outputs = self.student(frame.bgr, [o.face for o in update.observed])
+        entries = [_Entry(o.key, o.face, out) for o, out in zip(update.observed, outputs)]
+        self._pending.append(_Pending(frame, entries))
+        self._apply(update, entries)
+        return self._emit()
+
+    def flush(self) -> list[FrameResult]:
+        """End of stream: settle every open track and return all remaining frames."""
+        self._apply(self.tracker.finish(), [])
+        for pending in self._pending:
+            for entry in pending.entries:
+                if entry.face.track_id < 0:
+                    entry.dropped = True
+        return self._emit(force=True)
+
+    # -- internals -----------------------------------------------------------------------------
+    def _apply(self, update: TrackUpdate, entries: list[_Entry]) -> None:
+        for key, track_id in update.born:
+            for entry in self._tentative.pop(key, []):
+                entry.face.track_id = track_id
+                self._push(entry)
+        for entry in entries:
+            if entry.face.track_id >= 0:
+                self._push(entry)
+            else:
+                self._tentative.setdefault(entry.key, []).append(entry)
+        jobs: list[WindowJob] = []
+        for key, confirmed in update.ended:
+            if not confirmed:
+                for entry in self._tentative.pop(key, []):
+                    entry.dropped = True
+            elif self.temporal:
+                jobs.extend(self.windows.finish(key))
+        if self.temporal:
+            jobs.extend(self.windows.ready())
+            self._run_sequence(jobs)
+
+    def _push(self, entry: _Entry) -> None:
+        if self.temporal:
+            entry.obs = self.windows.push(entry.key, entry.student["features"])
+
+    def _run_sequence(self, jobs: list[WindowJob]) -> None:
+        if not jobs:
+            return
+        with self.timer.stage("sequence"):
+            out = self.model.sequence(np.stack([job.features for job in jobs]))
+            for i, job in enumerate(jobs):
+                self.windows.accumulate(job, {name: value[i] for name, value in out.items()})
+
+    def _ready(self, entry: _Entry) -> bool:
+        if entry.dropped:
+            return True
+        if entry.face.track_id < 0:
+            return False
+        return not self.temporal or (entry.obs is not None and entry.obs.final)
+
+    def _emit(self, force: bool = False) -> list[FrameResult]:
+        results = []
+        while self._pending and (force or all(self._ready(e) for e in self._pending[0].entries)):
+            pending = self._pending.popleft()
+            faces = []
+            for entry in pending.entries:
+                if entry.dropped or entry.face.track_id < 0:
+                    continue
+                use_seq = self.temporal and entry.obs is not None and entry.obs.weight > 0
+                pred = _prediction(entry.obs.mean() if use_seq else entry.student)
+                faces.append(FaceResult(entry.face.track_id, entry.face, pred, temporal=use_seq))
+            faces.sort(key=lambda r: r.track_id)
+            results.append(FrameResult(pending.frame, faces))
+        return results
+
+    def _still_result(self, frame: Frame, faces: list[Face]) -> FrameResult:
+        outputs = self.student(frame.bgr, faces)
+        results = []
+        for i, (face, out) in enumerate(zip(faces, outputs), start=1):
+            face.track_id = i
+            results.append(FaceResult(i, face, _prediction(out), temporal=False))
+        return FrameResult(frame, results)
+
+
+def _rgb(bgr: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+_warned_max_faces = False
+
+
+def _keep_largest(faces: list[Face], max_faces: int) -> list[Face]:
+    """At most ``max_faces`` faces, the largest first kept; says so once per process."""
+    global _warned_max_faces
+    if len(faces) <= max_faces:
+        return faces
+    if not _warned_max_faces:
+        log.warning("more than %d faces in view: keeping the largest (raise --max-faces to keep more)", max_faces)
+        _warned_max_faces = True
+    return sorted(faces, key=lambda f: -float(f.box[2] * f.box[3]))[:max_faces]

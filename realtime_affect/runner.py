@@ -1,0 +1,58 @@
+"""Run sources through the analyzer: one generator per input, stoppable between frames.
+
+Shared by the CLI and the Python API; nothing here chooses exit codes or prints.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from engines.backends.base import AffectModel
+
+from .landmarker import FaceLandmarks, LandmarkerOptions
+from .pipeline import AnalyzerOptions, StreamAnalyzer
+from .sources import ImageSource, VideoSource
+from .timing import StageTimer
+from .types import FrameResult
+
+log = logging.getLogger(__name__)
+
+
+def _landmarker_options(options: AnalyzerOptions) -> LandmarkerOptions:
+    # Ask for a few more faces than kept, so "the largest faces" are chosen from all in view.
+    return LandmarkerOptions(max_faces=options.max_faces + 2)
+
+
+def analyze_video(model: AffectModel, source: VideoSource, options: AnalyzerOptions | None = None,
+                  timer: StageTimer | None = None, stop: threading.Event | None = None) -> Iterator[FrameResult]:
+    """Results for every frame of an opened video source, in order; ends early when ``stop`` is set,
+    after emitting every frame processed so far."""
+    options = options or AnalyzerOptions()
+    timer = timer or StageTimer()
+    with FaceLandmarks(_landmarker_options(options), video=True) as landmarks:
+        analyzer = StreamAnalyzer(model, landmarks, options, timer=timer)
+        frames = iter(source)
+        while not (stop is not None and stop.is_set()):
+            start = time.perf_counter()
+            frame = next(frames, None)
+            timer.add("decode", (time.perf_counter() - start) * 1000.0)
+            if frame is None:
+                break
+            yield from analyzer.process(frame)
+        yield from analyzer.flush()
+
+
+def analyze_images(model: AffectModel, paths: Sequence[str | Path], options: AnalyzerOptions | None = None,
+                   timer: StageTimer | None = None, stop: threading.Event | None = None) -> Iterator[FrameResult]:
+    """Results for still images, each on its own (no tracking, no temporal model)."""
+    options = options or AnalyzerOptions()
+    timer = timer or StageTimer()
+    with FaceLandmarks(_landmarker_options(options), video=False) as landmarks, ImageSource(paths) as source:
+        analyzer = StreamAnalyzer(model, landmarks, options, stills=True, timer=timer)
+        for frame in source:
+            if stop is not None and stop.is_set():
+                break
+            yield from analyzer.process(frame)

@@ -1,0 +1,76 @@
+"""CSV sink: one row per face per frame, in the documented column order, flushed after every frame."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TextIO
+
+from ..labels import CSV_COLUMNS, EXPRESSIONS
+from ..types import FrameResult
+from . import SinkError, prepare_output
+
+#: Columns after the contract: which input the row came from, and whether the temporal model made it.
+EXTRA_COLUMNS = ("source", "temporal")
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.5f}"
+
+
+def format_rows(result: FrameResult) -> str:
+    """The CSV text (no header) for all faces of one frame."""
+    frame = result.frame
+    source = (frame.image_path or frame.source).replace('"', '""')
+    if "," in source or '"' in source:
+        source = f'"{source}"'
+    lines = []
+    for face in result.faces:
+        p = face.prediction
+        x, y, w, h = (float(v) for v in face.face.box)
+        values = [str(frame.index), f"{frame.time_s:.6f}", str(face.track_id), f"{x:.1f}", f"{y:.1f}",
+                  f"{w:.1f}", f"{h:.1f}", f"{face.face.score:.4f}", EXPRESSIONS[int(p.expression.argmax())]]
+        values += [_fmt(v) for v in p.expression]
+        values += [_fmt(v) for v in p.action_units]
+        values += [_fmt(v) for v in p.valence_arousal]
+        values += [source, "1" if face.temporal else "0"]
+        lines.append(",".join(values))
+    return "".join(line + "\n" for line in lines)
+
+
+class CsvSink:
+    """Writes results as CSV; every frame's rows go out in one write followed by a flush."""
+
+    def __init__(self, path: str | Path, overwrite: bool = False) -> None:
+        self.path = prepare_output(path, overwrite)
+        try:
+            self._fh: TextIO | None = open(self.path, "w", encoding="utf-8", newline="")
+        except OSError as exc:
+            raise SinkError(f"{self.path}: cannot write ({exc.strerror})") from exc
+        self.rows = 0
+        self._write(",".join(CSV_COLUMNS + EXTRA_COLUMNS) + "\n")
+
+    def _write(self, text: str) -> None:
+        if self._fh is None:
+            raise SinkError(f"{self.path}: sink is closed")
+        try:
+            self._fh.write(text)
+            self._fh.flush()
+        except OSError as exc:
+            raise SinkError(f"{self.path}: write failed ({exc.strerror})") from exc
+
+    def write(self, result: FrameResult) -> None:
+        if result.faces:
+            self._write(format_rows(result))
+            self.rows += len(result.faces)
+
+    def close(self) -> None:
+        if self._fh is not None:
+            try:
+                self._fh.close()
+            finally:
+                self._fh = None
+
+    def __enter__(self) -> "CsvSink":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

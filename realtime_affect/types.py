@@ -1,0 +1,100 @@
+"""Plain data passed between pipeline stages: frames in, faces in the middle, results out.
+
+numpy at every boundary; no heavy imports.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .labels import ACTION_UNITS, EXPRESSIONS
+
+
+@dataclass
+class Frame:
+    """One decoded picture. ``time_s`` comes from the stream (PTS) or the caller's clock."""
+
+    index: int
+    time_s: float
+    bgr: np.ndarray
+    source: str = ""
+    #: For image input: the file this frame came from (each image stands alone).
+    image_path: str | None = None
+
+    @property
+    def height(self) -> int:
+        return int(self.bgr.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.bgr.shape[1])
+
+
+@dataclass
+class Face:
+    """One face found in a frame, in pixels of that frame.
+
+    ``box`` is (x, y, w, h); ``landmarks`` is (478, 3) with x, y in pixels and z relative;
+    ``blendshapes`` is (52,) MediaPipe scores or None; ``pose`` is MediaPipe's 4x4 facial
+    transformation matrix or None.
+    """
+
+    box: np.ndarray
+    landmarks: np.ndarray
+    score: float = 1.0
+    blendshapes: np.ndarray | None = None
+    pose: np.ndarray | None = None
+    track_id: int = -1
+
+
+@dataclass
+class Prediction:
+    """Model outputs for one face: probabilities and valence/arousal."""
+
+    expression: np.ndarray  # (8,) probabilities summing to 1
+    action_units: np.ndarray  # (12,) independent probabilities
+    valence_arousal: np.ndarray  # (2,) in [-1, 1]
+
+    @property
+    def top_expression(self) -> str:
+        return EXPRESSIONS[int(np.argmax(self.expression))]
+
+    @property
+    def valence(self) -> float:
+        return float(self.valence_arousal[0])
+
+    @property
+    def arousal(self) -> float:
+        return float(self.valence_arousal[1])
+
+    def au(self, name: str) -> float:
+        """Probability of one action unit, by name such as ``"AU12"``."""
+        return float(self.action_units[ACTION_UNITS.index(name)])
+
+
+@dataclass
+class FaceResult:
+    """What the runtime reports for one tracked face in one frame."""
+
+    track_id: int
+    face: Face
+    prediction: Prediction
+    #: True when the temporal model produced ``prediction``; False for per-frame student output.
+    temporal: bool = False
+
+
+@dataclass
+class FrameResult:
+    """All faces of one frame, in the order of ``track_id``."""
+
+    frame: Frame
+    faces: list[FaceResult] = field(default_factory=list)
+
+    @property
+    def index(self) -> int:
+        return self.frame.index
+
+    @property
+    def time_s(self) -> float:
+        return self.frame.time_s
