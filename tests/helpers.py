@@ -26,3 +26,72 @@ def write_tiny_checkpoint(path: Path, sequence: bool = True, seed: int = 0, wind
     seq = SequenceNet(feature_dim=16, hidden=16).eval() if sequence else None
     card = ModelCard(name="tiny-test", feature_dim=16, student_arch="tiny", window=window)
     return save_checkpoint(path, card, student, seq)
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def stream_times(path: Path) -> list[float]:
+    """Frame times (s, from PTS, relative to the first frame) as PyAV decodes them."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        pts = [f.pts for f in container.decode(stream)]
+        base = stream.time_base
+    return [float((p - pts[0]) * base) for p in pts]
+
+
+def decode_frames(path: Path, limit: int | None = None, size: tuple[int, int] | None = None):
+    """BGR frames of a video (optionally resized to (w, h))."""
+    import av
+    import cv2
+
+    frames = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            img = frame.to_ndarray(format="bgr24")
+            if size is not None:
+                img = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+            frames.append(img)
+            if limit is not None and len(frames) >= limit:
+                break
+    return frames
+
+
+def write_video(path: Path, frames, fps: int = 30, codec: str = "libx264", faststart: bool = False) -> Path:
+    """Encode BGR frames with PyAV."""
+    import av
+
+    options = {"movflags": "+faststart"} if faststart else {}
+    with av.open(str(path), "w", options=options) as out:
+        stream = out.add_stream(codec, rate=fps)
+        stream.width, stream.height = frames[0].shape[1], frames[0].shape[0]
+        stream.pix_fmt = "yuv420p"
+        for img in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+def build_grid_video(path: Path, frames: int = 72) -> tuple[Path, dict[str, tuple[int, int]]]:
+    """A 1280x720 2x2 grid: Pexels (top left), single_face (top right), face_noface (bottom left,
+    face for its first 72 frames), no_face (bottom right). Returns the path and quadrant origins."""
+    import numpy as np
+
+    size = (640, 360)
+    tiles = [decode_frames(p, frames, size) for p in (PEXELS, SINGLE_FACE, FACE_NOFACE, NO_FACE)]
+    n = min(len(t) for t in tiles)
+    grid = []
+    for i in range(n):
+        top = np.hstack([tiles[0][i], tiles[1][i]])
+        bottom = np.hstack([tiles[2][i], tiles[3][i]])
+        grid.append(np.vstack([top, bottom]))
+    origins = {"pexels": (0, 0), "single_face": (640, 0), "face_noface": (0, 360), "no_face": (640, 360)}
+    return write_video(path, grid, fps=30), origins
