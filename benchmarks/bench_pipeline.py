@@ -1,0 +1,108 @@
+"""Benchmark: file annotation speed and per-stage cost for one clip, against the floor.
+
+The floor is decode + FaceLandmarker alone on the same clip (nothing else the product does);
+the pipeline run is the whole of ``affect-live --video CLIP --csv OUT`` minus start-up.
+Both are measured in this one run, ``--repeat`` times each; medians are printed.
+
+    python benchmarks/bench_pipeline.py [--clip PATH] [--model PATH] [--repeat 3]
+
+Without ``--model`` a randomly initialised model of the default architecture ("small" student +
+GRU) is used: speed does not depend on the weights.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def floor_run(clip: Path, max_faces: int) -> tuple[float, int]:
+    """Decode + landmarks only: seconds, frames."""
+    import cv2
+
+    from realtime_affect.landmarker import FaceLandmarks, LandmarkerOptions
+    from realtime_affect.sources import VideoSource
+
+    start = time.perf_counter()
+    n = 0
+    with VideoSource(clip) as source, FaceLandmarks(LandmarkerOptions(max_faces=max_faces + 2)) as lm:
+        for frame in source:
+            lm.detect(cv2.cvtColor(frame.bgr, cv2.COLOR_BGR2RGB), frame.time_s)
+            n += 1
+    return time.perf_counter() - start, n
+
+
+def pipeline_run(clip: Path, model, max_faces: int):
+    from realtime_affect.pipeline import AnalyzerOptions
+    from realtime_affect.runner import analyze_video
+    from realtime_affect.sinks.csv_sink import CsvSink
+    from realtime_affect.sources import VideoSource
+    from realtime_affect.timing import StageTimer
+
+    timer = StageTimer()
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        n = 0
+        with VideoSource(clip) as source, CsvSink(Path(tmp) / "out.csv") as sink:
+            for result in analyze_video(model, source, AnalyzerOptions(max_faces=max_faces), timer):
+                t0 = time.perf_counter()
+                sink.write(result)
+                timer.add("sink", (time.perf_counter() - t0) * 1000)
+                n += 1
+        return time.perf_counter() - start, n, timer.per_frame()
+
+
+def default_model(tmp: Path) -> Path:
+    import torch
+
+    from engines.card import ModelCard
+    from realtime_affect.models.checkpoint import save_checkpoint
+    from realtime_affect.models.sequence import SequenceNet
+    from realtime_affect.models.student import StudentNet
+
+    torch.manual_seed(0)
+    return save_checkpoint(tmp / "bench.pt", ModelCard(name="bench-random"), StudentNet("small", 128),
+                           SequenceNet(128, 128))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clip", type=Path, default=ROOT / "tests/data/WolfgangLanger_Pexels.mp4")
+    parser.add_argument("--model", type=Path)
+    parser.add_argument("--backend", default="auto")
+    parser.add_argument("--max-faces", type=int, default=4)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+
+    from engines.loader import open_model
+
+    with tempfile.TemporaryDirectory() as tmp:
+        model_path = args.model or default_model(Path(tmp))
+        model = open_model(model_path, backend=args.backend)
+        floors, runs, stages = [], [], []
+        pipeline_run(args.clip, model, args.max_faces)  # warm-up (first-call costs, page cache)
+        for _ in range(args.repeat):
+            fs, fn = floor_run(args.clip, args.max_faces)
+            ps, pn, st = pipeline_run(args.clip, model, args.max_faces)
+            floors.append(fs)
+            runs.append(ps)
+            stages.append(st)
+        model.close()
+    floor, run = statistics.median(floors), statistics.median(runs)
+    print(f"clip: {args.clip.name}, {pn} frames, model: {model_path.name} ({model.backend_name})")
+    print(f"floor (decode + landmarks): {fn / floor:7.1f} fps  {floor:6.2f} s  (median of {args.repeat})")
+    print(f"pipeline (everything + CSV): {pn / run:7.1f} fps  {run:6.2f} s")
+    print(f"ratio pipeline / floor: {run / floor:.2f}x")
+    names = sorted({k for st in stages for k in st})
+    print("ms per frame (median): " + ", ".join(f"{k} {statistics.median(st.get(k, 0.0) for st in stages):.2f}"
+                                                for k in names))
+
+
+if __name__ == "__main__":
+    main()
