@@ -11,8 +11,8 @@ BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")
 def open_model(path: str | Path, backend: str = "auto", device: str = "cpu") -> AffectModel:
     """Load a student (+ sequence) model from ``path``.
 
-    ``.pt``/``.pth`` checkpoints run with torch; other suffixes are served by their own backends once
-    those exist. ``backend='auto'`` picks by suffix.
+    ``.pt``/``.pth`` checkpoints run with torch, ``.onnx`` files with ONNX Runtime (with the sequence
+    model in ``X.sequence.onnx`` beside ``X.onnx``). ``backend='auto'`` picks by suffix.
     """
     path = Path(path)
     if backend not in BACKENDS:
@@ -27,4 +27,10 @@ def open_model(path: str | Path, backend: str = "auto", device: str = "cpu") -> 
         from .backends.torch import load_torch_model
 
         return load_torch_model(path, device=device)
-    raise BackendError(f"cannot open model file {path}: unknown suffix {suffix!r} (expected .pt)")
+    if suffix == ".onnx":
+        if backend not in ("auto", "onnxruntime"):
+            raise BackendError(f"{path} is an ONNX model; use --backend onnxruntime (or auto)")
+        from .backends.onnxruntime import load_onnx_model
+
+        return load_onnx_model(path, device=device)
+    raise BackendError(f"cannot open model file {path}: unknown suffix {suffix!r} (expected .pt or .onnx)")

@@ -1,0 +1,121 @@
+"""``affect-engine``: export models to ONNX, build TensorRT engines, benchmark backends.
+
+Exit codes: 0 done; 1 unexpected internal error; 2 bad input or a failed check (one-line message).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+log = logging.getLogger("engines")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="affect-engine", description=__doc__.splitlines()[0])
+    p.add_argument("-v", "--verbose", action="store_true")
+    sub = p.add_subparsers(dest="command", required=True)
+    ex = sub.add_parser("export", help="export a .pt checkpoint to ONNX (checked against torch)")
+    ex.add_argument("checkpoint", type=Path)
+    ex.add_argument("--format", default="onnx", choices=("onnx",))
+    ex.add_argument("--out", type=Path, help="output .onnx (default: beside the checkpoint)")
+    ex.add_argument("--check-media", type=Path, help="video or image with faces to compare outputs on")
+    ex.add_argument("--atol", type=float, default=1e-4)
+    bu = sub.add_parser("build", help="build a TensorRT engine from an ONNX model (NVIDIA GPU + TensorRT)")
+    bu.add_argument("onnx", type=Path)
+    bu.add_argument("--fp16", action="store_true")
+    bu.add_argument("--int8", action="store_true")
+    bu.add_argument("--calib", type=Path)
+    be = sub.add_parser("bench", help="latency per backend: student per face, GRU per track")
+    be.add_argument("model", type=Path, help=".pt checkpoint (exported to ONNX on the fly for comparison)")
+    be.add_argument("--backends", default="torch,onnxruntime")
+    be.add_argument("--repeat", type=int, default=50)
+    be.add_argument("--batches", default="1,4,16")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(message)s")
+    try:
+        if args.command == "export":
+            return _export(args)
+        if args.command == "build":
+            return _build(args)
+        return _bench(args)
+    except Exception as exc:
+        return _report(exc, args.verbose)
+
+
+def _report(exc: BaseException, verbose: bool) -> int:
+    from realtime_affect.models.checkpoint import ModelFileError
+
+    from .backends.base import BackendError
+    from .card import CardError
+    from .export import ExportError
+
+    if verbose:
+        log.exception("details")
+    if isinstance(exc, (ExportError, BackendError, CardError, ModelFileError, FileNotFoundError)):
+        sys.stderr.write(f"affect-engine: error: {exc}\n")
+        return 2
+    sys.stderr.write(f"affect-engine: internal error: {type(exc).__name__}: {exc} (run with -v for details)\n")
+    return 1
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .export import export_onnx
+
+    out = args.out or args.checkpoint.with_suffix(".onnx")
+    report = export_onnx(args.checkpoint, out, args.check_media, args.atol)
+    worst = max(report.max_abs_diff.values())
+    print(f"wrote {report.student_path}" + (f" and {report.sequence_path}" if report.sequence_path else ""))
+    print(f"max |onnx - torch| on {report.crops} real face crops: {worst:.2e}")
+    return 0
+
+
+def _build(args: argparse.Namespace) -> int:
+    from .backends.base import BackendError
+
+    try:
+        import tensorrt  # noqa: F401
+    except ImportError as exc:
+        raise BackendError("TensorRT is not installed: on an NVIDIA GPU machine, pip install "
+                           "'realtime-affect[tensorrt]'") from exc
+    raise BackendError("TensorRT engine building is not implemented yet in this version")
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from .bench import bench_model
+    from .loader import open_model
+
+    batches = tuple(int(b) for b in args.batches.split(","))
+    names = [b.strip() for b in args.backends.split(",") if b.strip()]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            path = args.model
+            if name == "onnxruntime" and args.model.suffix == ".pt":
+                from .export import export_onnx
+
+                path = export_onnx(args.model, Path(tmp) / "model.onnx").student_path
+            with open_model(path, backend=name) as model:
+                rows.extend(bench_model(model, batches, args.repeat))
+    print(f"{'backend':<12} {'network':<9} {'batch':>5} {'p50 ms':>8} {'p95 ms':>8} {'ms/item':>8} {'items/s':>9}")
+    for r in rows:
+        print(f"{r.backend:<12} {r.network:<9} {r.batch:>5} {r.p50_ms:>8.2f} {r.p95_ms:>8.2f} "
+              f"{r.per_item_ms:>8.2f} {r.items_per_s:>9.0f}")
+    if len(names) >= 2:
+        base = {(r.network, r.batch): r for r in rows if r.backend == names[0]}
+        for r in rows:
+            if r.backend != names[0] and (r.network, r.batch) in base:
+                print(f"ratio {r.backend}/{names[0]} {r.network} batch {r.batch}: "
+                      f"{r.p50_ms / base[(r.network, r.batch)].p50_ms:.2f}x latency")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
