@@ -1,0 +1,300 @@
+"""``affect-train``: train and evaluate the student and the sequence model on labelled face data.
+
+Subcommands: student, teacher, pseudo-label, sequence, eval, prepare. Exit codes: 0 done,
+1 unexpected internal error, 2 bad input (one-line message), 130 interrupted.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Sequence
+
+log = logging.getLogger("trainers")
+
+
+def _data_args(p: argparse.ArgumentParser, prefix: str = "") -> None:
+    g = p.add_argument_group(f"{prefix or 'training'} data (one format)")
+    g.add_argument(f"--{prefix}annotations", type=Path, help="s-Aff-Wild2 MTL annotation file")
+    g.add_argument(f"--{prefix}images", type=Path, help="image root for --annotations / --affectnet")
+    g.add_argument(f"--{prefix}frames", type=Path, help="per-video frame folders for the ABAW task folders")
+    g.add_argument(f"--{prefix}expr-dir", type=Path, help="ABAW expression annotation folder")
+    g.add_argument(f"--{prefix}au-dir", type=Path, help="ABAW AU annotation folder")
+    g.add_argument(f"--{prefix}va-dir", type=Path, help="ABAW valence/arousal annotation folder")
+    g.add_argument(f"--{prefix}affectnet", type=Path, help="AffectNet-style CSV")
+    g.add_argument(f"--{prefix}folders", type=Path, help="folders named after expressions")
+
+
+def _load(args: argparse.Namespace, prefix: str = ""):
+    from .data import DataError, read_abaw_folders, read_affectnet_csv, read_class_folders, read_mtl_annotations
+
+    a = lambda name: getattr(args, prefix + name)  # noqa: E731
+    if a("annotations"):
+        if not a("images"):
+            raise DataError(f"--{prefix}annotations needs --{prefix}images")
+        return read_mtl_annotations(a("annotations"), a("images"))
+    if a("expr_dir") or a("au_dir") or a("va_dir"):
+        if not a("frames"):
+            raise DataError(f"ABAW folders need --{prefix}frames")
+        return read_abaw_folders(a("frames"), a("expr_dir"), a("au_dir"), a("va_dir"))
+    if a("affectnet"):
+        return read_affectnet_csv(a("affectnet"), a("images"))
+    if a("folders"):
+        return read_class_folders(a("folders"))
+    return None
+
+
+def _train_val(args: argparse.Namespace):
+    from .data import DataError, split_by_video
+
+    train = _load(args)
+    if train is None:
+        raise DataError("give training data: --annotations FILE --images DIR (or --frames with ABAW folders, "
+                        "--affectnet, --folders)")
+    val = _load(args, "val_")
+    if val is None:
+        train, val = split_by_video(train, args.val_fraction, args.seed)
+    return train, val
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="affect-train", description=__doc__.splitlines()[0])
+    p.add_argument("-v", "--verbose", action="store_true")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        _data_args(sp)
+        _data_args(sp, "val_")
+        sp.add_argument("--val-fraction", type=float, default=0.2, help="videos held out when no --val-* data")
+        sp.add_argument("--out", type=Path, required=True, help="run folder for checkpoints")
+        sp.add_argument("--epochs", type=int, default=10)
+        sp.add_argument("--batch-size", type=int, default=64)
+        sp.add_argument("--lr", type=float, default=2e-3)
+        sp.add_argument("--seed", type=int, default=0)
+        sp.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+
+    for name in ("student", "teacher"):
+        sp = sub.add_parser(name, help="train the multi-task student" if name == "student"
+                            else "train a single-task teacher")
+        common(sp)
+        sp.add_argument("--arch", default="small" if name == "student" else "resnet18",
+                        choices=("tiny", "small", "resnet18", "resnet50"))
+        sp.add_argument("--feature-dim", type=int, default=128)
+        sp.add_argument("--backbone-weights", type=Path, help="local ImageNet weights (.pth), never downloaded")
+        sp.add_argument("--workers", type=int, default=2)
+        sp.add_argument("--resume", action="store_true", help="continue the run in --out")
+        if name == "student":
+            sp.add_argument("--semi-supervised", action="store_true", help="SS-MFAR on unlabelled expressions")
+            sp.add_argument("--soft-labels", type=Path, help="teacher soft labels from affect-train pseudo-label")
+            sp.add_argument("--distill-lambda", type=float, default=0.6)
+            sp.add_argument("--temperature", type=float, default=2.0)
+        else:
+            sp.add_argument("--task", required=True, choices=("expr", "au", "va"))
+
+    pl = sub.add_parser("pseudo-label", help="teacher soft labels for every training sample")
+    _data_args(pl)
+    pl.add_argument("--teacher", type=Path, action="append", required=True, help="teacher checkpoint (repeat)")
+    pl.add_argument("--out", type=Path, required=True, help="output .npz")
+
+    sq = sub.add_parser("sequence", help="train the bidirectional GRU on a trained student's features")
+    common(sq)
+    sq.add_argument("--student", type=Path, required=True, help="student checkpoint")
+    sq.add_argument("--soft-labels", type=Path)
+    sq.add_argument("--hidden", type=int, default=128)
+
+    ev = sub.add_parser("eval", help="ABAW metrics of a checkpoint on labelled data")
+    _data_args(ev)
+    ev.add_argument("--checkpoint", type=Path, required=True)
+    ev.add_argument("--json", type=Path, help="write the metrics as JSON")
+
+    pr = sub.add_parser("prepare", help="aligned face crops from raw videos, with the runtime's tracking/align")
+    pr.add_argument("--videos", type=Path, required=True, help="a video or a folder of videos")
+    pr.add_argument("--out", type=Path, required=True, help="frame folder root (frames/<video>/<00001>.jpg)")
+    pr.add_argument("--size", type=int, default=112)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from rich.console import Console
+
+    args = build_parser().parse_args(argv)
+    console = Console(stderr=True)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
+    try:
+        return _dispatch(args, console)
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted: resume with --resume[/]")
+        return 130
+    except Exception as exc:
+        from realtime_affect.models.checkpoint import ModelFileError
+        from realtime_affect.sources import SourceError
+
+        from .data import DataError
+
+        if args.verbose:
+            log.exception("details")
+        if isinstance(exc, (DataError, ModelFileError, SourceError, FileNotFoundError)):
+            sys.stderr.write(f"affect-train: error: {exc}\n")
+            return 2
+        sys.stderr.write(f"affect-train: internal error: {type(exc).__name__}: {exc} (run with -v for details)\n")
+        return 1
+
+
+def _epoch_printer(console):
+    def show(report) -> None:
+        m = report.metrics
+        text = " ".join(f"{k} {v:.3f}" for k, v in m.items())
+        console.print(f"epoch {report.epoch + 1}: loss {report.loss:.4f}  {text}")
+    return show
+
+
+def _dispatch(args: argparse.Namespace, console) -> int:
+    if args.command in ("student", "teacher"):
+        return _student(args, console)
+    if args.command == "pseudo-label":
+        return _pseudo(args, console)
+    if args.command == "sequence":
+        return _sequence(args, console)
+    if args.command == "eval":
+        return _eval(args, console)
+    return _prepare(args, console)
+
+
+def _soft(path: Path | None, samples) -> dict | None:
+    import numpy as np
+
+    from .data import DataError
+
+    if path is None:
+        return None
+    data = np.load(path, allow_pickle=False)
+    images = [str(p) for p in data["images"]]
+    index = {p: i for i, p in enumerate(images)}
+    missing = [s.image for s in samples if str(s.image) not in index]
+    if missing:
+        raise DataError(f"{path}: no soft labels for {len(missing)} samples (e.g. {missing[0]})")
+    rows = np.array([index[str(s.image)] for s in samples])
+    return {k: data[k][rows] for k in ("expression", "action_units", "valence_arousal") if k in data}
+
+
+def _student(args: argparse.Namespace, console) -> int:
+    from .loop import StudentConfig, train_student
+
+    train, val = _train_val(args)
+    tasks = ("expression", "action_units", "valence_arousal")
+    if args.command == "teacher":
+        tasks = ({"expr": ("expression",), "au": ("action_units",), "va": ("valence_arousal",)})[args.task]
+    cfg = StudentConfig(out=args.out, arch=args.arch, feature_dim=args.feature_dim, epochs=args.epochs,
+                        batch_size=args.batch_size, lr=args.lr, tasks=tasks, workers=args.workers, seed=args.seed,
+                        resume=args.resume, device=args.device,
+                        backbone_weights=str(args.backbone_weights) if args.backbone_weights else None,
+                        semi_supervised=getattr(args, "semi_supervised", False),
+                        distill_lambda=getattr(args, "distill_lambda", 0.6),
+                        temperature=getattr(args, "temperature", 2.0), name=f"{args.command}-{args.out.name}")
+    soft = _soft(getattr(args, "soft_labels", None), train)
+    console.print(f"{args.command}: {len(train)} training / {len(val)} validation samples, arch {args.arch}, "
+                  f"tasks {', '.join(tasks)}")
+    path = train_student(cfg, train, val, soft, on_epoch=_epoch_printer(console))
+    console.print(f"wrote {path}")
+    return 0
+
+
+def _pseudo(args: argparse.Namespace, console) -> int:
+    import numpy as np
+    import torch
+
+    from realtime_affect.models.checkpoint import load_checkpoint
+
+    from .data import DataError, FaceDataset
+    from .loop import predict
+
+    samples = _load(args)
+    if samples is None:
+        raise DataError("give the data to label (--annotations/--images, ABAW folders, ...)")
+    labels: dict[str, np.ndarray] = {}
+    for path in args.teacher:
+        ckpt = load_checkpoint(path)
+        out = predict(ckpt.student, FaceDataset(samples, ckpt.card.input_size, ckpt.card.mean, ckpt.card.std),
+                      torch.device("cpu"))
+        for task in ckpt.card.trained:
+            labels[task] = out[task]
+            console.print(f"{path.name}: soft labels for {task}")
+    np.savez_compressed(args.out, images=np.array([str(s.image) for s in samples]), **labels)
+    console.print(f"wrote {args.out} ({len(samples)} samples)")
+    return 0
+
+
+def _sequence(args: argparse.Namespace, console) -> int:
+    from .sequence import SequenceConfig, train_sequence
+
+    train, val = _train_val(args)
+    cfg = SequenceConfig(student=args.student, out=args.out, epochs=args.epochs, batch_size=args.batch_size,
+                         lr=args.lr, hidden=args.hidden, seed=args.seed, device=args.device)
+    console.print(f"sequence: {len(train)} training / {len(val)} validation frames")
+    path = train_sequence(cfg, train, val, _soft(args.soft_labels, train), on_epoch=_epoch_printer(console))
+    console.print(f"wrote {path}")
+    return 0
+
+
+def evaluate_checkpoint(checkpoint: Path, samples) -> dict[str, dict[str, float]]:
+    """Metrics of the per-frame student and, when present, of the GRU (runtime windows)."""
+    import numpy as np
+    import torch
+
+    from realtime_affect.models.checkpoint import load_checkpoint
+
+    from .data import FaceDataset
+    from .loop import evaluate_outputs, predict
+    from .sequence import sequence_predictions, videos_of
+
+    ckpt = load_checkpoint(checkpoint)
+    out = predict(ckpt.student, FaceDataset(samples, ckpt.card.input_size, ckpt.card.mean, ckpt.card.std),
+                  torch.device("cpu"))
+    table = {"student": evaluate_outputs(out, samples)}
+    if ckpt.sequence is not None:
+        seq = sequence_predictions(ckpt.sequence.eval(), out["features"], videos_of(samples), ckpt.card.window,
+                                   torch.device("cpu"))
+        table["sequence"] = evaluate_outputs(seq, samples)
+    _ = np
+    return table
+
+
+def _eval(args: argparse.Namespace, console) -> int:
+    from rich.table import Table
+
+    from .data import DataError
+
+    samples = _load(args)
+    if samples is None:
+        raise DataError("give evaluation data (--annotations/--images, ABAW folders, ...)")
+    table = evaluate_checkpoint(args.checkpoint, samples)
+    view = Table(title=f"{args.checkpoint.name} on {len(samples)} samples")
+    cols = ("ccc_valence", "ccc_arousal", "f1_expression", "f1_au", "p_mtl")
+    view.add_column("model")
+    for c in cols:
+        view.add_column(c, justify="right")
+    for model, metrics in table.items():
+        view.add_row(model, *(f"{metrics[c]:.4f}" for c in cols))
+    from rich.console import Console
+
+    Console().print(view)
+    if args.json:
+        best = table.get("sequence", table["student"])
+        args.json.write_text(json.dumps({**best, "models": table, "samples": len(samples)}, indent=2))
+        console.print(f"wrote {args.json}")
+    return 0
+
+
+def _prepare(args: argparse.Namespace, console) -> int:
+    from .prepare import find_videos, prepare_videos
+
+    videos = find_videos(args.videos)
+    prepare_videos(videos, args.out, args.size,
+                   on_video=lambda name, n, total: console.print(f"{name}: {n} of {total} frames with a face"))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
