@@ -1,6 +1,6 @@
 """A small ABAW-format data set whose labels are learnable from the pixels, with missing labels mixed in.
 
-Expression -> background colour; each AU -> a white square at its own grid cell; valence/arousal ->
+Expression -> background stripes of a class-specific period; each AU -> a mark of its own colour; valence/arousal ->
 the shade and size of a central disc. Labels change in segments along each "video", so windows have structure.
 """
 from __future__ import annotations
@@ -9,30 +9,33 @@ from pathlib import Path
 
 import numpy as np
 
-PALETTE = [(40, 40, 40), (30, 30, 200), (30, 160, 30), (160, 30, 160), (0, 200, 230), (200, 80, 20),
-           (230, 230, 230), (120, 120, 0)]
+
+AU_COLOURS = [(255, 255, 255), (0, 0, 255), (0, 255, 0), (255, 0, 0), (0, 255, 255), (255, 0, 255),
+              (255, 255, 0), (0, 128, 255), (128, 0, 255), (255, 128, 0), (0, 255, 128), (128, 255, 0)]
 
 
 def render(expr: int, aus: np.ndarray, va: np.ndarray, rng: np.random.Generator, size: int = 112) -> np.ndarray:
     import cv2
 
-    img = np.empty((size, size, 3), np.uint8)
-    img[:] = PALETTE[expr]
-    img = np.clip(img.astype(np.int16) + rng.integers(-20, 20, img.shape), 0, 255).astype(np.uint8)
-    for j, on in enumerate(aus):  # mirror-symmetric marks, so a horizontal flip keeps the labels
+    # expression -> horizontal stripes of a class-specific period on a grey background
+    period = 3 + 2 * expr
+    rows = (np.arange(size) // period) % 2
+    img = np.repeat((70 + 60 * rows).astype(np.uint8)[:, None, None], size, axis=1).repeat(3, axis=2)
+    img = np.clip(img.astype(np.int16) + rng.integers(-10, 10, img.shape), 0, 255).astype(np.uint8)
+    for j, on in enumerate(aus):  # each AU: a mark of its own colour, mirrored so a flip keeps labels
         if on == 1:
             r, c = divmod(j, 2)
-            y, x = 4 + r * 12, 4 + c * 14
-            img[y:y + 9, x:x + 9] = 255
-            img[y:y + 9, size - x - 9:size - x] = 255
+            y, x = 2 + r * 18, 2 + c * 18
+            img[y:y + 16, x:x + 16] = AU_COLOURS[j]
+            img[y:y + 16, size - x - 16:size - x] = AU_COLOURS[j]
     shade = int(128 + 110 * va[0])  # valence -> shade of a central disc, arousal -> its size
-    radius = int(10 + 10 * (va[1] + 1))
-    cv2.circle(img, (size // 2, 80), radius, (shade, shade, shade), -1)
+    radius = int(6 + 6 * (va[1] + 1))
+    cv2.circle(img, (size // 2, size // 2), radius, (shade, shade, shade), -1)
     return img
 
 
 def write_mtl_dataset(root: Path, videos: int = 10, frames: int = 32, seed: int = 0,
-                      missing: float = 0.15) -> tuple[Path, Path]:
+                      missing: float = 0.15, segment: int = 4) -> tuple[Path, Path]:
     """Writes root/images/<video>/<00001>.jpg and root/annotations.txt; returns (annotations, images)."""
     import cv2
 
@@ -46,7 +49,7 @@ def write_mtl_dataset(root: Path, videos: int = 10, frames: int = 32, seed: int 
         aus = (rng.random(12) < 0.35).astype(np.int8)
         va = rng.uniform(-0.9, 0.9, 2)
         for f in range(1, frames + 1):
-            if f % 8 == 1:  # a new segment
+            if f % segment == 1 or segment == 1:  # a new segment
                 expr = int(rng.integers(0, 8))
                 aus = (rng.random(12) < 0.35).astype(np.int8)
                 va = np.clip(va + rng.normal(0, 0.4, 2), -0.95, 0.95)

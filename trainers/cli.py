@@ -16,15 +16,20 @@ log = logging.getLogger("trainers")
 
 
 def _data_args(p: argparse.ArgumentParser, prefix: str = "") -> None:
-    g = p.add_argument_group(f"{prefix or 'training'} data (one format)")
-    g.add_argument(f"--{prefix}annotations", type=Path, help="s-Aff-Wild2 MTL annotation file")
-    g.add_argument(f"--{prefix}images", type=Path, help="image root for --annotations / --affectnet")
-    g.add_argument(f"--{prefix}frames", type=Path, help="per-video frame folders for the ABAW task folders")
-    g.add_argument(f"--{prefix}expr-dir", type=Path, help="ABAW expression annotation folder")
-    g.add_argument(f"--{prefix}au-dir", type=Path, help="ABAW AU annotation folder")
-    g.add_argument(f"--{prefix}va-dir", type=Path, help="ABAW valence/arousal annotation folder")
-    g.add_argument(f"--{prefix}affectnet", type=Path, help="AffectNet-style CSV")
-    g.add_argument(f"--{prefix}folders", type=Path, help="folders named after expressions")
+    g = p.add_argument_group(f"{prefix.rstrip('_') or 'training'} data (one format)")
+    flag = prefix.replace("_", "-")
+
+    def add(name: str, text: str) -> None:
+        g.add_argument(f"--{flag}{name}", dest=f"{prefix}{name.replace('-', '_')}", type=Path, help=text)
+
+    add("annotations", "s-Aff-Wild2 MTL annotation file")
+    add("images", "image root for --annotations / --affectnet")
+    add("frames", "per-video frame folders for the ABAW task folders")
+    add("expr-dir", "ABAW expression annotation folder")
+    add("au-dir", "ABAW AU annotation folder")
+    add("va-dir", "ABAW valence/arousal annotation folder")
+    add("affectnet", "AffectNet-style CSV")
+    add("folders", "folders named after expressions")
 
 
 def _load(args: argparse.Namespace, prefix: str = ""):
@@ -84,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--feature-dim", type=int, default=128)
         sp.add_argument("--backbone-weights", type=Path, help="local ImageNet weights (.pth), never downloaded")
         sp.add_argument("--workers", type=int, default=2)
+        sp.add_argument("--augment", default="full", choices=("full", "light", "none"),
+                        help="weak-view augmentation: full (faces), light (flip only), none")
         sp.add_argument("--resume", action="store_true", help="continue the run in --out")
         if name == "student":
             sp.add_argument("--semi-supervised", action="store_true", help="SS-MFAR on unlabelled expressions")
@@ -188,7 +195,7 @@ def _student(args: argparse.Namespace, console) -> int:
         tasks = ({"expr": ("expression",), "au": ("action_units",), "va": ("valence_arousal",)})[args.task]
     cfg = StudentConfig(out=args.out, arch=args.arch, feature_dim=args.feature_dim, epochs=args.epochs,
                         batch_size=args.batch_size, lr=args.lr, tasks=tasks, workers=args.workers, seed=args.seed,
-                        resume=args.resume, device=args.device,
+                        resume=args.resume, device=args.device, augment=args.augment,
                         backbone_weights=str(args.backbone_weights) if args.backbone_weights else None,
                         semi_supervised=getattr(args, "semi_supervised", False),
                         distill_lambda=getattr(args, "distill_lambda", 0.6),

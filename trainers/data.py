@@ -184,11 +184,17 @@ def load_crop(path: Path, size: int) -> np.ndarray:
 
 
 class Augment:
-    """Weak view: flip, small affine jitter, brightness/contrast. Strong view: weak + RandAugment + erasing."""
+    """Weak view: flip, small affine jitter, brightness/contrast, some greyscale ("full"), or flip only
+    ("light"), or nothing ("none"). Strong view: the weak view + RandAugment + erasing."""
 
-    def __init__(self, size: int, strong: bool = False, seed: int | None = None) -> None:
+    LEVELS = ("full", "light", "none")
+
+    def __init__(self, size: int, strong: bool = False, seed: int | None = None, level: str = "full") -> None:
+        if level not in self.LEVELS:
+            raise DataError(f"unknown augmentation level {level!r}; choose one of {', '.join(self.LEVELS)}")
         self.size = size
         self.strong = strong
+        self.level = level
         self.rng = np.random.default_rng(seed)
         self._randaugment = None
 
@@ -197,8 +203,12 @@ class Augment:
 
         rng = self.rng
         img = bgr
+        if self.level == "none":
+            return self._strong(img) if self.strong else img
         if rng.random() < 0.5:
             img = img[:, ::-1]
+        if self.level == "light":
+            return self._strong(np.ascontiguousarray(img)) if self.strong else np.ascontiguousarray(img)
         angle = rng.uniform(-10, 10)
         scale = rng.uniform(0.92, 1.08)
         mat = cv2.getRotationMatrix2D((self.size / 2, self.size / 2), angle, scale)
@@ -233,12 +243,13 @@ class FaceDataset:
     like the runtime, optional ``strong`` view, and the labels; soft teacher labels when given."""
 
     def __init__(self, samples: Sequence[Sample], size: int, mean, std, train: bool = False,
-                 strong_view: bool = False, soft: dict[str, np.ndarray] | None = None) -> None:
+                 strong_view: bool = False, soft: dict[str, np.ndarray] | None = None,
+                 augment: str = "full") -> None:
         self.samples = list(samples)
         self.size, self.mean, self.std = size, mean, std
         self.train = train
-        self.weak = Augment(size) if train else None
-        self.strong = Augment(size, strong=True) if strong_view else None
+        self.weak = Augment(size, level=augment) if train else None
+        self.strong = Augment(size, strong=True, level=augment) if strong_view else None
         self.soft = soft
 
     def __len__(self) -> int:

@@ -35,6 +35,8 @@ class StudentConfig:
     weight_decay: float = 1e-4
     tasks: tuple[str, ...] = TASKS
     semi_supervised: bool = False
+    augment: str = "full"
+    balance_tasks: bool = True
     distill_lambda: float = 0.6
     temperature: float = 2.0
     workers: int = 2
@@ -47,6 +49,27 @@ class StudentConfig:
     std: tuple[float, float, float] = (0.5, 0.5, 0.5)
     name: str = "student"
     card_extra: dict = field(default_factory=dict)
+
+
+class TaskBalancer:
+    """Sums task losses, optionally each divided by its running mean so no task drowns the others
+    (a task that is learnt fast, such as an easy expression cue, otherwise takes the shared features)."""
+
+    def __init__(self, enabled: bool, momentum: float = 0.9) -> None:
+        self.enabled = enabled
+        self.momentum = momentum
+        self.ema: dict[str, float] = {}
+
+    def __call__(self, parts: dict[str, torch.Tensor]) -> torch.Tensor:
+        if not self.enabled or len(parts) < 2:
+            return sum(parts.values())
+        total = 0.0
+        for name, value in parts.items():
+            v = float(value.detach())
+            if v > 0:
+                self.ema[name] = v if name not in self.ema else self.momentum * self.ema[name] + (1 - self.momentum) * v
+            total = total + value / max(self.ema.get(name, 1.0), 1e-3)
+        return total
 
 
 @dataclass
@@ -140,7 +163,7 @@ def train_student(cfg: StudentConfig, train: Sequence[Sample], val: Sequence[Sam
     if loss_cfg.expr_weight is not None and float(loss_cfg.expr_weight.sum()) > 0:
         loss_cfg.expr_weight = loss_cfg.expr_weight / loss_cfg.expr_weight[loss_cfg.expr_weight > 0].mean()
     train_ds = FaceDataset(train, cfg.input_size, cfg.mean, cfg.std, train=True, strong_view=cfg.semi_supervised,
-                           soft=soft)
+                           soft=soft, augment=cfg.augment)
     val_ds = FaceDataset(val, cfg.input_size, cfg.mean, cfg.std)
     model = StudentNet(cfg.arch, cfg.feature_dim, backbone_weights=cfg.backbone_weights).to(dist.device)
     net = dist.wrap(model)
@@ -162,6 +185,7 @@ def train_student(cfg: StudentConfig, train: Sequence[Sample], val: Sequence[Sam
         start_epoch, best, thresholds = state["epoch"] + 1, state["best"], state["thresholds"].to(dist.device)
         log.info("resumed %s at epoch %d", out, start_epoch)
     card = _card(cfg)
+    balance = TaskBalancer(cfg.balance_tasks)
     for epoch in range(start_epoch, cfg.epochs):
         if hasattr(loader.sampler, "set_epoch"):
             loader.sampler.set_epoch(epoch)
@@ -185,7 +209,7 @@ def train_student(cfg: StudentConfig, train: Sequence[Sample], val: Sequence[Sam
                     lab = batch["expression"] >= 0
                     correct_probs.append(outputs["expression_logits"][lab].detach().float().softmax(-1))
                     correct_labels.append(batch["expression"][lab])
-                loss = sum(parts.values())
+                loss = balance(parts)
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(opt)

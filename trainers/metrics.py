@@ -53,8 +53,40 @@ def abaw_metrics(expr_prob: np.ndarray, expr_true: np.ndarray, au_prob: np.ndarr
         out[f"ccc_{name}"] = ccc(va_pred[valid, d], va_true[valid, d]) if valid.sum() >= 2 else float("nan")
     out["f1_expression"] = macro_f1_expression(np.asarray(expr_prob).argmax(-1), np.asarray(expr_true))
     out["f1_au"] = macro_f1_au(np.asarray(au_prob), np.asarray(au_true))
+    out["auc_au"] = mean_au_auc(np.asarray(au_prob), np.asarray(au_true))
     parts = [np.nanmean([out["ccc_valence"], out["ccc_arousal"]]) if not (
         np.isnan(out["ccc_valence"]) and np.isnan(out["ccc_arousal"])) else np.nan,
         out["f1_expression"], out["f1_au"]]
     out["p_mtl"] = float(np.nansum(parts)) if not all(np.isnan(p) for p in parts) else float("nan")
     return out
+
+
+def roc_auc(score: np.ndarray, truth: np.ndarray) -> float:
+    """Area under the ROC curve (Mann-Whitney U with tied ranks averaged); NaN with one class only."""
+    score, truth = np.asarray(score, np.float64), np.asarray(truth)
+    pos, neg = truth == 1, truth == 0
+    n_pos, n_neg = int(pos.sum()), int(neg.sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    order = np.argsort(score, kind="mergesort")
+    ranks = np.empty(len(score))
+    sorted_scores = score[order]
+    i = 0
+    while i < len(score):  # average ranks over ties
+        j = i
+        while j + 1 < len(score) and sorted_scores[j + 1] == sorted_scores[i]:
+            j += 1
+        ranks[order[i:j + 1]] = (i + j) / 2 + 1
+        i = j + 1
+    sel = pos | neg
+    r = ranks[pos & sel].sum()
+    return float((r - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def mean_au_auc(prob: np.ndarray, truth: np.ndarray) -> float:
+    """Mean ROC-AUC over AUs, each on its valid rows (threshold-free: shows learning before F1 does)."""
+    values = []
+    for j in range(truth.shape[1]):
+        valid = truth[:, j] >= 0
+        values.append(roc_auc(prob[valid, j], truth[valid, j]))
+    return float(np.nanmean(values)) if not all(np.isnan(values)) else float("nan")

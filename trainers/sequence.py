@@ -156,7 +156,7 @@ def train_sequence(cfg: SequenceConfig, train: Sequence[Sample], val: Sequence[S
             loss.backward()
             opt.step()
             sched.step()
-            total += float(loss) * len(chosen)
+            total += float(loss.detach()) * len(chosen)
             n += len(chosen)
         metrics = {}
         if len(val):

@@ -45,7 +45,7 @@ def _small_backbone(width: float = 1.0) -> tuple[nn.Module, int]:
 
 def _tiny_backbone() -> tuple[nn.Module, int]:
     """A very small net for tests and quick experiments."""
-    return nn.Sequential(_conv_bn(3, 8, 2), _conv_bn(8, 16, 2), _conv_bn(16, 32, 2)), 32
+    return nn.Sequential(_conv_bn(3, 16, 2), _conv_bn(16, 32, 2), _conv_bn(32, 64, 2)), 64
 
 
 def _resnet_backbone(name: str, weights_path: str | None) -> tuple[nn.Module, int]:

@@ -1,0 +1,109 @@
+"""Every loss against numbers computed by hand from the papers' formulas; empty tasks give zero, not NaN."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from trainers import losses as L
+
+
+def test_class_weights_are_n_over_nc():
+    w = L.class_weights(torch.tensor([10, 30, 0, 60]))
+    assert w.tolist() == pytest.approx([10.0, 100 / 30, 0.0, 100 / 60])
+
+
+def test_weighted_cross_entropy_by_hand():
+    logits = torch.tensor([[2.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
+    target = torch.tensor([0, 2, -1])
+    weight = torch.tensor([1.0, 1.0, 3.0])
+    # sample 0: -log(e^2 / (e^2 + 2)); sample 1: -log(1 / (2 + e)); weighted mean with weights 1 and 3
+    l0 = -math.log(math.e ** 2 / (math.e ** 2 + 2))
+    l1 = -math.log(1 / (2 + math.e))
+    expected = (1 * l0 + 3 * l1) / 4
+    assert float(L.expression_ce(logits, target, weight)) == pytest.approx(expected, rel=1e-6)
+
+
+def test_bce_with_pos_weight_by_hand_and_missing_rows():
+    logits = torch.tensor([[0.0, 2.0], [1.0, -1.0], [5.0, 5.0]])
+    target = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, -1.0]])
+    pos_weight = torch.tensor([3.0, 0.5])
+    sig = lambda x: 1 / (1 + math.exp(-x))  # noqa: E731
+    terms = [3.0 * -math.log(sig(0.0)), -math.log(1 - sig(2.0)), -math.log(1 - sig(1.0)), 0.5 * -math.log(sig(-1.0))]
+    assert float(L.au_bce(logits, target, pos_weight)) == pytest.approx(sum(terms) / 4, rel=1e-6)
+
+
+def test_au_pos_weight_is_negatives_over_positives():
+    assert L.au_pos_weight(torch.tensor([10, 0]), torch.tensor([30, 5])).tolist() == [3.0, 1.0]
+
+
+def test_ccc_loss_by_hand():
+    x = torch.tensor([[0.1, 0.0], [0.3, 0.0], [0.5, 0.0], [0.9, 9.0]])
+    y = torch.tensor([[0.0, -5.0], [0.4, -5.0], [0.4, -5.0], [1.0, -5.0]])
+    xs, ys = np.array([0.1, 0.3, 0.5, 0.9]), np.array([0.0, 0.4, 0.4, 1.0])
+    cov = ((xs - xs.mean()) * (ys - ys.mean())).mean()
+    ccc = 2 * cov / (xs.var() + ys.var() + (xs.mean() - ys.mean()) ** 2)
+    # arousal is missing everywhere: only valence counts
+    assert float(L.ccc_loss(x, y)) == pytest.approx(1 - ccc, rel=1e-5)
+
+
+@pytest.mark.parametrize("fn, args", [
+    (L.expression_ce, (torch.randn(4, 8, requires_grad=True), torch.full((4,), -1))),
+    (L.au_bce, (torch.randn(4, 12, requires_grad=True), torch.full((4, 12), -1.0))),
+    (L.ccc_loss, (torch.randn(4, 2, requires_grad=True), torch.full((4, 2), -5.0))),
+])
+def test_a_task_without_any_label_gives_zero_not_nan(fn, args):
+    loss = fn(*args)
+    assert float(loss.detach()) == 0.0
+    loss.backward()  # the graph stays connected (DDP needs every parameter used)
+    assert args[0].grad is not None and torch.isfinite(args[0].grad).all()
+
+
+def test_symmetric_kl_by_hand():
+    p, q = torch.tensor([[0.5, 0.5]]), torch.tensor([[0.9, 0.1]])
+    expected = 0.5 * math.log(0.5 / 0.9) + 0.5 * math.log(0.5 / 0.1) + 0.9 * math.log(0.9 / 0.5) + 0.1 * math.log(0.1 / 0.5)
+    assert float(L.symmetric_kl(p, q)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_adaptive_thresholds_follow_the_paper():
+    probs = torch.tensor([[0.8, 0.2], [0.6, 0.4], [0.3, 0.7], [0.9, 0.1]])
+    labels = torch.tensor([0, 0, 0, 1])  # class 0: correct at rows 0, 1; class 1: none correct
+    t = L.adaptive_thresholds(probs, labels, epoch=2, num_classes=2)
+    assert float(t[0]) == pytest.approx(0.95 * 0.7 / (1 + math.e ** -2), rel=1e-6)
+    assert float(t[1]) == 1.0
+
+
+def test_semi_supervised_loss_splits_confident_and_unconfident():
+    weak = torch.tensor([[3.0, 0.0], [0.1, 0.0]])
+    strong = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    ce, kl = L.semi_supervised_expression_loss(weak, strong, torch.tensor([0.9, 0.9]))
+    # row 0 is confident (p=0.953 >= 0.9) with pseudo-label 0; row 1 is not
+    assert float(ce) == pytest.approx(-math.log(math.e / (math.e + 1)), rel=1e-6)
+    pw, ps = torch.softmax(weak[1:], -1), torch.softmax(strong[1:], -1)
+    assert float(kl) == pytest.approx(float(L.symmetric_kl(pw, ps)), rel=1e-6)
+
+
+def test_distillation_kl_by_hand_and_lambda_mix():
+    logits = torch.tensor([[0.0, math.log(3.0)]])  # softmax = (0.25, 0.75)
+    teacher = torch.tensor([[0.5, 0.5]])
+    expected = 0.5 * math.log(0.5 / 0.25) + 0.5 * math.log(0.5 / 0.75)
+    kl = L.distillation_kl(logits, teacher, temperature=1.0)
+    assert float(kl) == pytest.approx(expected, rel=1e-6)
+    sup = torch.tensor(2.0)
+    assert float(L.distilled(sup, kl, True)) == pytest.approx(0.6 * 2 + 0.4 * expected, rel=1e-6)
+    assert float(L.distilled(sup, kl, False)) == pytest.approx(expected, rel=1e-6)
+
+
+def test_va_bins_and_binned_loss():
+    v = torch.tensor([[-1.0, 0.99], [0.0, -5.0]])
+    assert L.va_bins(v, 4).tolist() == [[0, 3], [2, -1]]
+    logits = torch.zeros(2, 2, 4, requires_grad=True)
+    loss = L.va_binned_loss(logits, v)
+    assert torch.isfinite(loss) and float(loss.detach()) > 0
+
+
+def test_js_consistency_is_zero_for_equal_views_and_log2_bounded():
+    a = torch.randn(5, 8)
+    assert float(L.js_consistency(a, a)) == pytest.approx(0.0, abs=1e-6)
+    far = L.js_consistency(torch.tensor([[50.0, 0.0]]), torch.tensor([[0.0, 50.0]]))
+    assert float(far) == pytest.approx(math.log(2), rel=1e-4)
