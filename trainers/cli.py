@@ -116,6 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--checkpoint", type=Path, required=True)
     ev.add_argument("--json", type=Path, help="write the metrics as JSON")
 
+    tl = sub.add_parser("teacher-labels", help="label raw videos with the open teacher ensemble (default model)")
+    tl.add_argument("--videos", type=Path, nargs="+", required=True, help="videos or folders of videos")
+    tl.add_argument("--out", type=Path, required=True, help="output folder (annotations, frames, soft labels)")
+    tl.add_argument("--every", type=int, default=1, help="label every N-th frame")
+
     pr = sub.add_parser("prepare", help="aligned face crops from raw videos, with the runtime's tracking/align")
     pr.add_argument("--videos", type=Path, required=True, help="a video or a folder of videos")
     pr.add_argument("--out", type=Path, required=True, help="frame folder root (frames/<video>/<00001>.jpg)")
@@ -166,6 +171,8 @@ def _dispatch(args: argparse.Namespace, console) -> int:
         return _sequence(args, console)
     if args.command == "eval":
         return _eval(args, console)
+    if args.command == "teacher-labels":
+        return _teacher_labels(args, console)
     return _prepare(args, console)
 
 
@@ -291,6 +298,17 @@ def _eval(args: argparse.Namespace, console) -> int:
         best = table.get("sequence", table["student"])
         args.json.write_text(json.dumps({**best, "models": table, "samples": len(samples)}, indent=2))
         console.print(f"wrote {args.json}")
+    return 0
+
+
+def _teacher_labels(args: argparse.Namespace, console) -> int:
+    from .prepare import find_videos
+    from .teachers.label import label_videos
+
+    videos = [v for location in args.videos for v in find_videos(location)]
+    result = label_videos(videos, args.out, every=args.every,
+                          on_video=lambda name, n: console.print(f"{name}: {n} faces labelled"))
+    console.print(f"wrote {result.annotations}, {result.soft} ({result.faces} faces)")
     return 0
 
 
