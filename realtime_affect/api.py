@@ -26,7 +26,7 @@ class Analyzer:
         from .models.defaults import resolve_model
 
         self.options = options or AnalyzerOptions()
-        self.model = open_model(resolve_model(model), backend=backend, device=device)
+        self.model = open_model(resolve_model(model, backend), backend=backend, device=device)
         self._stop = threading.Event()
 
     def video(self, location: str | Path, callback: Callable[[FrameResult], None] | None = None

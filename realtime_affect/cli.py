@@ -1,4 +1,4 @@
-"""``affect-live``: annotate videos, streams and images (and, later, cameras) from the command line.
+"""``affect-live``: live camera window, and annotation of videos, streams and images, from the command line.
 
 Exit codes: 0 done; 1 unexpected internal error; 2 bad input, output or model (one-line message);
 130 stopped by Ctrl-C (SIGINT); 143 stopped by SIGTERM. Interrupted runs keep every processed frame.
@@ -28,8 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
     src = p.add_argument_group("input (one kind per run)")
     src.add_argument("--video", nargs="+", metavar="PATH|URL", help="video files or stream URLs (rtsp://...)")
     src.add_argument("--images", nargs="+", metavar="DIR|FILE", help="image folders or image files")
+    src.add_argument("--camera", metavar="INDEX|DEVICE", help="live camera: an index such as 0, or /dev/videoN")
     out = p.add_argument_group("output")
     out.add_argument("--csv", metavar="PATH", help="write one row per face per frame")
+    out.add_argument("--jsonl", metavar="PATH", help="write one JSON object per frame with all its faces")
+    out.add_argument("--out", metavar="PATH", help="write an annotated H.264 video (same frames and timing)")
     out.add_argument("--overwrite", action="store_true", help="replace existing output files")
     out.add_argument("--no-display", action="store_true", help="never open a window")
     mdl = p.add_argument_group("model")
@@ -37,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     mdl.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime", "tensorrt"))
     mdl.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     mdl.add_argument("--no-temporal", action="store_true", help="per-frame predictions only (skip the GRU)")
+    mdl.add_argument("--lookahead", type=int, default=0, metavar="K",
+                     help="camera: report each frame K frames late, with K frames of future context")
     trk = p.add_argument_group("faces")
     trk.add_argument("--max-faces", type=int, default=4, metavar="N", help="faces per frame (largest kept)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
@@ -76,6 +81,7 @@ class _Totals:
     tracks: set = field(default_factory=set)
     truncated: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)
 
 
 def _setup_logging(verbose: bool, console) -> None:
@@ -106,14 +112,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     console = Console(stderr=True)
     _setup_logging(args.verbose, console)
-    if not args.video and not args.images:
-        parser.error("give an input: --video PATH|URL ... or --images DIR ...")
-    if args.video and args.images:
-        parser.error("give either --video or --images, not both")
+    given = [name for name in ("video", "images", "camera") if getattr(args, name)]
+    if not given:
+        parser.error("give an input: --camera 0, --video PATH|URL ... or --images DIR ...")
+    if len(given) > 1:
+        parser.error("give one kind of input: --camera, --video or --images")
     if args.max_faces < 1:
         parser.error("--max-faces must be at least 1")
-    if not args.csv:
-        log.warning("no output file given (--csv): results are computed but not saved")
+    if args.lookahead < 0:
+        parser.error("--lookahead must be 0 or more")
+    if args.out and args.images:
+        parser.error("--out writes a video: use it with --video or --camera")
+    if not (args.csv or args.jsonl or args.out) and (args.no_display or not args.camera and args.images):
+        log.warning("no output file given (--csv, --jsonl, --out): results are computed but not saved")
     stop = _Stop()
     stop.install()
     try:
@@ -146,39 +157,66 @@ def _report(exc: BaseException, verbose: bool) -> int:
     return EXIT_INTERNAL
 
 
+def _open_sinks(args: argparse.Namespace, stack: ExitStack, fps: float) -> list:
+    from .sinks.csv_sink import CsvSink
+    from .sinks.jsonl_sink import JsonlSink
+    from .sinks.video_sink import VideoSink
+
+    sinks = []
+    if args.csv:
+        sinks.append(stack.enter_context(CsvSink(args.csv, overwrite=args.overwrite)))
+    if args.jsonl:
+        sinks.append(stack.enter_context(JsonlSink(args.jsonl, overwrite=args.overwrite)))
+    if args.out:
+        sinks.append(stack.enter_context(VideoSink(args.out, fps=fps, overwrite=args.overwrite)))
+    return sinks
+
+
 def _run(args: argparse.Namespace, console, stop: _Stop) -> int:
     from engines.loader import open_model
 
+    from .display import LiveWindow, display_available
     from .models.defaults import resolve_model
+    from .overlay import OverlayState, draw
     from .pipeline import AnalyzerOptions
-    from .runner import analyze_images, analyze_video
-    from .sinks.csv_sink import CsvSink
-    from .sources import SourceError, VideoSource, is_stream_url, list_images
+    from .runner import analyze_camera, analyze_images, analyze_video
+    from .sources import CameraSource, SourceError, VideoSource, check_readable_file, is_stream_url, list_images
+    from .sinks import SinkError, prepare_output
     from .timing import StageTimer
 
-    # Check every input before any work, so a typo fails fast.
+    # Check every input and output before any work, so a typo fails fast and nothing is half-written.
     image_paths: list[Path] = []
     if args.images:
         for location in args.images:
             image_paths.extend(list_images(location))
-    else:
+    elif args.video:
         for location in args.video:
             if not is_stream_url(location):
-                from .sources import _check_readable_file
-
-                _check_readable_file(Path(location))
+                check_readable_file(Path(location))
+    outputs = [p for p in (args.csv, args.jsonl, args.out) if p]
+    if len(set(map(str, outputs))) < len(outputs):
+        raise SinkError("two outputs name the same file")
+    for path in outputs:
+        prepare_output(path, args.overwrite)
+    show = not args.no_display and not args.images and (args.camera is not None or display_available())
+    if args.camera is not None and not args.no_display and not display_available():
+        raise SourceError("no display found for the live window: add --no-display and record with --csv, "
+                          "--jsonl or --out")
     options = AnalyzerOptions(max_faces=args.max_faces, temporal=not args.no_temporal)
     timer = StageTimer()
     totals = _Totals()
     started = time.perf_counter()
     with ExitStack() as stack:
-        sinks = []
-        if args.csv:
-            sinks.append(stack.enter_context(CsvSink(args.csv, overwrite=args.overwrite)))
-        model = stack.enter_context(open_model(resolve_model(args.model), backend=args.backend, device=args.device))
-        progress = stack.enter_context(_progress(console, args.quiet))
+        # The window must exist before PyAV is imported (see display.py).
+        window = stack.enter_context(LiveWindow()) if show else None
+        camera = stack.enter_context(CameraSource(args.camera)) if args.camera is not None else None
+        model_path = resolve_model(args.model, args.backend)
+        model = stack.enter_context(open_model(model_path, backend=args.backend, device=args.device))
+        progress = stack.enter_context(_progress(console, args.quiet or args.camera is not None))
+        overlay = OverlayState()
 
-        def consume(results, task, name: str) -> None:
+        def consume(results, task, name: str, sinks: list) -> bool:
+            """Write results to the sinks (and the window); False when the user closed the window."""
             t0 = time.perf_counter()
             done = 0
             for result in results:
@@ -190,12 +228,27 @@ def _run(args: argparse.Namespace, console, stop: _Stop) -> int:
                 totals.rows += len(result.faces)
                 totals.tracks.update((name, f.track_id) for f in result.faces)
                 fps = done / max(time.perf_counter() - t0, 1e-9)
-                progress.update(task, advance=1, fps=fps, faces=len(result.faces))
+                latency = None
+                if result.frame.captured_at is not None:
+                    latency = (time.monotonic() - result.frame.captured_at) * 1000.0
+                    totals.latencies.append(latency)
+                if task is not None:
+                    progress.update(task, advance=1, fps=fps, faces=len(result.faces))
+                if window is not None and not window.show(draw(result.frame.bgr, result, overlay, fps, latency)):
+                    stop.event.set()
+                    return False
+            return True
 
-        if image_paths:
+        if camera is not None:
+            sinks = _open_sinks(args, stack, fps=30.0)
+            consume(analyze_camera(model, camera, options, args.lookahead, timer, stop.event), None,
+                    camera.name, sinks)
+        elif image_paths:
+            sinks = _open_sinks(args, stack, fps=30.0)
             task = progress.add_task("images", total=len(image_paths), fps=0.0, faces=0)
-            consume(analyze_images(model, image_paths, options, timer, stop.event), task, "images")
+            consume(analyze_images(model, image_paths, options, timer, stop.event), task, "images", sinks)
         else:
+            sinks = None
             for location in args.video:
                 if stop.event.is_set():
                     break
@@ -207,24 +260,31 @@ def _run(args: argparse.Namespace, console, stop: _Stop) -> int:
                     log.error("%s", exc)
                     totals.failed.append(location)
                     continue
+                if sinks is None:
+                    sinks = _open_sinks(args, stack, fps=source.info.fps)
                 task = progress.add_task(source.name[-30:], total=source.info.frames, fps=0.0, faces=0)
-                consume(analyze_video(model, source, options, timer, stop.event), task, location)
+                if not consume(analyze_video(model, source, options, timer, stop.event), task, location, sinks):
+                    break
                 if source.truncated:
                     totals.truncated.append(source.name)
                 source.close()
     elapsed = time.perf_counter() - started
     if not args.quiet:
-        _summary(console, totals, timer, elapsed, args.csv)
+        _summary(console, totals, timer, elapsed, outputs)
     if stop.signal is not None:
         return EXIT_SIGTERM if stop.signal == signal.SIGTERM else EXIT_SIGINT
     return EXIT_USAGE if totals.failed else EXIT_OK
 
 
-def _summary(console, totals: _Totals, timer, elapsed: float, csv_path: str | None) -> None:
+def _summary(console, totals: _Totals, timer, elapsed: float, outputs: list) -> None:
     stages = ", ".join(f"{k} {v:.1f}" for k, v in timer.per_frame().items())
     console.print(f"{totals.frames} frames, {totals.rows} face rows, {len(totals.tracks)} tracks in "
                   f"{elapsed:.1f} s ({totals.frames / max(elapsed, 1e-9):.1f} fps)"
-                  + (f" -> {csv_path}" if csv_path else ""))
+                  + (f" -> {', '.join(map(str, outputs))}" if outputs else ""))
+    if totals.latencies:
+        lat = sorted(totals.latencies)
+        console.print(f"latency frame read -> results: p50 {lat[len(lat) // 2]:.1f} ms, "
+                      f"p95 {lat[min(len(lat) - 1, int(0.95 * len(lat)))]:.1f} ms")
     if stages:
         console.print(f"ms per frame: {stages}")
     for name in totals.truncated:

@@ -201,3 +201,74 @@ def _keep_largest(faces: list[Face], max_faces: int) -> list[Face]:
         log.warning("more than %d faces in view: keeping the largest (raise --max-faces to keep more)", max_faces)
         _warned_max_faces = True
     return sorted(faces, key=lambda f: -float(f.box[2] * f.box[3]))[:max_faces]
+
+
+class LiveAnalyzer:
+    """Camera mode: results for each frame as soon as it is processed (or ``lookahead`` frames later).
+
+    The GRU runs on each visible track's newest window and reports its last step (or the step
+    ``lookahead`` frames back, which then also sees that many future frames). Faces of tracks not yet
+    confirmed are not reported; nothing waits for them.
+    """
+
+    def __init__(self, model: AffectModel, landmarks: FaceLandmarks, options: AnalyzerOptions | None = None,
+                 lookahead: int = 0, timer: StageTimer | None = None) -> None:
+        from .window import LiveWindows
+
+        self.model = model
+        self.options = options or AnalyzerOptions()
+        self.landmarks = landmarks
+        self.timer = timer or StageTimer()
+        self.student = StudentRunner(model, self.timer)
+        self.tracker = Tracker(self.options.tracker)
+        self.temporal = bool(self.options.temporal and model.sequence is not None)
+        self.lookahead = lookahead if self.temporal else 0
+        self.windows = LiveWindows(model.card.window, self.lookahead)
+        self._entries: dict[int, deque[_Entry]] = {}
+        self._pending: deque[_Pending] = deque()
+
+    def process(self, frame: Frame) -> list[FrameResult]:
+        self.timer.frames += 1
+        with self.timer.stage("landmarks"):
+            faces = self.landmarks.detect(_rgb(frame.bgr), frame.time_s)
+        faces = _keep_largest(faces, self.options.max_faces)
+        update = self.tracker.update(faces, frame.time_s)
+        for key, _ in update.ended:
+            self.windows.drop(key)
+            self._entries.pop(key, None)
+        confirmed = [o for o in update.observed if o.confirmed]
+        outputs = self.student(frame.bgr, [o.face for o in confirmed])
+        entries = [_Entry(o.key, o.face, out) for o, out in zip(confirmed, outputs)]
+        if self.temporal and entries:
+            for entry in entries:
+                self.windows.push(entry.key, entry.student["features"])
+                history = self._entries.setdefault(entry.key, deque(maxlen=self.model.card.window))
+                history.append(entry)
+            batch, steps = zip(*(self.windows.latest(e.key) for e in entries))
+            with self.timer.stage("sequence"):
+                out = self.model.sequence(np.stack(batch))
+            for i, (entry, step) in enumerate(zip(entries, steps)):
+                history = self._entries[entry.key]
+                target = history[step - (self.model.card.window - len(history))] if len(history) else entry
+                target.obs = Observation(feature=entry.student["features"])
+                target.obs.add({name: value[i, step] for name, value in out.items()}, 1.0)
+                target.obs.final = True
+        self._pending.append(_Pending(frame, entries))
+        results = []
+        while len(self._pending) > self.lookahead:
+            results.append(self._result(self._pending.popleft()))
+        return results
+
+    def flush(self) -> list[FrameResult]:
+        results = [self._result(p) for p in self._pending]
+        self._pending.clear()
+        return results
+
+    def _result(self, pending: _Pending) -> FrameResult:
+        faces = []
+        for entry in pending.entries:
+            use_seq = entry.obs is not None and entry.obs.weight > 0
+            pred = _prediction(entry.obs.mean() if use_seq else entry.student)
+            faces.append(FaceResult(entry.face.track_id, entry.face, pred, temporal=use_seq))
+        faces.sort(key=lambda r: r.track_id)
+        return FrameResult(pending.frame, faces)

@@ -56,3 +56,19 @@ def analyze_images(model: AffectModel, paths: Sequence[str | Path], options: Ana
             if stop is not None and stop.is_set():
                 break
             yield from analyzer.process(frame)
+
+
+def analyze_camera(model: AffectModel, source, options: AnalyzerOptions | None = None, lookahead: int = 0,
+                   timer: StageTimer | None = None, stop: threading.Event | None = None) -> Iterator[FrameResult]:
+    """Results per camera frame as soon as each is processed (newest frame wins, nothing queues)."""
+    from .pipeline import LiveAnalyzer
+
+    options = options or AnalyzerOptions()
+    timer = timer or StageTimer()
+    with FaceLandmarks(_landmarker_options(options), video=True) as landmarks:
+        analyzer = LiveAnalyzer(model, landmarks, options, lookahead=lookahead, timer=timer)
+        for frame in source:
+            if stop is not None and stop.is_set():
+                break
+            yield from analyzer.process(frame)
+        yield from analyzer.flush()

@@ -21,6 +21,8 @@ class Frame:
     source: str = ""
     #: For image input: the file this frame came from (each image stands alone).
     image_path: str | None = None
+    #: time.monotonic() when the frame was captured (cameras), for latency measurement.
+    captured_at: float | None = None
 
     @property
     def height(self) -> int:

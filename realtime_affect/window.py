@@ -180,3 +180,31 @@ class CentredWindows:
                and buf.count - buf.offset > self.window):
             buf.observations.popleft()
             buf.offset += 1
+
+
+class LiveWindows:
+    """The newest ``window`` observations per track (camera mode): the model runs on each track's latest
+    window and reports its last step, or ``lookahead`` steps before it (delay traded for future context)."""
+
+    def __init__(self, window: int = 32, lookahead: int = 0) -> None:
+        if not 0 <= lookahead < window:
+            raise ValueError(f"lookahead must be in 0..{window - 1}")
+        self.window = window
+        self.lookahead = lookahead
+        self._tracks: dict[Hashable, deque[np.ndarray]] = {}
+
+    def push(self, key: Hashable, feature: np.ndarray) -> None:
+        buf = self._tracks.setdefault(key, deque(maxlen=self.window))
+        buf.append(np.asarray(feature, dtype=np.float32))
+
+    def drop(self, key: Hashable) -> None:
+        self._tracks.pop(key, None)
+
+    def latest(self, key: Hashable) -> tuple[np.ndarray, int]:
+        """(window features (W, D), step to report). A short history is edge-padded at the front."""
+        buf = self._tracks[key]
+        feats = pad_window(list(buf), self.window, at_end=False)
+        return feats, self.window - 1 - min(self.lookahead, len(buf) - 1)
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._tracks

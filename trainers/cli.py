@@ -110,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     sq.add_argument("--student", type=Path, required=True, help="student checkpoint")
     sq.add_argument("--soft-labels", type=Path)
     sq.add_argument("--hidden", type=int, default=128)
+    sq.add_argument("--smoothness", type=float, default=1.0, help="weight of the step-to-step change penalty")
 
     ev = sub.add_parser("eval", help="ABAW metrics of a checkpoint on labelled data")
     _data_args(ev)
@@ -120,6 +121,13 @@ def build_parser() -> argparse.ArgumentParser:
     tl.add_argument("--videos", type=Path, nargs="+", required=True, help="videos or folders of videos")
     tl.add_argument("--out", type=Path, required=True, help="output folder (annotations, frames, soft labels)")
     tl.add_argument("--every", type=int, default=1, help="label every N-th frame")
+    tl.add_argument("--as-truth", action="store_true", help="write the teachers' hard labels as ground truth "
+                    "(validation data: metrics then read as agreement with the teachers)")
+
+    ag = sub.add_parser("agreement", help="model vs teacher ensemble on held-out clips, and temporal jitter")
+    ag.add_argument("--model", type=Path, required=True)
+    ag.add_argument("--videos", type=Path, nargs="+", required=True)
+    ag.add_argument("--report", type=Path, required=True, help="markdown report (JSON written beside it)")
 
     pr = sub.add_parser("prepare", help="aligned face crops from raw videos, with the runtime's tracking/align")
     pr.add_argument("--videos", type=Path, required=True, help="a video or a folder of videos")
@@ -173,6 +181,8 @@ def _dispatch(args: argparse.Namespace, console) -> int:
         return _eval(args, console)
     if args.command == "teacher-labels":
         return _teacher_labels(args, console)
+    if args.command == "agreement":
+        return _agreement(args, console)
     return _prepare(args, console)
 
 
@@ -245,7 +255,8 @@ def _sequence(args: argparse.Namespace, console) -> int:
 
     train, val = _train_val(args)
     cfg = SequenceConfig(student=args.student, out=args.out, epochs=args.epochs, batch_size=args.batch_size,
-                         lr=args.lr, hidden=args.hidden, seed=args.seed, device=args.device)
+                         lr=args.lr, hidden=args.hidden, seed=args.seed, device=args.device,
+                         smoothness=args.smoothness)
     console.print(f"sequence: {len(train)} training / {len(val)} validation frames")
     path = train_sequence(cfg, train, val, _soft(args.soft_labels, train), on_epoch=_epoch_printer(console))
     console.print(f"wrote {path}")
@@ -306,9 +317,22 @@ def _teacher_labels(args: argparse.Namespace, console) -> int:
     from .teachers.label import label_videos
 
     videos = [v for location in args.videos for v in find_videos(location)]
-    result = label_videos(videos, args.out, every=args.every,
+    result = label_videos(videos, args.out, every=args.every, as_truth=args.as_truth,
                           on_video=lambda name, n: console.print(f"{name}: {n} faces labelled"))
     console.print(f"wrote {result.annotations}, {result.soft} ({result.faces} faces)")
+    return 0
+
+
+def _agreement(args: argparse.Namespace, console) -> int:
+    from .prepare import find_videos
+    from .teachers.agreement import clip_agreement, write_report
+
+    rows = []
+    for clip in (v for location in args.videos for v in find_videos(location)):
+        rows.append(clip_agreement(args.model, clip))
+        console.print(rows[-1])
+    write_report(rows, args.report, f"{args.model.name}: agreement with the teacher ensemble on held-out clips")
+    console.print(f"wrote {args.report}")
     return 0
 
 

@@ -36,6 +36,8 @@ class SequenceConfig:
     hidden: int = 128
     hop: int = 8
     feature_noise: float = 0.1
+    #: Weight of the temporal smoothness term: mean absolute step-to-step change of the activated outputs.
+    smoothness: float = 1.0
     seed: int = 0
     device: str = "auto"
 
@@ -87,6 +89,12 @@ def _window_batch(windows: list[np.ndarray], feats: np.ndarray, samples: Sequenc
         batch["soft_valid"] = valid
         batch.update({f"soft_{k}": v for k, v in soft_out.items()})
     return batch
+
+
+def temporal_smoothness(out: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Mean absolute change between consecutive steps of the activated outputs (B, W, k)."""
+    acts = [out["expression_logits"].softmax(-1), out["au_logits"].sigmoid(), out["valence_arousal"]]
+    return sum((a[:, 1:] - a[:, :-1]).abs().mean() for a in acts) / len(acts)
 
 
 def sequence_predictions(net: SequenceNet, feats: np.ndarray, videos: list[np.ndarray], window: int,
@@ -151,7 +159,10 @@ def train_sequence(cfg: SequenceConfig, train: Sequence[Sample], val: Sequence[S
             x = batch["features"]
             if cfg.feature_noise:
                 x = x + cfg.feature_noise * x.std() * torch.randn_like(x)
-            loss = sum(task_losses(net(x), batch, loss_cfg).values())
+            out = net(x)
+            loss = sum(task_losses(out, batch, loss_cfg).values())
+            if cfg.smoothness:
+                loss = loss + cfg.smoothness * temporal_smoothness(out)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -75,7 +75,8 @@ def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
             sequence = SequenceNet(feature_dim=spec["feature_dim"], hidden=spec["hidden"], layers=spec["layers"])
             sequence.load_state_dict(spec["state_dict"])
     except (KeyError, RuntimeError, ValueError, TypeError) as exc:
-        raise ModelFileError(f"model file {path}: weights do not fit the architecture ({exc})") from exc
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelFileError(f"model file {path}: weights do not fit the architecture ({first})") from exc
     if student.neck[1].out_features != card.feature_dim:
         raise ModelFileError(f"model file {path}: card says {card.feature_dim} features, student has "
                              f"{student.neck[1].out_features}")

@@ -21,9 +21,13 @@ class LabelledSet:
     faces: int
 
 
-def label_videos(videos: list[Path], out: Path, size: int = 112, every: int = 1,
+def label_videos(videos: list[Path], out: Path, size: int = 112, every: int = 1, as_truth: bool = False,
                  on_video: Callable[[str, int], None] | None = None) -> LabelledSet:
-    """Crops in ``out/frames/<video>_t<track>/<frame:05d>.jpg``; one row per face in the annotation file."""
+    """Crops in ``out/frames/<video>_t<track>/<frame:05d>.jpg``; one row per face in the annotation file.
+
+    With ``as_truth`` the annotation file holds the teachers' hard labels (top expression, AU > 0.5,
+    VA) instead of missing ones: validation data whose metrics read as agreement with the teachers.
+    """
     import cv2
 
     from realtime_affect import align
@@ -52,7 +56,12 @@ def label_videos(videos: list[Path], out: Path, size: int = 112, every: int = 1,
                     path = frames_dir / rel
                     path.parent.mkdir(parents=True, exist_ok=True)
                     cv2.imwrite(str(path), crop, [cv2.IMWRITE_JPEG_QUALITY, 95])
-                    rows.append(f"{rel},-5,-5,-1," + ",".join(["-1"] * len(ACTION_UNITS)))
+                    if as_truth:
+                        v, a = labels.valence_arousal
+                        rows.append(f"{rel},{v:.4f},{a:.4f},{int(labels.expression.argmax())},"
+                                    + ",".join(str(int(p > 0.5)) for p in labels.action_units))
+                    else:
+                        rows.append(f"{rel},-5,-5,-1," + ",".join(["-1"] * len(ACTION_UNITS)))
                     images.append(str(path))
                     expr.append(labels.expression)
                     aus.append(labels.action_units)

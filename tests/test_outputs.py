@@ -1,0 +1,184 @@
+"""Overlay renderer, JSON lines and annotated-video sinks, the camera source and live mode."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from helpers import SINGLE_FACE, read_csv
+from realtime_affect.cli import main
+from realtime_affect.overlay import OverlayState, draw
+from realtime_affect.types import Face, FaceResult, Frame, FrameResult, Prediction
+
+
+def _result(box=(100, 80, 120, 140), va=(0.5, -0.5), au=0.9) -> FrameResult:
+    frame = Frame(index=0, time_s=0.0, bgr=np.zeros((360, 640, 3), np.uint8))
+    pred = Prediction(expression=np.eye(8, dtype=np.float32)[4] * 0.9 + 0.0125,
+                      action_units=np.full(12, au, np.float32), valence_arousal=np.array(va, np.float32))
+    face = Face(box=np.array(box, np.float32), landmarks=np.zeros((478, 3), np.float32), track_id=3)
+    return FrameResult(frame, [FaceResult(3, face, pred, temporal=True)])
+
+
+def _changed(a: np.ndarray, b: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> bool:
+    return bool((a[y0:y1, x0:x1] != b[y0:y1, x0:x1]).any())
+
+
+def test_overlay_draws_box_bars_chips_and_circumplex_where_they_belong():
+    result = _result()
+    blank = result.frame.bgr
+    img = draw(blank, result, OverlayState(), fps=25.0, latency_ms=12.0)
+    assert not (blank != 0).any(), "the input frame must not be modified"
+    x, y, w, h = 100, 80, 120, 140
+    assert _changed(img, blank, x - 1, y - 1, x + 3, y + h)  # box edge
+    assert _changed(img, blank, x + w + 6, y, x + w + 66, y + 12)  # expression bars right of the box
+    assert _changed(img, blank, x, y + h + 6, x + w, y + h + 30)  # AU chips under the box
+    assert _changed(img, blank, x + w + 6, y + 8 * 15 + 6, x + w + 80, y + 8 * 15 + 80)  # circumplex
+    assert _changed(img, blank, 0, 0, 120, 50)  # fps / latency text
+    assert not _changed(img, blank, 400, 250, 640, 360)  # nothing far from the face
+
+
+def test_overlay_shows_no_chips_for_inactive_aus_and_the_trail_grows():
+    state = OverlayState()
+    off = _result(au=0.1)
+    img = draw(off.frame.bgr, off, state)
+    assert not _changed(img, off.frame.bgr, 100, 80 + 140 + 6, 220, 80 + 140 + 30)
+    for v in np.linspace(-0.8, 0.8, 5):
+        draw(off.frame.bgr, _result(va=(v, v)), state)
+    assert len(state.trails[3]) == 6
+
+
+def test_jsonl_and_annotated_video_match_the_input(tmp_path, tiny_model):
+    import av
+
+    out_video, out_jsonl, out_csv = tmp_path / "a.mp4", tmp_path / "a.jsonl", tmp_path / "a.csv"
+    assert main(["--video", str(SINGLE_FACE), "--jsonl", str(out_jsonl), "--out", str(out_video), "--csv",
+                 str(out_csv), "--model", str(tiny_model), "--no-display", "-q"]) == 0
+    records = [json.loads(line) for line in out_jsonl.read_text().splitlines()]
+    assert [r["frame"] for r in records] == list(range(72))
+    rows = read_csv(out_csv)
+    assert sum(len(r["faces"]) for r in records) == len(rows)
+    first = records[5]["faces"][0]
+    assert set(first["expressions"]) >= {"neutral", "happiness"} and len(first["action_units"]) == 12
+    with av.open(str(SINGLE_FACE)) as src, av.open(str(out_video)) as dst:
+        src_times = [f.time for f in src.decode(video=0)]
+        dst_frames = list(dst.decode(video=0))
+    assert len(dst_frames) == len(src_times) == 72
+    np.testing.assert_allclose([f.time for f in dst_frames], src_times, atol=1e-3)
+    assert dst_frames[0].width == 640 and dst_frames[0].height == 360
+
+
+class FakeCapture:
+    """Stands in for cv2.VideoCapture: frames from a clip at a fixed rate, then a stall or the end."""
+
+    def __init__(self, frames, fps: float = 30.0, stall: bool = False) -> None:
+        self.frames, self.delay, self.stall, self.i = frames, 1.0 / fps, stall, 0
+
+    def isOpened(self) -> bool:
+        return True
+
+    def set(self, *_):
+        return True
+
+    def read(self):
+        if self.i >= len(self.frames):
+            if self.stall:
+                time.sleep(60)
+            return False, None
+        time.sleep(self.delay)
+        self.i += 1
+        return True, self.frames[self.i - 1]
+
+    def release(self) -> None:
+        self.i = len(self.frames)
+
+
+def test_camera_source_keeps_only_the_newest_frame():
+    from helpers import decode_frames
+    from realtime_affect.sources import CameraSource
+
+    frames = decode_frames(SINGLE_FACE, 30)
+    got = []
+    with CameraSource(0, capture=FakeCapture(frames, fps=200)) as cam:
+        for frame in cam:
+            time.sleep(0.03)  # a slow consumer
+            got.append(frame)
+    assert 0 < len(got) < 30  # frames were skipped, not queued
+    assert cam.dropped > 0
+    times = [f.time_s for f in got]
+    assert times == sorted(times) and all(f.captured_at is not None for f in got)
+
+
+def test_a_camera_that_stops_delivering_ends_the_stream():
+    from helpers import decode_frames
+    from realtime_affect.sources import CameraSource
+
+    frames = decode_frames(SINGLE_FACE, 5)
+    with CameraSource(0, capture=FakeCapture(frames, stall=True), stall_timeout_s=0.5) as cam:
+        got = list(cam)
+    assert 1 <= len(got) <= 5 and cam.truncated and "no frame" in cam.error
+
+
+def test_live_analyzer_reports_each_frame_at_once_and_with_lookahead(tiny_model):
+    from engines.loader import open_model
+    from helpers import decode_frames
+    from realtime_affect.landmarker import FaceLandmarks
+    from realtime_affect.pipeline import LiveAnalyzer
+
+    frames = [Frame(index=i, time_s=i / 30, bgr=img) for i, img in enumerate(decode_frames(SINGLE_FACE, 20))]
+    with open_model(tiny_model) as model:
+        for lookahead in (0, 3):
+            with FaceLandmarks() as lm:
+                live = LiveAnalyzer(model, lm, lookahead=lookahead)
+                emitted = [len(live.process(f)) for f in frames]
+                rest = live.flush()
+            assert emitted == [0] * lookahead + [1] * (20 - lookahead)
+            assert len(rest) == lookahead
+    # faces are reported from the third frame (track birth), by the GRU
+
+
+def test_camera_that_does_not_exist_is_one_line_exit_2(cli, tiny_model, tmp_path):
+    proc = cli("--camera", "97", "--no-display", "--csv", str(tmp_path / "o.csv"), "--model", str(tiny_model))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "camera 97" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_camera_without_a_display_points_to_no_display(cli):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    proc = subprocess.run([sys.executable, "-m", "realtime_affect.cli", "--camera", "0"], capture_output=True,
+                          text=True, cwd=ROOT, env=env, timeout=120)
+    assert proc.returncode == 2 and "--no-display" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.display
+@pytest.mark.skipif(shutil.which("Xvfb") is None or shutil.which("xwd") is None,
+                    reason="needs Xvfb and xwd (apt-get install xvfb x11-apps)")
+def test_live_window_under_xvfb_shows_the_overlay(tmp_path, tiny_model):
+    """The real window on a virtual display: a video with a face, shown with overlays, screenshot checked."""
+    display = ":97"
+    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x800x24"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)
+        env = {**os.environ, "DISPLAY": display}
+        proc = subprocess.Popen([sys.executable, "-m", "realtime_affect.cli", "--video", str(SINGLE_FACE),
+                                 "--model", str(tiny_model), "-q"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        shot = tmp_path / "screen.xwd"
+        time.sleep(8.0)
+        subprocess.run(["xwd", "-root", "-silent", "-display", display, "-out", str(shot)], check=True, timeout=30)
+        _, stderr = proc.communicate(timeout=120)
+        assert proc.returncode == 0, stderr
+        data = np.frombuffer(shot.read_bytes(), np.uint8)
+        # the overlay's track colour (green, BGR 120,255,120) must be on screen
+        px = data[-(1280 * 800 * 4):].reshape(800, 1280, 4)
+        green = (px[..., 1] > 240) & (px[..., 0] > 100) & (px[..., 0] < 140) & (px[..., 2] > 100) & (px[..., 2] < 140)
+        assert green.sum() > 200, "no overlay visible in the window"
+    finally:
+        xvfb.terminate()
