@@ -28,7 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     bu.add_argument("onnx", type=Path)
     bu.add_argument("--fp16", action="store_true")
     bu.add_argument("--int8", action="store_true")
-    bu.add_argument("--calib", type=Path)
+    bu.add_argument("--calib", type=Path, help="face video, image or folder for INT8 calibration")
+    bu.add_argument("--max-batch", type=int, default=16, help="largest batch of faces (or tracks) in the profile")
+    bu.add_argument("--out", type=Path, help="engine file (default: the engine cache for this GPU)")
     be = sub.add_parser("bench", help="latency per backend: student per face, GRU per track")
     be.add_argument("model", type=Path, help=".pt checkpoint (exported to ONNX on the fly for comparison)")
     be.add_argument("--backends", default="torch,onnxruntime")
@@ -79,13 +81,48 @@ def _export(args: argparse.Namespace) -> int:
 
 def _build(args: argparse.Namespace) -> int:
     from .backends.base import BackendError
+    from .backends.onnxruntime import sequence_path_for
+    from .tensorrt_build import EngineError, build_engine, cache_path, default_cache_dir, device_key
 
     try:
-        import tensorrt  # noqa: F401
-    except ImportError as exc:
-        raise BackendError("TensorRT is not installed: on an NVIDIA GPU machine, pip install "
-                           "'realtime-affect[tensorrt]'") from exc
-    raise BackendError("TensorRT engine building is not implemented yet in this version")
+        key = device_key()  # fails early, with what is missing, on machines without TensorRT or a GPU
+        crops = None
+        if args.int8:
+            if not args.calib:
+                raise EngineError("--int8 needs --calib DIR|VIDEO with face images to calibrate on")
+            crops = _calibration_crops(args.onnx, args.calib)
+        precision = "int8" if args.int8 else ("fp16" if args.fp16 else "fp32")
+        out = args.out or cache_path(default_cache_dir(), args.onnx, key, precision, args.max_batch)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        build_engine(args.onnx, out, fp16=args.fp16 or args.int8, int8_crops=crops, max_batch=args.max_batch)
+        written = [out]
+        seq_onnx = sequence_path_for(args.onnx)
+        if seq_onnx.exists():  # the GRU beside the student: X.sequence.engine beside X.engine
+            seq_out = out.with_name(out.stem + ".sequence.engine")
+            build_engine(seq_onnx, seq_out, fp16=args.fp16 or args.int8, max_batch=args.max_batch)
+            written.append(seq_out)
+    except EngineError as exc:
+        raise BackendError(str(exc)) from exc
+    print("wrote " + " and ".join(map(str, written)))
+    return 0
+
+
+def _calibration_crops(onnx_path: Path, calib: Path):
+    """Preprocessed aligned face crops from a video, an image or a folder of images."""
+    import numpy as np
+    import onnx
+
+    from realtime_affect import align
+
+    from .backends.onnxruntime import CARD_KEY
+    from .card import ModelCard
+    from .export import face_crops
+
+    meta = {p.key: p.value for p in onnx.load(str(onnx_path), load_external_data=False).metadata_props}
+    card = ModelCard.from_json(meta[CARD_KEY])
+    files = sorted(p for p in calib.iterdir() if p.is_file()) if calib.is_dir() else [calib]
+    crops = np.concatenate([face_crops(f, card.input_size, limit=512) for f in files])
+    return align.to_input(crops, card.mean, card.std)
 
 
 def _bench(args: argparse.Namespace) -> int:

@@ -28,9 +28,44 @@ def open_model(path: str | Path, backend: str = "auto", device: str = "cpu") -> 
 
         return load_torch_model(path, device=device)
     if suffix == ".onnx":
-        if backend not in ("auto", "onnxruntime"):
+        if backend == "tensorrt" or (backend == "auto" and device.startswith("cuda")):
+            engine = _cached_engine(path)
+            if engine is not None:
+                return _tensorrt(engine)
+            if backend == "tensorrt":
+                raise BackendError(f"no TensorRT engine built for {path} on this GPU: run affect-engine build {path}")
+        elif backend not in ("auto", "onnxruntime"):
             raise BackendError(f"{path} is an ONNX model; use --backend onnxruntime (or auto)")
         from .backends.onnxruntime import load_onnx_model
 
         return load_onnx_model(path, device=device)
-    raise BackendError(f"cannot open model file {path}: unknown suffix {suffix!r} (expected .pt or .onnx)")
+    if suffix == ".engine":
+        if backend not in ("auto", "tensorrt"):
+            raise BackendError(f"{path} is a TensorRT engine; use --backend tensorrt (or auto)")
+        return _tensorrt(path)
+    raise BackendError(f"cannot open model file {path}: unknown suffix {suffix!r} (expected .pt, .onnx or .engine)")
+
+
+def _tensorrt(path: Path) -> AffectModel:
+    from .backends.tensorrt import load_tensorrt_model
+    from .tensorrt_build import EngineError
+
+    try:
+        return load_tensorrt_model(path)
+    except EngineError as exc:
+        raise BackendError(str(exc)) from exc
+
+
+def _cached_engine(onnx_path: Path) -> Path | None:
+    """The engine built for this ONNX file on this GPU, if TensorRT is here and one was built."""
+    from .tensorrt_build import EngineError, cache_path, default_cache_dir, device_key
+
+    try:
+        key = device_key()
+    except EngineError:
+        return None
+    for precision in ("fp16", "fp32", "int8"):
+        candidate = cache_path(default_cache_dir(), onnx_path, key, precision, 16)
+        if candidate.exists():
+            return candidate
+    return None

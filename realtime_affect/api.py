@@ -51,6 +51,22 @@ class Analyzer:
             files.extend(list_images(path))
         yield from analyze_images(self.model, files, self.options, stop=self._stop)
 
+    def camera(self, device: int | str = 0, lookahead: int = 0,
+               callback: Callable[[FrameResult], None] | None = None) -> Iterator[FrameResult]:
+        """Live results from a camera (newest frame wins); ends on ``stop()`` or when the camera stops."""
+        from .runner import analyze_camera
+        from .sources import CameraSource
+
+        with CameraSource(device) as source:
+            for result in analyze_camera(self.model, source, self.options, lookahead, stop=self._stop):
+                if callback is not None:
+                    callback(result)
+                yield result
+
+    def session(self) -> "FrameSession":
+        """Feed frames you already have (numpy BGR + timestamp) and get results at once, with tracking."""
+        return FrameSession(self)
+
     def stop(self) -> None:
         """Ask a running ``video``/``images`` loop (in another thread) to finish after the current frame."""
         self._stop.set()
@@ -59,6 +75,44 @@ class Analyzer:
         self.model.close()
 
     def __enter__(self) -> "Analyzer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class FrameSession:
+    """Frames from the caller: ``process(bgr, time_s)`` returns that frame's results immediately.
+
+    Tracking and the temporal model keep their state between calls; use one session per video stream,
+    and close it (or use ``with``) to release the landmarker.
+    """
+
+    def __init__(self, analyzer: Analyzer) -> None:
+        from .landmarker import FaceLandmarks, LandmarkerOptions
+        from .pipeline import LiveAnalyzer
+
+        self._landmarks = FaceLandmarks(LandmarkerOptions(max_faces=analyzer.options.max_faces + 2), video=True)
+        self._live = LiveAnalyzer(analyzer.model, self._landmarks, analyzer.options)
+        self._index = 0
+
+    def process(self, bgr, time_s: float) -> FrameResult:
+        """Results for one BGR frame (H, W, 3) uint8 taken at ``time_s`` seconds (must grow)."""
+        import numpy as np
+
+        from .types import Frame
+
+        image = np.asarray(bgr)
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError(f"expected a BGR uint8 image of shape (H, W, 3), got {image.dtype} {image.shape}")
+        frame = Frame(index=self._index, time_s=float(time_s), bgr=image, source="frames")
+        self._index += 1
+        return self._live.process(frame)[0]
+
+    def close(self) -> None:
+        self._landmarks.close()
+
+    def __enter__(self) -> "FrameSession":
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -11,7 +11,7 @@ affect-train teacher-labels --videos tests/data/WolfgangLanger_Pexels.mp4 --out 
 affect-train teacher-labels --videos tests/data/single_face.mp4 --out "$work/val" --as-truth
 affect-train student --annotations "$work/train/annotations.txt" --images "$work/train/frames" \
   --soft-labels "$work/train/soft_labels.npz" --val-annotations "$work/val/annotations.txt" \
-  --val-images "$work/val/frames" --out "$work/run" --arch small --epochs 30 --batch-size 32 --lr 2e-3 --seed 0
+  --val-images "$work/val/frames" --out "$work/run" --arch small --epochs 40 --batch-size 32 --lr 1e-3 --seed 0
 affect-train sequence --student "$work/run/student.pt" --annotations "$work/train/annotations.txt" \
   --images "$work/train/frames" --soft-labels "$work/train/soft_labels.npz" \
   --val-annotations "$work/val/annotations.txt" --val-images "$work/val/frames" --out "$work/run" \

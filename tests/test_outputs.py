@@ -182,3 +182,20 @@ def test_live_window_under_xvfb_shows_the_overlay(tmp_path, tiny_model):
         assert green.sum() > 200, "no overlay visible in the window"
     finally:
         xvfb.terminate()
+
+
+def test_python_api_iterates_videos_calls_back_and_takes_caller_frames(tiny_model):
+    from helpers import decode_frames
+    from realtime_affect import Analyzer
+
+    seen = []
+    with Analyzer(model=tiny_model) as analyzer:
+        results = list(analyzer.video(SINGLE_FACE, callback=seen.append))
+        assert len(results) == len(seen) == 72
+        assert all(isinstance(r.faces[0].prediction.expression, np.ndarray) for r in results)
+        assert results[10].faces[0].track_id == 1
+        with analyzer.session() as session:
+            out = [session.process(img, i / 30) for i, img in enumerate(decode_frames(SINGLE_FACE, 10))]
+        assert [len(r.faces) for r in out][:2] == [0, 0] and all(len(r.faces) == 1 for r in out[2:])
+        with analyzer.session() as session, pytest.raises(ValueError, match="BGR uint8"):
+            session.process(np.zeros((4, 4), np.float32), 0.0)

@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     sq.add_argument("--student", type=Path, required=True, help="student checkpoint")
     sq.add_argument("--soft-labels", type=Path)
     sq.add_argument("--hidden", type=int, default=128)
-    sq.add_argument("--smoothness", type=float, default=1.0, help="weight of the step-to-step change penalty")
+    sq.add_argument("--smoothness", type=float, default=0.1, help="weight of the step-to-step change penalty")
 
     ev = sub.add_parser("eval", help="ABAW metrics of a checkpoint on labelled data")
     _data_args(ev)

@@ -37,7 +37,7 @@ class SequenceConfig:
     hop: int = 8
     feature_noise: float = 0.1
     #: Weight of the temporal smoothness term: mean absolute step-to-step change of the activated outputs.
-    smoothness: float = 1.0
+    smoothness: float = 0.1
     seed: int = 0
     device: str = "auto"
 
@@ -159,10 +159,10 @@ def train_sequence(cfg: SequenceConfig, train: Sequence[Sample], val: Sequence[S
             x = batch["features"]
             if cfg.feature_noise:
                 x = x + cfg.feature_noise * x.std() * torch.randn_like(x)
-            out = net(x)
-            loss = sum(task_losses(out, batch, loss_cfg).values())
+            pred = net(x)
+            loss = sum(task_losses(pred, batch, loss_cfg).values())
             if cfg.smoothness:
-                loss = loss + cfg.smoothness * temporal_smoothness(out)
+                loss = loss + cfg.smoothness * temporal_smoothness(pred)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -1,18 +1,21 @@
-"""Where the bundled default model lives (no torch import here)."""
+"""Where the bundled default model lives, checked against its sha256 (no torch import here)."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..assets import ASSETS_DIR
+from ..assets import asset_path
 
-#: The default model as a torch checkpoint and as ONNX (student; the GRU in default_model.sequence.onnx).
-DEFAULT_TORCH = ASSETS_DIR / "default_model.pt"
-DEFAULT_ONNX = ASSETS_DIR / "default_model.onnx"
+DEFAULT_TORCH = "default_model.pt"
+DEFAULT_ONNX = "default_model.onnx"
+DEFAULT_ONNX_SEQUENCE = "default_model.sequence.onnx"
 
 
 def resolve_model(path: str | Path | None, backend: str = "auto") -> Path:
     """The model file to open: the given one, or the bundled default in the backend's format
-    (ONNX for auto/onnxruntime: the fastest on CPU; the checkpoint for torch)."""
+    (ONNX for auto/onnxruntime, the fastest on CPU; the checkpoint for torch), after its checksum."""
     if path:
         return Path(path)
-    return DEFAULT_TORCH if backend == "torch" else DEFAULT_ONNX
+    if backend == "torch":
+        return asset_path(DEFAULT_TORCH)
+    asset_path(DEFAULT_ONNX_SEQUENCE)
+    return asset_path(DEFAULT_ONNX)

@@ -1,0 +1,116 @@
+"""TensorRT backend (TensorRT 10 named-tensor API + pycuda): engine files written by ``affect-engine build``.
+
+The CUDA primary context is retained when a backend is created (never at import) and released by
+``close()``; host buffers are pinned, and one CUDA stream carries the copies and the inference.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..card import ModelCard
+from ..tensorrt_build import EngineError, _import_pycuda, _import_tensorrt, read_engine_file
+from .base import SEQUENCE_OUTPUTS, STUDENT_OUTPUTS, AffectModel, Backend
+
+
+class TensorRTBackend(Backend):
+    name = "tensorrt"
+
+    def __init__(self, path: str | Path) -> None:
+        trt = _import_tensorrt()
+        cuda = _import_pycuda()
+        self.path = Path(path)
+        self.card, self.meta, blob = read_engine_file(self.path)
+        cuda.init()
+        if cuda.Device.count() < 1:
+            raise EngineError("no CUDA device found for the TensorRT backend")
+        self._cuda = cuda
+        self._ctx = cuda.Device(0).retain_primary_context()
+        self._ctx.push()
+        try:
+            self._logger = trt.Logger(trt.Logger.WARNING)
+            self.engine = trt.Runtime(self._logger).deserialize_cuda_engine(blob)
+            if self.engine is None:
+                raise EngineError(f"{self.path}: TensorRT could not load it (built for another GPU or version? "
+                                  f"it says {self.meta.get('device')})")
+            self.context = self.engine.create_execution_context()
+            self.stream = cuda.Stream()
+            names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
+            self.inputs = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
+            self.outputs = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
+            self.max_batch = int(self.meta.get("max_batch", 16))
+            self._buffers: dict[str, tuple[np.ndarray, object]] = {}
+        finally:
+            self._ctx.pop()
+
+    def _buffer(self, name: str, shape: tuple[int, ...]):
+        """Pinned host + device buffers for the largest batch, allocated once per tensor."""
+        if name not in self._buffers:
+            full = (self.max_batch,) + tuple(shape[1:])
+            host = self._cuda.pagelocked_empty(full, dtype=np.float32)
+            self._buffers[name] = (host, self._cuda.mem_alloc(host.nbytes))
+        return self._buffers[name]
+
+    def __call__(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        cuda = self._cuda
+        n = batch.shape[0]
+        if n > self.max_batch:
+            halves = [self(batch[i:i + self.max_batch]) for i in range(0, n, self.max_batch)]
+            return {k: np.concatenate([h[k] for h in halves]) for k in halves[0]}
+        self._ctx.push()
+        try:
+            name = self.inputs[0]
+            host, dev = self._buffer(name, batch.shape)
+            host[:n] = batch
+            self.context.set_input_shape(name, batch.shape)
+            self.context.set_tensor_address(name, int(dev))
+            cuda.memcpy_htod_async(dev, host[:n], self.stream)
+            outs = {}
+            for out in self.outputs:
+                shape = tuple(self.context.get_tensor_shape(out))
+                o_host, o_dev = self._buffer(out, shape)
+                self.context.set_tensor_address(out, int(o_dev))
+                outs[out] = (o_host, o_dev, shape)
+            if not self.context.execute_async_v3(self.stream.handle):
+                raise EngineError(f"{self.path}: TensorRT execution failed")
+            for out, (o_host, o_dev, shape) in outs.items():
+                cuda.memcpy_dtoh_async(o_host[: shape[0]], o_dev, self.stream)
+            self.stream.synchronize()
+            return {out: o_host[: shape[0]].reshape(shape).copy() for out, (o_host, _, shape) in outs.items()}
+        finally:
+            self._ctx.pop()
+
+    def close(self) -> None:
+        if getattr(self, "_ctx", None) is None:
+            return
+        self._ctx.push()
+        try:
+            for _, dev in self._buffers.values():
+                dev.free()
+            self._buffers.clear()
+            self.context = None
+            self.engine = None
+        finally:
+            self._ctx.pop()
+            self._ctx.detach()
+            self._ctx = None
+
+
+def load_tensorrt_model(path: str | Path) -> AffectModel:
+    """``X.engine`` (student) and, when the card says so, ``X.sequence.engine``."""
+    path = Path(path)
+    student = TensorRTBackend(path)
+    sequence = None
+    if student.card.has_sequence:
+        seq_path = path.with_name(path.stem + ".sequence.engine")
+        if not seq_path.exists():
+            raise EngineError(f"{path} expects its sequence engine at {seq_path}, which is missing")
+        sequence = TensorRTBackend(seq_path)
+    for backend, names in ((student, STUDENT_OUTPUTS), (sequence, SEQUENCE_OUTPUTS)):
+        if backend is not None and set(backend.outputs) != set(names):
+            raise EngineError(f"{backend.path}: outputs {backend.outputs} are not {list(names)}")
+    return AffectModel(card=student.card, student=student, sequence=sequence, source=str(path))
+
+
+__all__ = ["TensorRTBackend", "load_tensorrt_model", "ModelCard"]
