@@ -244,13 +244,19 @@ class FaceDataset:
 
     def __init__(self, samples: Sequence[Sample], size: int, mean, std, train: bool = False,
                  strong_view: bool = False, soft: dict[str, np.ndarray] | None = None,
-                 augment: str = "full") -> None:
+                 augment: str = "full", seed: int = 0) -> None:
         self.samples = list(samples)
         self.size, self.mean, self.std = size, mean, std
         self.train = train
-        self.weak = Augment(size, level=augment) if train else None
-        self.strong = Augment(size, strong=True, level=augment) if strong_view else None
+        self.weak = Augment(size, seed=seed, level=augment) if train else None
+        self.strong = Augment(size, strong=True, seed=seed + 1, level=augment) if strong_view else None
         self.soft = soft
+
+    def reseed(self, seed: int) -> None:
+        """Give this copy of the data set its own augmentation stream (one per DataLoader worker)."""
+        for aug in (self.weak, self.strong):
+            if aug is not None:
+                aug.rng = np.random.default_rng(seed)
 
     def __len__(self) -> int:
         return len(self.samples)

@@ -115,9 +115,17 @@ def _loader(dataset, batch_size: int, shuffle: bool, workers: int, dist: Distrib
     sampler = None
     if dist.world > 1:
         sampler = torch.utils.data.distributed.DistributedSampler(dataset, shuffle=shuffle, seed=seed)
+    generator = torch.Generator().manual_seed(seed)
     return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=shuffle and sampler is None,
                                        sampler=sampler, num_workers=workers, drop_last=shuffle and len(dataset) > batch_size,
-                                       persistent_workers=workers > 0, pin_memory=dist.device.type == "cuda")
+                                       persistent_workers=workers > 0, pin_memory=dist.device.type == "cuda",
+                                       worker_init_fn=_reseed_worker, generator=generator)
+
+
+def _reseed_worker(worker_id: int) -> None:
+    info = torch.utils.data.get_worker_info()
+    if info is not None and hasattr(info.dataset, "reseed"):
+        info.dataset.reseed(info.seed % (2 ** 32))
 
 
 @torch.no_grad()
@@ -163,7 +171,7 @@ def train_student(cfg: StudentConfig, train: Sequence[Sample], val: Sequence[Sam
     if loss_cfg.expr_weight is not None and float(loss_cfg.expr_weight.sum()) > 0:
         loss_cfg.expr_weight = loss_cfg.expr_weight / loss_cfg.expr_weight[loss_cfg.expr_weight > 0].mean()
     train_ds = FaceDataset(train, cfg.input_size, cfg.mean, cfg.std, train=True, strong_view=cfg.semi_supervised,
-                           soft=soft, augment=cfg.augment)
+                           soft=soft, augment=cfg.augment, seed=cfg.seed + 1000 * dist.rank)
     val_ds = FaceDataset(val, cfg.input_size, cfg.mean, cfg.std)
     model = StudentNet(cfg.arch, cfg.feature_dim, backbone_weights=cfg.backbone_weights).to(dist.device)
     net = dist.wrap(model)

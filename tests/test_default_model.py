@@ -1,0 +1,51 @@
+"""The bundled default model: used without --model, intact, and meaningful on the real clips."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from helpers import CLIPS, NO_FACE, PEXELS, read_csv
+from realtime_affect.cli import main
+
+
+@pytest.fixture(scope="module")
+def pexels_rows(tmp_path_factory):
+    out = tmp_path_factory.mktemp("default") / "pexels.csv"
+    assert main(["--video", str(PEXELS), "--csv", str(out), "--no-display", "-q"]) == 0
+    return read_csv(out)
+
+
+def test_default_model_files_are_intact_and_carry_their_card():
+    from engines.loader import open_model
+    from realtime_affect.models.defaults import resolve_model
+
+    for backend in ("onnxruntime", "torch"):
+        with open_model(resolve_model(None, backend), backend=backend) as model:
+            assert model.card.name == "realtime-affect-default"
+            assert model.sequence is not None and model.card.window == 32
+            assert "expr_other" in model.card.extra["unsupervised_outputs"]
+
+
+@pytest.mark.parametrize("clip", [c for c in CLIPS if c not in (PEXELS,)], ids=lambda p: p.name)
+def test_every_clip_is_annotated_without_a_model_argument(tmp_path, clip):
+    out = tmp_path / "o.csv"
+    assert main(["--video", str(clip), "--csv", str(out), "--no-display", "-q"]) == 0
+    rows = read_csv(out)
+    assert (len(rows) == 0) == (clip == NO_FACE)
+
+
+def test_pexels_moves_from_sad_or_neutral_to_happiness_when_she_laughs(pexels_rows):
+    assert len(pexels_rows) == 472
+
+    def top(rows):
+        labels = [r["expression"] for r in rows]
+        return max(set(labels), key=labels.count)
+
+    start, end = pexels_rows[:150], pexels_rows[300:]
+    assert top(start) in ("sadness", "neutral")
+    assert top(end) == "happiness"
+    happy_start = np.mean([float(r["expr_happiness"]) for r in start])
+    happy_end = np.mean([float(r["expr_happiness"]) for r in end])
+    assert happy_end > 0.6 and happy_start < 0.3
+    assert np.mean([float(r["valence"]) for r in end]) > np.mean([float(r["valence"]) for r in start]) + 0.5
+    assert np.mean([float(r["AU12"]) for r in end]) > np.mean([float(r["AU12"]) for r in start]) + 0.3
