@@ -33,7 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     bu.add_argument("--out", type=Path, help="engine file (default: the engine cache for this GPU)")
     be = sub.add_parser("bench", help="latency per backend: student per face, GRU per track")
     be.add_argument("model", type=Path, help=".pt checkpoint (exported to ONNX on the fly for comparison)")
-    be.add_argument("--backends", default="torch,onnxruntime")
+    be.add_argument("--backends", default="torch,onnxruntime",
+                    help="any of torch, onnxruntime, tensorrt, and on CUDA torch-fp16, torch-graphs, torch-fp16-graphs")
+    be.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     be.add_argument("--repeat", type=int, default=50)
     be.add_argument("--batches", default="1,4,16")
     return p
@@ -139,7 +141,17 @@ def _bench(args: argparse.Namespace) -> int:
                 from .export import export_onnx
 
                 path = export_onnx(args.model, Path(tmp) / "model.onnx").student_path
-            with open_model(path, backend=name) as model:
+            if name.startswith("torch-"):
+                from .backends.torch import load_torch_model
+
+                model = load_torch_model(args.model, device=args.device, half="fp16" in name,
+                                         cuda_graphs="graphs" in name, max_batch=max(batches))
+                for backend in (model.student, model.sequence):
+                    if backend is not None:
+                        backend.name = name
+            else:
+                model = open_model(path, backend=name.split("-")[0], device=args.device)
+            with model:
                 rows.extend(bench_model(model, batches, args.repeat))
     print(f"{'backend':<12} {'network':<9} {'batch':>5} {'p50 ms':>8} {'p95 ms':>8} {'ms/item':>8} {'items/s':>9}")
     for r in rows:

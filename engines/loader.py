@@ -26,7 +26,8 @@ def open_model(path: str | Path, backend: str = "auto", device: str = "cpu") -> 
                                f"--backend {backend}")
         from .backends.torch import load_torch_model
 
-        return load_torch_model(path, device=device)
+        fast = device.startswith("cuda")  # fp16 + CUDA graphs: the fast torch path on NVIDIA GPUs
+        return load_torch_model(path, device=device, half=fast, cuda_graphs=fast)
     if suffix == ".onnx":
         if backend == "tensorrt" or (backend == "auto" and device.startswith("cuda")):
             engine = _cached_engine(path)
