@@ -220,9 +220,21 @@ def _student(args: argparse.Namespace, console) -> int:
     soft = _soft(getattr(args, "soft_labels", None), train)
     console.print(f"{args.command}: {len(train)} training / {len(val)} validation samples, arch {args.arch}, "
                   f"tasks {', '.join(tasks)}")
+    import os
+
     path = train_student(cfg, train, val, soft, on_epoch=_epoch_printer(console))
-    console.print(f"wrote {path}")
+    if os.environ.get("RANK", "0") == "0":
+        console.print(f"wrote {path}")
+    _end_distributed()
     return 0
+
+
+def _end_distributed() -> None:
+    import torch
+
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
 
 
 def _pseudo(args: argparse.Namespace, console) -> int:

@@ -204,12 +204,18 @@ def train_student(cfg: StudentConfig, train: Sequence[Sample], val: Sequence[Sam
         for step, batch in enumerate(loader):
             batch = _to(batch, dist.device)
             with torch.autocast(dist.device.type, enabled=use_amp):
-                outputs = net(batch["image"])
+                unl = batch["expression"] < 0
+                n = batch["image"].shape[0]
+                if cfg.semi_supervised and bool(unl.any()):
+                    # weak and strong views in one pass (FixMatch style): shared BatchNorm statistics
+                    both = net(torch.cat([batch["image"], batch["strong"][unl]]))
+                    outputs = {k: v[:n] for k, v in both.items()}
+                    strong_logits = both["expression_logits"][n:]
+                else:
+                    outputs = net(batch["image"])
+                    strong_logits = outputs["expression_logits"][:0]
                 parts = task_losses(outputs, batch, loss_cfg)
                 if cfg.semi_supervised and "expression" in parts:
-                    unl = batch["expression"] < 0
-                    strong_logits = net(batch["strong"][unl])["expression_logits"] if bool(unl.any()) \
-                        else outputs["expression_logits"][:0]
                     ce_u, kl = L.semi_supervised_expression_loss(outputs["expression_logits"][unl], strong_logits,
                                                                  thresholds)
                     w1, w2, w3 = L.SS_MFAR_WEIGHTS
