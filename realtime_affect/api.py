@@ -89,10 +89,10 @@ class FrameSession:
     """
 
     def __init__(self, analyzer: Analyzer) -> None:
-        from .landmarker import FaceLandmarks, LandmarkerOptions
         from .pipeline import LiveAnalyzer
+        from .runner import _finder
 
-        self._landmarks = FaceLandmarks(LandmarkerOptions(max_faces=analyzer.options.max_faces + 2), video=True)
+        self._landmarks = _finder(analyzer.options, video=True)
         self._live = LiveAnalyzer(analyzer.model, self._landmarks, analyzer.options)
         self._index = 0
 

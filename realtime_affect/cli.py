@@ -44,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="camera: report each frame K frames late, with K frames of future context")
     trk = p.add_argument_group("faces")
     trk.add_argument("--max-faces", type=int, default=4, metavar="N", help="faces per frame (largest kept)")
+    trk.add_argument("--min-face-size", type=int, default=0, metavar="PX", help="ignore faces less tall than this")
+    trk.add_argument("--no-full-range", action="store_true",
+                     help="FaceLandmarker's detector only: faster, misses small and distant faces")
+    trk.add_argument("--sweep-every", type=int, default=15, metavar="N",
+                     help="frames between full-range detector sweeps for new faces (video)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging, tracebacks on errors")
     return p
@@ -202,7 +207,9 @@ def _run(args: argparse.Namespace, console, stop: _Stop) -> int:
     if args.camera is not None and not args.no_display and not display_available():
         raise SourceError("no display found for the live window: add --no-display and record with --csv, "
                           "--jsonl or --out")
-    options = AnalyzerOptions(max_faces=args.max_faces, temporal=not args.no_temporal)
+    options = AnalyzerOptions(max_faces=args.max_faces, temporal=not args.no_temporal,
+                              full_range=not args.no_full_range, sweep_every=max(1, args.sweep_every),
+                              min_face_size=max(0, args.min_face_size))
     timer = StageTimer()
     totals = _Totals()
     started = time.perf_counter()

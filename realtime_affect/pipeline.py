@@ -14,7 +14,6 @@ import numpy as np
 from engines.backends.base import AffectModel
 
 from . import align
-from .landmarker import FaceLandmarks
 from .timing import StageTimer
 from .tracking import Tracker, TrackerOptions, TrackUpdate
 from .types import Face, FaceResult, Frame, FrameResult, Prediction
@@ -30,6 +29,10 @@ class AnalyzerOptions:
     temporal: bool = True
     #: Hop between centred windows (default: half a window).
     hop: int | None = None
+    #: Full-range detection for small and distant faces (see finder.py), its sweep period, min face size.
+    full_range: bool = True
+    sweep_every: int = 15
+    min_face_size: int = 0
     tracker: TrackerOptions = field(default_factory=TrackerOptions)
 
 
@@ -79,7 +82,7 @@ class StudentRunner:
 class StreamAnalyzer:
     """Analyses one video stream frame by frame (or independent stills with ``stills=True``)."""
 
-    def __init__(self, model: AffectModel, landmarks: FaceLandmarks, options: AnalyzerOptions | None = None,
+    def __init__(self, model: AffectModel, landmarks, options: AnalyzerOptions | None = None,
                  stills: bool = False, timer: StageTimer | None = None) -> None:
         self.model = model
         self.options = options or AnalyzerOptions()
@@ -211,7 +214,7 @@ class LiveAnalyzer:
     confirmed are not reported; nothing waits for them.
     """
 
-    def __init__(self, model: AffectModel, landmarks: FaceLandmarks, options: AnalyzerOptions | None = None,
+    def __init__(self, model: AffectModel, landmarks, options: AnalyzerOptions | None = None,
                  lookahead: int = 0, timer: StageTimer | None = None) -> None:
         from .window import LiveWindows
 

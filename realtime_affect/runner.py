@@ -12,7 +12,7 @@ from typing import Iterator, Sequence
 
 from engines.backends.base import AffectModel
 
-from .landmarker import FaceLandmarks, LandmarkerOptions
+from .finder import FaceFinder, FinderOptions
 from .pipeline import AnalyzerOptions, StreamAnalyzer
 from .sources import ImageSource, VideoSource
 from .timing import StageTimer
@@ -21,9 +21,9 @@ from .types import FrameResult
 log = logging.getLogger(__name__)
 
 
-def _landmarker_options(options: AnalyzerOptions) -> LandmarkerOptions:
-    # Ask for a few more faces than kept, so "the largest faces" are chosen from all in view.
-    return LandmarkerOptions(max_faces=options.max_faces + 2)
+def _finder(options: AnalyzerOptions, video: bool) -> FaceFinder:
+    return FaceFinder(FinderOptions(max_faces=options.max_faces, sweep_every=options.sweep_every,
+                                    min_face_size=options.min_face_size, full_range=options.full_range), video=video)
 
 
 def analyze_video(model: AffectModel, source: VideoSource, options: AnalyzerOptions | None = None,
@@ -32,7 +32,7 @@ def analyze_video(model: AffectModel, source: VideoSource, options: AnalyzerOpti
     after emitting every frame processed so far."""
     options = options or AnalyzerOptions()
     timer = timer or StageTimer()
-    with FaceLandmarks(_landmarker_options(options), video=True) as landmarks:
+    with _finder(options, video=True) as landmarks:
         analyzer = StreamAnalyzer(model, landmarks, options, timer=timer)
         frames = iter(source)
         while not (stop is not None and stop.is_set()):
@@ -50,7 +50,7 @@ def analyze_images(model: AffectModel, paths: Sequence[str | Path], options: Ana
     """Results for still images, each on its own (no tracking, no temporal model)."""
     options = options or AnalyzerOptions()
     timer = timer or StageTimer()
-    with FaceLandmarks(_landmarker_options(options), video=False) as landmarks, ImageSource(paths) as source:
+    with _finder(options, video=False) as landmarks, ImageSource(paths) as source:
         analyzer = StreamAnalyzer(model, landmarks, options, stills=True, timer=timer)
         for frame in source:
             if stop is not None and stop.is_set():
@@ -65,7 +65,7 @@ def analyze_camera(model: AffectModel, source, options: AnalyzerOptions | None =
 
     options = options or AnalyzerOptions()
     timer = timer or StageTimer()
-    with FaceLandmarks(_landmarker_options(options), video=True) as landmarks:
+    with _finder(options, video=True) as landmarks:
         analyzer = LiveAnalyzer(model, landmarks, options, lookahead=lookahead, timer=timer)
         for frame in source:
             if stop is not None and stop.is_set():

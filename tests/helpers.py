@@ -95,3 +95,29 @@ def build_grid_video(path: Path, frames: int = 72) -> tuple[Path, dict[str, tupl
         grid.append(np.vstack([top, bottom]))
     origins = {"pexels": (0, 0), "single_face": (640, 0), "face_noface": (0, 360), "no_face": (640, 360)}
     return write_video(path, grid, fps=30), origins
+
+
+def build_multiscale_video(path: Path, frames: int = 24) -> tuple[Path, list[tuple[int, int, int, int]]]:
+    """A 1920x1080 video with 6 faces at several scales (tiles of the two face clips, face heights from
+    about 260 down to about 60 px). Returns the path and each tile's (x, y, w, h)."""
+    import cv2
+    import numpy as np
+
+    pexels = decode_frames(PEXELS, frames)
+    single = decode_frames(SINGLE_FACE, frames)
+    layout = [  # (source, scale, x, y)
+        (pexels, 1.0, 40, 40), (single, 1.0, 1240, 40), (pexels, 0.5, 760, 120),
+        (single, 0.5, 80, 600), (pexels, 0.3, 900, 700), (single, 0.25, 1500, 800),
+    ]
+    tiles = []
+    out = []
+    for i in range(frames):
+        canvas = np.full((1080, 1920, 3), 40, np.uint8)
+        for src, scale, x, y in layout:
+            img = src[i]
+            w, h = int(img.shape[1] * scale), int(img.shape[0] * scale)
+            canvas[y:y + h, x:x + w] = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+            if i == 0:
+                tiles.append((x, y, w, h))
+        out.append(canvas)
+    return write_video(path, out, fps=24), tiles

@@ -1,0 +1,156 @@
+"""Full-range face detection (MediaPipe BlazeFace full-range, Tasks API) and landmarks on face crops.
+
+FaceLandmarker's own detector is short-range (selfie distance): it misses small and distant faces.
+The full-range detector finds them; landmarks then come from FaceLandmarker run on a crop of about
+twice the detected box, mapped back to the frame.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .assets import asset_path
+from .landmarker import FaceLandmarks, LandmarkerOptions, box_from_landmarks
+from .native_logs import quiet_native_stderr
+from .types import Face
+
+
+@dataclass
+class Detection:
+    box: np.ndarray  # (x, y, w, h) in frame pixels
+    score: float
+
+
+def tiles(width: int, height: int, tile: int = 768, stride: int = 640) -> list[tuple[int, int, int, int]]:
+    """Regions to run the detector on: the whole frame, plus overlapping ``tile``-pixel tiles when the
+    frame is larger than 1.5 tiles (the detector sees 192x192: a 60 px face in a 1080p frame would be
+    6 px there, but 15 px in a 768 px tile)."""
+    import math
+
+    regions = [(0, 0, width, height)]
+    if max(width, height) <= 1.5 * tile:
+        return regions
+    tw, th = min(tile, width), min(tile, height)
+    nx = math.ceil(max(width - tw, 0) / stride) + 1
+    ny = math.ceil(max(height - th, 0) / stride) + 1
+    for x in np.linspace(0, width - tw, nx).round().astype(int):
+        for y in np.linspace(0, height - th, ny).round().astype(int):
+            regions.append((int(x), int(y), tw, th))
+    return regions
+
+
+def nms(dets: list[Detection], iou: float = 0.4) -> list[Detection]:
+    """Greedy non-maximum suppression by score."""
+    from .matching import iou_matrix
+
+    dets = sorted(dets, key=lambda d: -d.score)
+    kept: list[Detection] = []
+    for d in dets:
+        if not kept or iou_matrix(d.box[None], np.stack([k.box for k in kept])).max() < iou:
+            kept.append(d)
+    return kept
+
+
+class FullRangeDetector:
+    """BlazeFace full-range (IMAGE mode) over the frame and, for large frames, its tiles."""
+
+    def __init__(self, min_confidence: float = 0.5) -> None:
+        import mediapipe as mp
+        from mediapipe.tasks import python as mp_tasks
+        from mediapipe.tasks.python import vision
+
+        self._mp = mp
+        options = vision.FaceDetectorOptions(
+            base_options=mp_tasks.BaseOptions(model_asset_path=str(asset_path("face_detection_full_range_sparse.tflite"))),
+            running_mode=vision.RunningMode.IMAGE, min_detection_confidence=min_confidence)
+        with quiet_native_stderr():  # "Sparsity tensors may not yet be fully supported" is harmless
+            self._task = vision.FaceDetector.create_from_options(options)
+            self._first = True
+
+    def detect(self, rgb: np.ndarray) -> list[Detection]:
+        h, w = rgb.shape[:2]
+        found: list[Detection] = []
+        for x, y, tw, th in tiles(w, h):
+            region = np.ascontiguousarray(rgb[y:y + th, x:x + tw])
+            image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=region)
+            if self._first:
+                with quiet_native_stderr():
+                    result = self._task.detect(image)
+                self._first = False
+            else:
+                result = self._task.detect(image)
+            for d in result.detections:
+                b = d.bounding_box
+                box = np.array([b.origin_x + x, b.origin_y + y, b.width, b.height], np.float32)
+                found.append(Detection(box=box, score=float(d.categories[0].score) if d.categories else 1.0))
+        return nms(found)
+
+    def close(self) -> None:
+        if self._task is not None:
+            with quiet_native_stderr():
+                self._task.close()
+            self._task = None
+
+    def __enter__(self) -> "FullRangeDetector":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def crop_region(box: np.ndarray, scale: float, width: int, height: int) -> tuple[int, int, int]:
+    """A square (x, y, side) of ``scale`` times the box's larger side, centred on the box."""
+    x, y, w, h = (float(v) for v in box)
+    side = int(round(max(w, h) * scale))
+    cx, cy = x + w / 2, y + h / 2
+    return int(round(cx - side / 2)), int(round(cy - side / 2)), max(side, 8)
+
+
+def padded_crop(rgb: np.ndarray, x: int, y: int, side: int) -> np.ndarray:
+    """The square region, zero-padded where it leaves the frame."""
+    h, w = rgb.shape[:2]
+    out = np.zeros((side, side, 3), np.uint8)
+    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + side, w), min(y + side, h)
+    if x1 > x0 and y1 > y0:
+        out[y0 - y:y1 - y, x0 - x:x1 - x] = rgb[y0:y1, x0:x1]
+    return out
+
+
+class CropLandmarker:
+    """FaceLandmarker (IMAGE mode, one face) on a crop around a box; landmarks mapped back to the frame."""
+
+    def __init__(self, scale: float = 2.0, max_side: int = 384) -> None:
+        self.scale = scale
+        self.max_side = max_side  # larger crops are shrunk first: the landmarker works at 256 px anyway
+        self._lm = FaceLandmarks(LandmarkerOptions(max_faces=1), video=False)
+
+    def landmark(self, rgb: np.ndarray, box: np.ndarray, score: float = 1.0) -> Face | None:
+        import cv2
+
+        h, w = rgb.shape[:2]
+        x, y, side = crop_region(box, self.scale, w, h)
+        crop = padded_crop(rgb, x, y, side)
+        factor = 1.0
+        if side > self.max_side:
+            factor = side / self.max_side
+            crop = cv2.resize(crop, (self.max_side, self.max_side), interpolation=cv2.INTER_AREA)
+        faces = self._lm.detect(crop)
+        if not faces:
+            return None
+        face = faces[0]
+        pts = face.landmarks.copy()
+        pts[:, :3] *= factor
+        pts[:, 0] += x
+        pts[:, 1] += y
+        return Face(box=box_from_landmarks(pts, w, h), landmarks=pts, score=score, blendshapes=face.blendshapes,
+                    pose=face.pose)
+
+    def close(self) -> None:
+        self._lm.close()
+
+    def __enter__(self) -> "CropLandmarker":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,112 @@
+"""Find every face: FaceLandmarker's cheap tracking for near faces, plus the full-range detector for
+small and distant ones, merged so that a face is never counted twice.
+
+Video: the full-frame landmarker (VIDEO mode) runs every frame; faces it does not cover that were seen
+in the previous frame are followed by landmarking a crop around their last box; every ``sweep_every``
+frames (and soon after a face is lost) the full-range detector sweeps the frame for new faces, each
+landmarked on a crop of about twice its box. Stills: the detector and the landmarker, merged.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .detection import CropLandmarker, FullRangeDetector
+from .landmarker import FaceLandmarks, LandmarkerOptions
+from .matching import iou_matrix
+from .types import Face
+
+
+@dataclass
+class FinderOptions:
+    max_faces: int = 4
+    #: Full-range sweep period in frames (measured: one sweep costs about one landmarker frame).
+    sweep_every: int = 15
+    #: Faces smaller than this many pixels (box height) are ignored.
+    min_face_size: int = 0
+    #: Off: FaceLandmarker alone (faster, misses small and distant faces).
+    full_range: bool = True
+    overlap: float = 0.3
+
+
+def _covered(box: np.ndarray, faces: list[Face], overlap: float) -> int | None:
+    """Index of a face whose box overlaps ``box``, or None."""
+    if not faces:
+        return None
+    iou = iou_matrix(box[None], np.stack([f.box for f in faces]))[0]
+    best = int(iou.argmax())
+    return best if iou[best] >= overlap else None
+
+
+def dedupe(faces: list[Face], overlap: float = 0.5) -> list[Face]:
+    """Drop faces that overlap a larger one (the same face found twice)."""
+    kept: list[Face] = []
+    for face in sorted(faces, key=lambda f: -float(f.box[2] * f.box[3])):
+        if _covered(face.box, kept, overlap) is None:
+            kept.append(face)
+    return kept
+
+
+class FaceFinder:
+    """``detect(rgb, time_s) -> [Face]`` for one stream (``video=True``) or independent stills."""
+
+    def __init__(self, options: FinderOptions | None = None, video: bool = True) -> None:
+        self.options = options or FinderOptions()
+        self.video = video
+        self.landmarks = FaceLandmarks(LandmarkerOptions(max_faces=self.options.max_faces + 2), video=video)
+        self.detector = FullRangeDetector() if self.options.full_range else None
+        self.crops = CropLandmarker() if self.options.full_range else None
+        self._previous: list[Face] = []
+        self._frame = 0
+        self._last_sweep = -10 ** 9
+        self.sweeps = 0
+
+    def detect(self, rgb: np.ndarray, time_s: float = 0.0) -> list[Face]:
+        opts = self.options
+        faces = self.landmarks.detect(rgb, time_s)
+        if self.detector is not None:
+            if self.video:
+                for prev in self._previous:  # follow faces the full-frame landmarker did not find
+                    if _covered(prev.box, faces, opts.overlap) is None:
+                        found = self.crops.landmark(rgb, prev.box, prev.score)
+                        if found is not None:
+                            faces.append(found)
+            lost = len(faces) < len(self._previous)
+            due = self._frame - self._last_sweep >= opts.sweep_every
+            soon = lost and self._frame - self._last_sweep >= max(1, opts.sweep_every // 3)
+            if not self.video or due or soon:
+                faces = self._sweep(rgb, faces)
+        faces = dedupe(faces)
+        if opts.min_face_size:
+            faces = [f for f in faces if float(f.box[3]) >= opts.min_face_size]
+        self._previous = faces
+        self._frame += 1
+        return faces
+
+    def _sweep(self, rgb: np.ndarray, faces: list[Face]) -> list[Face]:
+        self._last_sweep = self._frame
+        self.sweeps += 1
+        for det in self.detector.detect(rgb):
+            if self.options.min_face_size and det.box[3] < self.options.min_face_size * 0.8:
+                continue
+            hit = _covered(det.box, faces, self.options.overlap)
+            if hit is not None:
+                faces[hit].score = det.score  # the detector's confidence for a face already found
+                continue
+            found = self.crops.landmark(rgb, det.box, det.score)
+            if found is not None:
+                faces.append(found)
+        return faces
+
+    def close(self) -> None:
+        self.landmarks.close()
+        if self.detector is not None:
+            self.detector.close()
+            self.crops.close()
+
+    def __enter__(self) -> "FaceFinder":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
