@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     trk.add_argument("--min-face-size", type=int, default=0, metavar="PX", help="ignore faces less tall than this")
     trk.add_argument("--no-full-range", action="store_true",
                      help="FaceLandmarker's detector only: faster, misses small and distant faces")
-    trk.add_argument("--sweep-every", type=int, default=15, metavar="N",
+    trk.add_argument("--sweep-every", type=int, default=20, metavar="N",
                      help="frames between full-range detector sweeps for new faces (video)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging, tracebacks on errors")

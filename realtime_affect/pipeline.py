@@ -31,7 +31,7 @@ class AnalyzerOptions:
     hop: int | None = None
     #: Full-range detection for small and distant faces (see finder.py), its sweep period, min face size.
     full_range: bool = True
-    sweep_every: int = 15
+    sweep_every: int = 20
     min_face_size: int = 0
     tracker: TrackerOptions = field(default_factory=TrackerOptions)
 
