@@ -3,8 +3,7 @@
     from realtime_affect import Analyzer
     with Analyzer() as analyzer:
         for result in analyzer.video("clip.mp4"):
-            for face in result.faces:
-                print(result.time_s, face.track_id, face.prediction.top_expression)
+            happy = [f.track_id for f in result.faces if f.prediction.top_expression == "happiness"]
 """
 from __future__ import annotations
 
