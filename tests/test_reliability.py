@@ -169,3 +169,62 @@ def test_a_corrupt_first_frames_file_is_annotated_after_the_damage(cli, tmp_path
     assert "Traceback" not in proc.stderr
     rows = read_csv(out)
     assert len(rows) >= 20  # the intact rest of the clip is annotated
+
+
+def test_an_unreachable_stream_fails_fast_with_one_line(cli, tmp_path, tiny_model):
+    import time
+
+    start = time.monotonic()
+    proc = cli("--video", "rtsp://127.0.0.1:9/live", "--csv", str(tmp_path / "o.csv"), "--model", str(tiny_model))
+    _one_line_error(proc, "rtsp://127.0.0.1:9/live", "cannot open")
+    assert time.monotonic() - start < 60
+
+
+def test_a_full_disk_is_reported_not_swallowed(cli, tiny_model):
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full here")
+    proc = cli("--video", str(SINGLE_FACE), "--csv", "/dev/full", "--overwrite", "--model", str(tiny_model))
+    _one_line_error(proc, "/dev/full", "No space left")
+
+
+def test_an_unwritable_output_path(cli, tiny_model):
+    proc = cli("--video", str(SINGLE_FACE), "--csv", "/proc/realtime-affect.csv", "--model", str(tiny_model))
+    _one_line_error(proc, "/proc/realtime-affect.csv", "cannot write")
+
+
+def test_sigterm_leaves_every_sink_valid(tmp_path, tiny_model):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import av
+
+    from conftest import ROOT
+
+    csv_path, jsonl, video = tmp_path / "o.csv", tmp_path / "o.jsonl", tmp_path / "o.mp4"
+    proc = subprocess.Popen([sys.executable, "-m", "realtime_affect.cli", "--video", str(PEXELS), "--csv",
+                             str(csv_path), "--jsonl", str(jsonl), "--out", str(video), "--model", str(tiny_model),
+                             "--no-display"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (csv_path.exists() and len(csv_path.read_text().splitlines()) > 60):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 143 and "Traceback" not in stderr
+    rows = read_csv(csv_path)
+    records = [line for line in jsonl.read_text().splitlines()]
+    with av.open(str(video)) as c:
+        decoded = sum(1 for _ in c.decode(video=0))
+    assert 60 < len(rows) < 472
+    assert len(records) == decoded == len(rows)  # one face per frame in this clip: every sink has every frame
+
+
+def test_readme_exit_code_table_matches_the_cli():
+    from conftest import ROOT
+    from realtime_affect import cli
+
+    text = (ROOT / "README.md").read_text()
+    table = text.split("### Errors and exit codes", 1)[1].split("\n\n", 2)[1]
+    codes = {int(line.split("|")[1]) for line in table.splitlines()[2:] if line.startswith("|")}
+    assert codes == {cli.EXIT_OK, cli.EXIT_INTERNAL, cli.EXIT_USAGE, cli.EXIT_SIGINT, cli.EXIT_SIGTERM}
