@@ -38,14 +38,18 @@ class VideoSink:
         self._stream = stream
 
     def write(self, result: FrameResult) -> None:
+        """One input frame with the standard overlay drawn on it."""
+        self.write_image(draw(result.frame.bgr, result, self._state), result.frame.time_s)
+
+    def write_image(self, img, time_s: float) -> None:
+        """An already drawn BGR frame shown at ``time_s`` (for custom overlays such as dashboards)."""
         import av
 
-        img = draw(result.frame.bgr, result, self._state)
         if self._container is None:
             self._open(img.shape[1], img.shape[0])
         img = img[: self._stream.height, : self._stream.width]
         frame = av.VideoFrame.from_ndarray(img, format="bgr24")
-        pts = int(round(result.frame.time_s / TIME_BASE))
+        pts = int(round(time_s / TIME_BASE))
         frame.pts = max(pts, self._last_pts + 1)
         frame.time_base = TIME_BASE
         self._last_pts = frame.pts
