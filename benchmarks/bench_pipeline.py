@@ -58,6 +58,18 @@ def pipeline_run(clip: Path, model, max_faces: int):
         return time.perf_counter() - start, n, timer.per_frame()
 
 
+def build_grid4(path: Path) -> Path:
+    """Four faces in a 1280x720 2x2 grid: the Pexels clip, single_face, face_noface and Pexels mirrored."""
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from helpers import FACE_NOFACE, PEXELS, SINGLE_FACE, decode_frames, write_video
+
+    a, b, c = (decode_frames(p, 72, (640, 360)) for p in (PEXELS, SINGLE_FACE, FACE_NOFACE))
+    frames = [np.vstack([np.hstack([a[i], b[i]]), np.hstack([c[i], a[i][:, ::-1]])]) for i in range(72)]
+    return write_video(path, frames, fps=30)
+
+
 def default_model(tmp: Path) -> Path:
     import torch
 
@@ -78,7 +90,11 @@ def main() -> None:
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--max-faces", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--grid4", action="store_true",
+                        help="use a 1280x720 2x2 grid of four faces built from the test clips (72 frames)")
     args = parser.parse_args()
+    if args.grid4:
+        args.clip = build_grid4(Path(tempfile.mkdtemp()) / "grid4.mp4")
 
     from engines.loader import open_model
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from .assets import asset_path
 from .landmarker import FaceLandmarks, LandmarkerOptions, box_from_landmarks
-from .native_logs import quiet_native_stderr
+from .native_logs import QuietTask, quiet_native_stderr
 from .types import Face
 
 
@@ -52,7 +52,7 @@ def nms(dets: list[Detection], iou: float = 0.4) -> list[Detection]:
     return kept
 
 
-class FullRangeDetector:
+class FullRangeDetector(QuietTask):
     """BlazeFace full-range (IMAGE mode) over the frame and, for large frames, its tiles."""
 
     def __init__(self, min_confidence: float = 0.5) -> None:
@@ -66,7 +66,6 @@ class FullRangeDetector:
             running_mode=vision.RunningMode.IMAGE, min_detection_confidence=min_confidence)
         with quiet_native_stderr():  # "Sparsity tensors may not yet be fully supported" is harmless
             self._task = vision.FaceDetector.create_from_options(options)
-            self._first = True
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         h, w = rgb.shape[:2]
@@ -74,29 +73,13 @@ class FullRangeDetector:
         for x, y, tw, th in tiles(w, h):
             region = np.ascontiguousarray(rgb[y:y + th, x:x + tw])
             image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=region)
-            if self._first:
-                with quiet_native_stderr():
-                    result = self._task.detect(image)
-                self._first = False
-            else:
-                result = self._task.detect(image)
+            result = self._quiet_first(self._task.detect, image)
             for d in result.detections:
                 b = d.bounding_box
                 box = np.array([b.origin_x + x, b.origin_y + y, b.width, b.height], np.float32)
                 found.append(Detection(box=box, score=float(d.categories[0].score) if d.categories else 1.0))
         return nms(found)
 
-    def close(self) -> None:
-        if self._task is not None:
-            with quiet_native_stderr():
-                self._task.close()
-            self._task = None
-
-    def __enter__(self) -> "FullRangeDetector":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def crop_region(box: np.ndarray, scale: float, width: int, height: int) -> tuple[int, int, int]:

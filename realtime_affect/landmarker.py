@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .assets import asset_path
-from .native_logs import quiet_native_stderr
+from .native_logs import QuietTask, quiet_native_stderr
 from .types import Face
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ def box_from_landmarks(landmarks: np.ndarray, width: int, height: int) -> np.nda
     return np.array([x0, y0, max(x1 - x0, 1.0), max(y1 - y0, 1.0)], dtype=np.float32)
 
 
-class FaceLandmarks:
+class FaceLandmarks(QuietTask):
     """A FaceLandmarker task, in VIDEO mode (tracking across frames) or IMAGE mode (each frame alone).
 
     Use as a context manager so the native task is always closed.
@@ -74,18 +74,12 @@ class FaceLandmarks:
         with quiet_native_stderr():
             self._task = vision.FaceLandmarker.create_from_options(task_options)
         self._last_ms = -1
-        self._first = True
 
     def detect(self, rgb: np.ndarray, time_s: float = 0.0) -> list[Face]:
         """Faces in one RGB frame. In VIDEO mode ``time_s`` must grow; equal or earlier times are nudged."""
         mp = self._mp
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
-        if self._first:
-            with quiet_native_stderr():
-                result = self._run(image, time_s)
-            self._first = False
-        else:
-            result = self._run(image, time_s)
+        result = self._quiet_first(self._run, image, time_s)
         return self._faces(result, rgb.shape[1], rgb.shape[0])
 
     def _run(self, image, time_s: float):
@@ -110,14 +104,3 @@ class FaceLandmarks:
                               pose=pose, score=1.0))
         return faces
 
-    def close(self) -> None:
-        if self._task is not None:
-            with quiet_native_stderr():
-                self._task.close()
-            self._task = None
-
-    def __enter__(self) -> "FaceLandmarks":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

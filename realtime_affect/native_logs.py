@@ -43,3 +43,31 @@ def quiet_native_stderr() -> Iterator[None]:
             text = sink.read().decode(errors="replace").strip()
             if text:
                 log.debug("native library output:\n%s", text)
+
+
+class QuietTask:
+    """Base for owners of a MediaPipe task: the first call and ``close()`` run with native logs quieted;
+    closing twice is safe; usable as a context manager."""
+
+    _task = None
+    _first = True
+
+    def _quiet_first(self, fn, *args):
+        if self._first:
+            with quiet_native_stderr():
+                result = fn(*args)
+            self._first = False
+            return result
+        return fn(*args)
+
+    def close(self) -> None:
+        if self._task is not None:
+            with quiet_native_stderr():
+                self._task.close()
+            self._task = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
