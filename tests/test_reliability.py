@@ -228,3 +228,41 @@ def test_readme_exit_code_table_matches_the_cli():
     table = text.split("### Errors and exit codes", 1)[1].split("\n\n", 2)[1]
     codes = {int(line.split("|")[1]) for line in table.splitlines()[2:] if line.startswith("|")}
     assert codes == {cli.EXIT_OK, cli.EXIT_INTERNAL, cli.EXIT_USAGE, cli.EXIT_SIGINT, cli.EXIT_SIGTERM}
+
+
+@pytest.mark.slow
+def test_a_20000_frame_video_runs_in_bounded_memory(tmp_path, tiny_model):
+    """Long files: resident memory stays flat (a small synthetic video keeps the test quick)."""
+    import av
+
+    from engines.loader import open_model
+    from realtime_affect.pipeline import AnalyzerOptions
+    from realtime_affect.runner import analyze_video
+    from realtime_affect.sources import VideoSource
+
+    path = tmp_path / "long.mp4"
+    rng = np.random.default_rng(0)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=50)
+        stream.width = stream.height = 64
+        stream.pix_fmt = "yuv420p"
+        base = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
+        for i in range(20000):
+            frame = av.VideoFrame.from_ndarray(np.roll(base, i % 64, axis=1), format="bgr24")
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+
+    def rss() -> float:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * 4096 / 2 ** 20
+
+    seen, warm = 0, None
+    with open_model(tiny_model) as model, VideoSource(path) as source:
+        for _ in analyze_video(model, source, AnalyzerOptions(full_range=False)):
+            seen += 1
+            if seen == 2000:
+                warm = rss()
+    assert seen == 20000
+    assert rss() < warm * 1.10, (warm, rss())
