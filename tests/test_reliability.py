@@ -10,7 +10,7 @@ import pytest
 from helpers import PEXELS, SINGLE_FACE, SINGLE_JPG, build_grid_video, decode_frames, read_csv, write_video
 
 
-def _one_line_error(proc, *needles):
+def assert_one_line_error(proc, *needles):
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
@@ -20,7 +20,7 @@ def _one_line_error(proc, *needles):
 
 
 def test_a_directory_given_as_a_video(cli, tmp_path, tiny_model):
-    _one_line_error(cli("--video", str(tmp_path), "--csv", str(tmp_path / "o.csv"), "--model", str(tiny_model)),
+    assert_one_line_error(cli("--video", str(tmp_path), "--csv", str(tmp_path / "o.csv"), "--model", str(tiny_model)),
                     "is a directory")
 
 
@@ -38,14 +38,14 @@ def test_an_audio_only_file(cli, tmp_path, tiny_model):
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
-    _one_line_error(cli("--video", str(path), "--csv", str(tmp_path / "o.csv"), "--model", str(tiny_model)),
+    assert_one_line_error(cli("--video", str(path), "--csv", str(tmp_path / "o.csv"), "--model", str(tiny_model)),
                     "no video stream")
 
 
 @pytest.mark.parametrize("flag", ["--csv", "--jsonl", "--out"])
 def test_an_output_in_a_missing_folder(cli, tmp_path, tiny_model, flag):
     target = tmp_path / "nowhere" / "out.file"
-    _one_line_error(cli("--video", str(SINGLE_FACE), flag, str(target), "--model", str(tiny_model)),
+    assert_one_line_error(cli("--video", str(SINGLE_FACE), flag, str(target), "--model", str(tiny_model)),
                     "does not exist")
 
 
@@ -54,7 +54,7 @@ def test_an_unreadable_file(cli, tmp_path, tiny_model):
     path = tmp_path / "locked.mp4"
     shutil.copy(SINGLE_FACE, path)
     path.chmod(0)
-    _one_line_error(cli("--video", str(path), "--csv", str(tmp_path / "o.csv"), "--model", str(tiny_model)),
+    assert_one_line_error(cli("--video", str(path), "--csv", str(tmp_path / "o.csv"), "--model", str(tiny_model)),
                     "permission denied")
 
 
@@ -176,7 +176,7 @@ def test_an_unreachable_stream_fails_fast_with_one_line(cli, tmp_path, tiny_mode
 
     start = time.monotonic()
     proc = cli("--video", "rtsp://127.0.0.1:9/live", "--csv", str(tmp_path / "o.csv"), "--model", str(tiny_model))
-    _one_line_error(proc, "rtsp://127.0.0.1:9/live", "cannot open")
+    assert_one_line_error(proc, "rtsp://127.0.0.1:9/live", "cannot open")
     assert time.monotonic() - start < 60
 
 
@@ -184,12 +184,12 @@ def test_a_full_disk_is_reported_not_swallowed(cli, tiny_model):
     if not os.path.exists("/dev/full"):
         pytest.skip("no /dev/full here")
     proc = cli("--video", str(SINGLE_FACE), "--csv", "/dev/full", "--overwrite", "--model", str(tiny_model))
-    _one_line_error(proc, "/dev/full", "No space left")
+    assert_one_line_error(proc, "/dev/full", "No space left")
 
 
 def test_an_unwritable_output_path(cli, tiny_model):
     proc = cli("--video", str(SINGLE_FACE), "--csv", "/proc/realtime-affect.csv", "--model", str(tiny_model))
-    _one_line_error(proc, "/proc/realtime-affect.csv", "cannot write")
+    assert_one_line_error(proc, "/proc/realtime-affect.csv", "cannot write")
 
 
 def test_sigterm_leaves_every_sink_valid(tmp_path, tiny_model):
