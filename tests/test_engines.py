@@ -94,3 +94,17 @@ def test_engine_build_without_tensorrt_says_what_is_missing(onnx_model):
     proc = subprocess.run([sys.executable, "-m", "engines.cli", "build", str(onnx_model), "--fp16"],
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert proc.returncode == 2 and "TensorRT is not installed" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_auto_prefers_the_onnx_export_beside_a_checkpoint_on_the_cpu(tiny_model, tmp_path):
+    import shutil
+
+    ckpt = tmp_path / "m.pt"
+    shutil.copy(tiny_model, ckpt)
+    with open_model(ckpt) as model:
+        assert model.backend_name == "torch"  # nothing exported yet
+    export_onnx(ckpt, tmp_path / "m.onnx")
+    with open_model(ckpt) as model:
+        assert model.backend_name == "onnxruntime"
+    with open_model(ckpt, backend="torch") as model:
+        assert model.backend_name == "torch"
