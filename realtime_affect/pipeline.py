@@ -99,10 +99,7 @@ class StreamAnalyzer:
     # -- public --------------------------------------------------------------------------------
     def process(self, frame: Frame) -> list[FrameResult]:
         """Feed one frame; returns the frames whose results are now final (possibly none, or several)."""
-        self.timer.frames += 1
-        with self.timer.stage("landmarks"):
-            faces = self.landmarks.detect(_rgb(frame.bgr), frame.time_s)
-        faces = _keep_largest(faces, self.options.max_faces)
+        faces = _find_faces(self.landmarks, frame, self.options.max_faces, self.timer)
         if self.stills:
             return [self._still_result(frame, faces)]
         update = self.tracker.update(faces, frame.time_s)
@@ -186,6 +183,14 @@ class StreamAnalyzer:
         return FrameResult(frame, results)
 
 
+def _find_faces(finder, frame: Frame, max_faces: int, timer: StageTimer) -> list[Face]:
+    """The faces of one frame (timed as the "landmarks" stage), at most ``max_faces``, largest kept."""
+    timer.frames += 1
+    with timer.stage("landmarks"):
+        faces = finder.detect(_rgb(frame.bgr), frame.time_s)
+    return _keep_largest(faces, max_faces)
+
+
 def _rgb(bgr: np.ndarray) -> np.ndarray:
     import cv2
 
@@ -231,10 +236,7 @@ class LiveAnalyzer:
         self._pending: deque[_Pending] = deque()
 
     def process(self, frame: Frame) -> list[FrameResult]:
-        self.timer.frames += 1
-        with self.timer.stage("landmarks"):
-            faces = self.landmarks.detect(_rgb(frame.bgr), frame.time_s)
-        faces = _keep_largest(faces, self.options.max_faces)
+        faces = _find_faces(self.landmarks, frame, self.options.max_faces, self.timer)
         update = self.tracker.update(faces, frame.time_s)
         for key, _ in update.ended:
             self.windows.drop(key)

@@ -277,7 +277,6 @@ def _sequence(args: argparse.Namespace, console) -> int:
 
 def evaluate_checkpoint(checkpoint: Path, samples) -> dict[str, dict[str, float]]:
     """Metrics of the per-frame student and, when present, of the GRU (runtime windows)."""
-    import numpy as np
     import torch
 
     from realtime_affect.models.checkpoint import load_checkpoint
@@ -294,7 +293,6 @@ def evaluate_checkpoint(checkpoint: Path, samples) -> dict[str, dict[str, float]
         seq = sequence_predictions(ckpt.sequence.eval(), out["features"], videos_of(samples), ckpt.card.window,
                                    torch.device("cpu"))
         table["sequence"] = evaluate_outputs(seq, samples)
-    _ = np
     return table
 
 
