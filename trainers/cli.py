@@ -129,6 +129,37 @@ def build_parser() -> argparse.ArgumentParser:
     ag.add_argument("--videos", type=Path, nargs="+", required=True)
     ag.add_argument("--report", type=Path, required=True, help="markdown report (JSON written beside it)")
 
+    fc = sub.add_parser("faces", help="train the default model's student on labelled still faces "
+                        "(FER+, CK+, a CSV + image folder; see ../shared/data/README.md)")
+    fc.add_argument("--data", type=Path, required=True, help="folder with ferplus_*.npz, ckplus_train.npz, "
+                    "muxspace/labels.csv (any subset)")
+    fc.add_argument("--out", type=Path, required=True, help="run folder (student.pt, train_state.pt, history.json)")
+    fc.add_argument("--cache", type=Path, default=Path("build/facecache"), help="landmark cache folder")
+    fc.add_argument("--arch", default="grey", choices=("grey", "grey-wide", "small", "tiny", "resnet18"))
+    fc.add_argument("--input-size", type=int, default=64)
+    fc.add_argument("--epochs", type=int, default=12)
+    fc.add_argument("--batch-size", type=int, default=128)
+    fc.add_argument("--lr", type=float, default=2e-3)
+    fc.add_argument("--class-power", type=float, default=0.5,
+                    help="expression class weights (n_max / n_class) ** power (0: none)")
+    fc.add_argument("--no-csv-set", action="store_true", help="leave the CSV + image folder set out")
+    fc.add_argument("--limit", type=int, default=0, help="at most this many faces per set (quick trials)")
+    fc.add_argument("--threads", type=int, default=2)
+    fc.add_argument("--workers", type=int, default=2, help="landmarker processes for the cache")
+    fc.add_argument("--seed", type=int, default=0)
+    fc.add_argument("--resume", action="store_true", help="continue the run in --out")
+
+    fe = sub.add_parser("faces-eval", help="score model files (and the open teachers) on FER+ validation, "
+                        "the held-out CK+ subjects and the CSV set's held-out part; markdown + JSON report")
+    fe.add_argument("--model", type=Path, action="append", required=True, help="model file (.pt/.onnx; repeat)")
+    fe.add_argument("--data", type=Path, required=True)
+    fe.add_argument("--cache", type=Path, default=Path("build/facecache"))
+    fe.add_argument("--teachers", action="store_true", help="also score the open teachers (face-api, fer)")
+    fe.add_argument("--report", type=Path, required=True, help="markdown report (JSON written beside it)")
+    fe.add_argument("--limit", type=int, default=0)
+    fe.add_argument("--workers", type=int, default=2)
+    fe.add_argument("--seed", type=int, default=0, help="the split seed the model was trained with")
+
     pr = sub.add_parser("prepare", help="aligned face crops from raw videos, with the runtime's tracking/align")
     pr.add_argument("--videos", type=Path, required=True, help="a video or a folder of videos")
     pr.add_argument("--out", type=Path, required=True, help="frame folder root (frames/<video>/<00001>.jpg)")
@@ -183,6 +214,10 @@ def _dispatch(args: argparse.Namespace, console) -> int:
         return _teacher_labels(args, console)
     if args.command == "agreement":
         return _agreement(args, console)
+    if args.command == "faces":
+        return _faces(args, console)
+    if args.command == "faces-eval":
+        return _faces_eval(args, console)
     return _prepare(args, console)
 
 
@@ -319,6 +354,39 @@ def _eval(args: argparse.Namespace, console) -> int:
         best = table.get("sequence", table["student"])
         args.json.write_text(json.dumps({**best, "models": table, "samples": len(samples)}, indent=2))
         console.print(f"wrote {args.json}")
+    return 0
+
+
+def _faces(args: argparse.Namespace, console) -> int:
+    from .faces_recipe import FacesConfig, train_faces
+
+    cfg = FacesConfig(data=args.data, out=args.out, cache=args.cache, arch=args.arch, input_size=args.input_size,
+                      epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, class_power=args.class_power,
+                      use_csv_set=not args.no_csv_set, limit=args.limit, threads=args.threads, workers=args.workers,
+                      seed=args.seed, resume=args.resume)
+
+    def show(r: dict) -> None:
+        figures = "  ".join(f"{k} {v:.3f}" for k, v in r.items() if "/" in k)
+        console.print(f"epoch {r['epoch']}: loss {r['loss']:.3f} ({r['seconds']:.0f} s)  {figures}")
+
+    path = train_faces(cfg, on_epoch=show, on_progress=console.print)
+    console.print(f"wrote {path}")
+    return 0
+
+
+def _faces_eval(args: argparse.Namespace, console) -> int:
+    from .face_eval import evaluate, write_report
+    from .faces_recipe import FacesConfig, validation_sets
+
+    cfg = FacesConfig(data=args.data, out=Path("."), cache=args.cache, limit=args.limit, workers=args.workers,
+                      seed=args.seed)
+    sets = validation_sets(cfg, on_progress=console.print)
+    results = evaluate(args.model, sets, teachers=("face-api", "fer") if args.teachers else ())
+    path = write_report(results, args.report, title="Default model evaluation")
+    for model, per_set in results.items():
+        console.print(model + ": " + "  ".join(f"{r['set']} acc {r['expression']['accuracy']:.3f} "
+                                               f"F1 {r['expression']['macro_f1']:.3f}" for r in per_set))
+    console.print(f"wrote {path} and {path.with_suffix('.json')}")
     return 0
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..assets import asset_path
+from ..assets import CHECKSUMS, asset_path
 
 DEFAULT_TORCH = "default_model.pt"
 DEFAULT_ONNX = "default_model.onnx"
@@ -17,5 +17,6 @@ def resolve_model(path: str | Path | None, backend: str = "auto") -> Path:
         return Path(path)
     if backend == "torch":
         return asset_path(DEFAULT_TORCH)
-    asset_path(DEFAULT_ONNX_SEQUENCE)
+    if DEFAULT_ONNX_SEQUENCE in CHECKSUMS:  # shipped only while the default model has a temporal model
+        asset_path(DEFAULT_ONNX_SEQUENCE)
     return asset_path(DEFAULT_ONNX)

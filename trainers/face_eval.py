@@ -1,0 +1,146 @@
+"""Score model files on labelled faces through the runtime's own path.
+
+Each face is set on the landmarker's canvas (``face_cache``), aligned with ``realtime_affect.align`` at
+the model card's input size, normalised with ``align.to_input`` and run by the model's backend (torch
+checkpoint, ONNX Runtime, TensorRT): exactly what ``affect-live`` does to a face in a frame. The open
+teachers (face-api, fer) are scored on the original tight face crop with their own preprocessing, as the
+teacher ensemble feeds them the landmarks' box.
+
+Faces the landmarker could not fit are scored with the set's mean alignment and reported both ways:
+all faces, and only the faces the runtime would have found.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from realtime_affect.labels import ACTION_UNITS, EXPRESSIONS
+
+from .face_cache import FaceFit, aligned_crops
+from .face_metrics import au_report, expression_report
+from .facesets import FaceSet
+
+
+@dataclass
+class EvalSet:
+    """A labelled validation set with its landmark fit."""
+
+    name: str
+    faces: FaceSet
+    fit: FaceFit
+
+
+def run_model_file(path: str | Path, s: EvalSet, backend: str = "auto", batch: int = 64) -> dict[str, np.ndarray]:
+    """Outputs of a model file's student on every face of the set (the runtime's crop and input path)."""
+    from engines.loader import open_model
+    from realtime_affect import align
+
+    with open_model(path, backend=backend) as model:
+        card = model.card
+        crops = aligned_crops(s.faces.images, s.fit, card.input_size)
+        outs: dict[str, list[np.ndarray]] = {}
+        for i in range(0, len(crops), batch):
+            o = model.student(align.to_input(crops[i:i + batch], card.mean, card.std))
+            for k, v in o.items():
+                outs.setdefault(k, []).append(np.asarray(v))
+    return {k: np.concatenate(v) for k, v in outs.items()}
+
+
+def run_teacher(name: str, s: EvalSet) -> dict[str, np.ndarray]:
+    """Expression probabilities (ABAW order; 'other' = 0) of one open teacher on the original face crops."""
+    import cv2
+    import torch
+
+    from .teachers import faceapi as fa
+    from .teachers import fer as fe
+    from .teachers.ensemble import WEIGHTS_DIR
+
+    bgr = [img if img.ndim == 3 else cv2.cvtColor(img, cv2.COLOR_GRAY2BGR) for img in s.faces.images]
+    with torch.no_grad():
+        if name == "face-api":
+            net = fa.load_faceapi(WEIGHTS_DIR)
+            raw = np.concatenate([net(torch.from_numpy(np.stack([fa.faceapi_input(c[..., ::-1]) for c in bgr[i:i + 256]])))
+                                  .numpy() for i in range(0, len(bgr), 256)])
+            order = fa.TO_ABAW
+        elif name == "fer":
+            net = fe.load_fer(WEIGHTS_DIR / "fer_emotion_model.npz")
+            raw = np.concatenate([net(torch.from_numpy(np.stack([fe.fer_input(c) for c in bgr[i:i + 256]]))).numpy()
+                                  for i in range(0, len(bgr), 256)])
+            order = fe.TO_ABAW
+        else:
+            raise ValueError(f"unknown teacher {name!r}; choose face-api or fer")
+    expr = np.zeros((len(bgr), len(EXPRESSIONS)), np.float32)
+    expr[:, :7] = raw[:, list(order)]
+    return {"expression": expr}
+
+
+def score(outputs: dict[str, np.ndarray], s: EvalSet) -> dict:
+    """Expression (all faces, and fitted faces only) and AU figures of one model on one set."""
+    result = {"set": s.name, "faces": len(s.faces), "unfitted": s.fit.unfitted}
+    expr = outputs["expression"]
+    result["expression"] = expression_report(expr, s.faces.expression)
+    result["expression_fitted"] = expression_report(expr[s.fit.fitted], s.faces.expression[s.fit.fitted])
+    if "action_units" in outputs and (s.faces.aus >= 0).any():
+        result["action_units"] = au_report(outputs["action_units"], s.faces.aus)
+    return result
+
+
+def markdown_table(results: dict[str, list[dict]]) -> str:
+    """One markdown section per set: a row per model with accuracy, macro-F1, recall per class, AU F1."""
+    lines: list[str] = []
+    sets: dict[str, list[tuple[str, dict]]] = {}
+    for model, per_set in results.items():
+        for r in per_set:
+            sets.setdefault(r["set"], []).append((model, r))
+    for set_name, rows in sets.items():
+        first = rows[0][1]
+        classes = list(first["expression"]["recall"])
+        lines.append(f"### {set_name} ({first['faces']} faces with a label, "
+                     f"{first['unfitted']} of them not fitted by the landmarker)")
+        lines.append("")
+        head = ["model", "accuracy", "accuracy (fitted)", "macro-F1"] + [f"recall {c}" for c in classes]
+        lines.append("| " + " | ".join(head) + " |")
+        lines.append("|" + "---|" * len(head))
+        for model, r in rows:
+            e = r["expression"]
+            cells = [model, f"{e['accuracy']:.3f}", f"{r['expression_fitted']['accuracy']:.3f}", f"{e['macro_f1']:.3f}"]
+            cells += [f"{e['recall'].get(c, float('nan')):.2f}" for c in classes]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+        au_rows = [(m, r["action_units"]) for m, r in rows if "action_units" in r]
+        if au_rows:
+            aus = list(au_rows[0][1]["f1"])
+            head = ["model", "AU macro-F1"] + aus
+            lines.append("| " + " | ".join(head) + " |")
+            lines.append("|" + "---|" * len(head))
+            for model, a in au_rows:
+                lines.append("| " + " | ".join([model, f"{a['macro_f1']:.3f}"] + [f"{a['f1'][u]:.2f}" for u in aus]) + " |")
+            lines.append("")
+    return "\n".join(lines)
+
+
+def write_report(results: dict[str, list[dict]], markdown: Path, title: str = "Evaluation") -> Path:
+    """Write ``markdown`` and a JSON file beside it (same stem) with every figure, confusion matrices included."""
+    markdown = Path(markdown)
+    markdown.parent.mkdir(parents=True, exist_ok=True)
+    markdown.with_suffix(".json").write_text(json.dumps(results, indent=1))
+    markdown.write_text(f"# {title}\n\n" + markdown_table(results) + "\n")
+    return markdown
+
+
+def evaluate(models: Sequence[str | Path], sets: Sequence[EvalSet], teachers: Sequence[str] = (),
+             backend: str = "auto") -> dict[str, list[dict]]:
+    results: dict[str, list[dict]] = {}
+    for path in models:
+        results[Path(path).name] = [score(run_model_file(path, s, backend), s) for s in sets]
+    for name in teachers:
+        results[f"teacher {name}"] = [score(run_teacher(name, s), s) for s in sets]
+    return results
+
+
+__all__ = ["EvalSet", "run_model_file", "run_teacher", "score", "markdown_table", "write_report", "evaluate",
+           "ACTION_UNITS"]

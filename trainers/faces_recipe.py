@@ -1,0 +1,382 @@
+"""The default model's training recipe: a multi-task student on real labelled faces of many people.
+
+Data (``../shared/data``, see its README): FER+ (10 votes per face -> soft expression targets),
+CK+ (posed expressions + FACS action units; split by subject), a CSV + image folder set (muxspace: hard
+labels). Every face goes through the runtime's landmarker and ``align`` once (``face_cache``).
+
+Losses (seed 004, multi-task with missing labels):
+- expression: soft-target cross-entropy against the vote shares / one-hot labels, each face weighted by
+  ``(n_max / n_class) ** class_power`` of its majority class so fear, disgust and other are not drowned;
+- action units: ``0.6 * BCE(FACS codes)`` where a face has them (CK+) ``+ 0.4 * BCE(teacher)`` everywhere,
+  the teacher being blendshapes -> AUs fitted on the CK+ training subjects (``au_teacher``);
+- valence/arousal: MSE + (1 - CCC) against targets derived from the expression distribution through
+  documented circumplex centroids (``va_targets``; seed 001 reads VA from expression scores).
+Settings are chosen on FER+ validation and the held-out CK+ subjects, never on a clip. The last epoch of
+the one-cycle schedule is what ships (choosing the best epoch on the validation data would flatter it).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from realtime_affect.labels import ACTION_UNITS, EXPRESSIONS
+
+from .au_teacher import BlendshapeAUTeacher
+from .face_cache import FaceFit, aligned_crops, aligned_masks, cached_fit
+from .facesets import FaceSet, read_ckplus, read_csv_folder, read_ferplus, split_groups
+from .va_targets import va_from_expression
+
+log = logging.getLogger(__name__)
+
+SUPERVISED_WEIGHT, TEACHER_WEIGHT = 0.6, 0.4  # seed 004
+
+
+@dataclass
+class FacesConfig:
+    data: Path
+    out: Path
+    cache: Path = Path("build/facecache")
+    arch: str = "grey"
+    input_size: int = 64
+    feature_dim: int = 128
+    epochs: int = 12
+    batch_size: int = 128
+    lr: float = 2e-3
+    weight_decay: float = 0.05
+    class_power: float = 0.5
+    ck_val_fraction: float = 0.2
+    ck_repeat: int = 4
+    csv_val_fraction: float = 0.1
+    csv_cap_per_class: int = 2500  # the CSV set is 92% neutral/happy: at most this many faces per class
+    au_weight: float = 1.0
+    va_weight: float = 0.5
+    use_csv_set: bool = True
+    seed: int = 0
+    threads: int = 2
+    workers: int = 2
+    resume: bool = False
+    limit: int = 0            # use at most this many faces per set (tests and quick trials)
+    name: str = "realtime-affect-default"
+    card_extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class PreparedSet:
+    """Aligned grey crops of one set with every target the recipe needs."""
+
+    name: str
+    crops: np.ndarray        # (N, S, S) uint8 grey (BT.601, as the model's own grey conversion)
+    fitted: np.ndarray       # (N,) bool
+    expression: np.ndarray   # (N,) int64 majority / label, -1 none
+    soft: np.ndarray         # (N, 8) float32
+    aus: np.ndarray          # (N, 12) int8 FACS codes, -1 none
+    au_teacher: np.ndarray   # (N, 12) float32 teacher probabilities, NaN none
+    va: np.ndarray           # (N, 2) float32 derived targets
+    blendshapes: np.ndarray  # (N, 52) float32
+    inside: np.ndarray       # (N, S, S) bool: pixels from the source image (the rest is canvas margin)
+
+    def __len__(self) -> int:
+        return len(self.expression)
+
+    def take(self, index: np.ndarray) -> "PreparedSet":
+        return PreparedSet(self.name, self.crops[index], self.fitted[index], self.expression[index],
+                           self.soft[index], self.aus[index], self.au_teacher[index], self.va[index],
+                           self.blendshapes[index], self.inside[index])
+
+
+def grey_crops(bgr_crops: np.ndarray) -> np.ndarray:
+    """BGR uint8 crops -> grey uint8 with the model's own weights (GreyInput: 0.299 R + 0.587 G + 0.114 B)."""
+    c = bgr_crops.astype(np.float32)
+    grey = 0.114 * c[..., 0] + 0.587 * c[..., 1] + 0.299 * c[..., 2]
+    return np.clip(grey + 0.5, 0, 255).astype(np.uint8)
+
+
+def load_sets(cfg: FacesConfig, on_progress: Callable[[str], None] | None = None) -> dict[str, tuple[FaceSet, FaceFit]]:
+    """Read every set found under ``cfg.data`` and landmark it (cached)."""
+    data = Path(cfg.data)
+    readers = [("ferplus_train", data / "ferplus_train.npz", read_ferplus),
+               ("ferplus_valid", data / "ferplus_valid.npz", read_ferplus),
+               ("ckplus", data / "ckplus_train.npz", read_ckplus)]
+    out = {}
+    for name, path, reader in readers:
+        if path.is_file():
+            out[name] = reader(path, name=name)
+    csv_path = data / "muxspace" / "labels.csv"
+    if cfg.use_csv_set and csv_path.is_file():
+        out["muxspace"] = read_csv_folder(csv_path, name="muxspace")
+    if "ferplus_train" not in out and "ckplus" not in out:
+        from .data import DataError
+
+        raise DataError(f"{data}: neither ferplus_train.npz nor ckplus_train.npz found (see ../shared/data/README.md)")
+    fitted = {}
+    for name, faces in out.items():
+        if cfg.limit and len(faces) > cfg.limit:
+            faces = faces.subset(np.random.default_rng(cfg.seed).choice(len(faces), cfg.limit, replace=False))
+        source = [data / "muxspace" / "labels.csv"] if name == "muxspace" else [p for n, p, _ in readers if n == name]
+        key = name if not cfg.limit else f"{name}-limit{cfg.limit}-seed{cfg.seed}"
+        fit = cached_fit(key, faces.images, source, Path(cfg.cache), workers=cfg.workers)
+        if on_progress:
+            on_progress(f"{name}: {int(fit.fitted.sum())} of {len(faces)} faces fitted by the landmarker "
+                        f"({fit.unfitted} not)")
+        fitted[name] = (faces, fit)
+    return fitted
+
+
+def prepare(faces: FaceSet, fit: FaceFit, size: int, teacher: BlendshapeAUTeacher | None) -> PreparedSet:
+    crops = grey_crops(aligned_crops(faces.images, fit, size))
+    teach = teacher(fit.blendshapes) if teacher is not None else np.full((len(faces), len(ACTION_UNITS)), np.nan,
+                                                                          np.float32)
+    return PreparedSet(faces.name, crops, fit.fitted, faces.expression, faces.soft, faces.aus, teach,
+                       va_from_expression(faces.soft), fit.blendshapes, aligned_masks(faces.images, fit, size))
+
+
+@dataclass
+class Splits:
+    train: list[PreparedSet]
+    val: dict[str, PreparedSet]
+    teacher: BlendshapeAUTeacher | None
+    ck_val_subjects: list[str]
+    fit_report: dict[str, dict[str, int]]
+
+
+def build_splits(cfg: FacesConfig, on_progress: Callable[[str], None] | None = None) -> Splits:
+    """Training and validation sets: FER+ train / valid as published, CK+ by subject, the CSV set by file."""
+    sets = load_sets(cfg, on_progress)
+    report = {name: {"faces": len(f), "fitted": int(fit.fitted.sum()), "unfitted": fit.unfitted}
+              for name, (f, fit) in sets.items()}
+    teacher, ck_val_subjects = None, []
+    ck_split = None
+    if "ckplus" in sets:
+        faces, fit = sets["ckplus"]
+        tr, va = split_groups(faces.groups, cfg.ck_val_fraction, cfg.seed)
+        ck_split = (tr, va)
+        ck_val_subjects = sorted(set(faces.groups[va].tolist()))
+        ok = tr[fit.fitted[tr]]
+        teacher = BlendshapeAUTeacher.fit(fit.blendshapes[ok], faces.aus[ok])
+    train: list[PreparedSet] = []
+    val: dict[str, PreparedSet] = {}
+    for name, (faces, fit) in sets.items():
+        prepared = prepare(faces, fit, cfg.input_size, teacher)
+        if name == "ferplus_valid":
+            val[name] = prepared
+        elif name == "ckplus" and ck_split is not None:
+            train.append(prepared.take(ck_split[0]))
+            val["ckplus_val_subjects"] = prepared.take(ck_split[1])
+        elif name == "muxspace" and cfg.csv_val_fraction > 0:
+            tr, va = split_groups(faces.groups, cfg.csv_val_fraction, cfg.seed)
+            train.append(prepared.take(tr))
+            val["muxspace_val"] = prepared.take(va)
+        else:
+            train.append(prepared)
+    return Splits(train, val, teacher, ck_val_subjects, report)
+
+
+def validation_sets(cfg: FacesConfig, on_progress: Callable[[str], None] | None = None) -> list:
+    """The validation faces as ``face_eval.EvalSet``s: FER+ validation, the held-out CK+ subjects and the
+    CSV set's held-out files (the same splits as ``build_splits`` for the same seed)."""
+    from .face_eval import EvalSet
+
+    sets = load_sets(cfg, on_progress)
+    out = []
+    for name, (faces, fit) in sets.items():
+        if name == "ferplus_valid":
+            out.append(EvalSet("FER+ validation", faces, fit))
+        elif name == "ckplus":
+            _, va = split_groups(faces.groups, cfg.ck_val_fraction, cfg.seed)
+            out.append(EvalSet("CK+ held-out subjects", faces.subset(va), _take_fit(fit, va)))
+        elif name == "muxspace" and cfg.csv_val_fraction > 0:
+            _, va = split_groups(faces.groups, cfg.csv_val_fraction, cfg.seed)
+            out.append(EvalSet("muxspace held-out files", faces.subset(va), _take_fit(fit, va)))
+    return out
+
+
+def _take_fit(fit: FaceFit, index: np.ndarray) -> FaceFit:
+    return FaceFit(fit.fitted[index], fit.points[index], fit.blendshapes[index])
+
+
+def training_rows(train: list[PreparedSet], ck_repeat: int, csv_cap: int = 0, seed: int = 0) -> PreparedSet:
+    """All training faces with an expression label that the landmarker fitted (what the runtime would
+    see), CK+ repeated ``ck_repeat`` times so its FACS codes are not drowned by 40k faces without AUs,
+    the CSV set capped at ``csv_cap`` faces per class (0: no cap)."""
+    parts = []
+    rng = np.random.default_rng(seed)
+    for s in train:
+        keep = np.flatnonzero(s.fitted & (s.expression >= 0))
+        if s.name == "ckplus":
+            keep = np.tile(keep, max(1, ck_repeat))
+        elif s.name == "muxspace" and csv_cap > 0:
+            keep = np.sort(np.concatenate([
+                rng.permutation(keep[s.expression[keep] == c])[:csv_cap] for c in range(len(EXPRESSIONS))]))
+        parts.append(s.take(keep))
+    return PreparedSet("train", *[np.concatenate([getattr(p, f) for p in parts]) for f in
+                                  ("crops", "fitted", "expression", "soft", "aus", "au_teacher", "va", "blendshapes",
+                                   "inside")])
+
+
+def class_weights(expression: np.ndarray, power: float) -> np.ndarray:
+    """Per-class weights (n_max / n_c) ** power, normalised to a mean of 1 over the samples."""
+    counts = np.bincount(expression[expression >= 0], minlength=len(EXPRESSIONS)).astype(np.float64)
+    w = np.where(counts > 0, (counts.max() / np.maximum(counts, 1)) ** power, 0.0)
+    mean = (w[expression[expression >= 0]]).mean() if (expression >= 0).any() else 1.0
+    return (w / mean).astype(np.float32)
+
+
+def _losses(out, batch, class_w, cfg: FacesConfig):
+    import torch
+    import torch.nn.functional as F
+
+    logits = out["expression_logits"]
+    logp = F.log_softmax(logits, -1)
+    w = class_w[batch["expression"]]
+    expr = -(batch["soft"] * logp).sum(-1)
+    expr = (expr * w).sum() / w.sum()
+    au_logits = out["au_logits"]
+    gt, gt_mask = batch["aus"].clamp(min=0), (batch["aus"] >= 0).float()
+    teach = batch["au_teacher"]
+    t_mask = torch.isfinite(teach).float()
+    bce_gt = F.binary_cross_entropy_with_logits(au_logits, gt, reduction="none")
+    bce_t = F.binary_cross_entropy_with_logits(au_logits, torch.nan_to_num(teach), reduction="none")
+    au = (SUPERVISED_WEIGHT * (bce_gt * gt_mask).sum() / gt_mask.sum().clamp(min=1)
+          + TEACHER_WEIGHT * (bce_t * t_mask).sum() / t_mask.sum().clamp(min=1))
+    va_pred, va_true = out["valence_arousal"], batch["va"]
+    mse = F.mse_loss(va_pred, va_true)
+    ccc = []
+    for d in range(2):
+        x, y = va_pred[:, d], va_true[:, d]
+        vx, vy = x.var(unbiased=False), y.var(unbiased=False)
+        cov = ((x - x.mean()) * (y - y.mean())).mean()
+        ccc.append(2 * cov / (vx + vy + (x.mean() - y.mean()) ** 2 + 1e-6))
+    va = mse + (1 - (ccc[0] + ccc[1]) / 2)
+    return expr, au, va
+
+
+def _as_input(grey_u8, gen=None, augment=False, inside=None):
+    """uint8 (N, S, S) grey -> normalised (N, 3, S, S) float tensor (the three channels equal)."""
+    import torch
+
+    from .augment_batch import augment as augment_batch
+
+    x = torch.from_numpy(grey_u8).float().unsqueeze(1) / 255.0
+    if augment:
+        x = augment_batch(x, gen, inside=None if inside is None else torch.from_numpy(inside))
+    x = (x - 0.5) / 0.5
+    return x.expand(-1, 3, -1, -1).contiguous()
+
+
+def predict_prepared(student, s: PreparedSet, batch_size: int = 512) -> dict[str, np.ndarray]:
+    """The student's activated outputs on prepared crops (torch, eval mode)."""
+    import torch
+
+    student.eval()
+    outs = {"expression": [], "action_units": [], "valence_arousal": [], "features": []}
+    with torch.no_grad():
+        for i in range(0, len(s), batch_size):
+            o = student(_as_input(s.crops[i:i + batch_size]))
+            outs["expression"].append(o["expression_logits"].softmax(-1).numpy())
+            outs["action_units"].append(o["au_logits"].sigmoid().numpy())
+            outs["valence_arousal"].append(o["valence_arousal"].numpy())
+            outs["features"].append(o["features"].numpy())
+    return {k: np.concatenate(v) for k, v in outs.items()}
+
+
+def train_faces(cfg: FacesConfig, on_epoch: Callable[[dict], None] | None = None,
+                on_progress: Callable[[str], None] | None = None) -> Path:
+    """Train and write ``out/student.pt`` (runtime checkpoint with its card) and ``out/train_state.pt``."""
+    import torch
+
+    from engines.card import ModelCard
+    from realtime_affect.models.checkpoint import save_checkpoint
+    from realtime_affect.models.student import StudentNet
+
+    from .face_metrics import expression_report, au_report
+
+    torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    splits = build_splits(cfg, on_progress)
+    rows = training_rows(splits.train, cfg.ck_repeat, cfg.csv_cap_per_class, cfg.seed)
+    log.info("training on %d faces per epoch", len(rows))
+    if len(rows) == 0:
+        from .data import DataError
+
+        raise DataError("no training face has an expression label and a landmark fit")
+    class_w = torch.from_numpy(class_weights(rows.expression, cfg.class_power))
+    torch.manual_seed(cfg.seed)
+    model = StudentNet(cfg.arch, cfg.feature_dim)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = max(1, len(rows) // cfg.batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch,
+                                                pct_start=0.2)
+    start = 0
+    history: list[dict] = []
+    state_path = out / "train_state.pt"
+    if cfg.resume and state_path.is_file():
+        state = torch.load(state_path, map_location="cpu", weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        start, history = state["epoch"] + 1, state["history"]
+        log.info("resumed %s at epoch %d", out, start + 1)
+    tensors = {
+        "soft": torch.from_numpy(rows.soft), "expression": torch.from_numpy(np.maximum(rows.expression, 0)),
+        "aus": torch.from_numpy(rows.aus.astype(np.float32)), "au_teacher": torch.from_numpy(rows.au_teacher),
+        "va": torch.from_numpy(rows.va),
+    }
+    card = ModelCard(name=cfg.name, input_size=cfg.input_size, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5),
+                     feature_dim=cfg.feature_dim, trained=("expression", "action_units", "valence_arousal"),
+                     student_arch=cfg.arch, extra=dict(cfg.card_extra))
+    for epoch in range(start, cfg.epochs):
+        t0 = time.perf_counter()
+        gen = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)
+        order = torch.randperm(len(rows), generator=gen).numpy()
+        model.train()
+        sums = np.zeros(4)
+        for step in range(steps_per_epoch):
+            idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
+            batch = {k: v[idx] for k, v in tensors.items()}
+            x = _as_input(rows.crops[idx], gen, augment=True, inside=rows.inside[idx])
+            o = model(x)
+            expr, au, va = _losses(o, batch, class_w, cfg)
+            loss = expr + cfg.au_weight * au + cfg.va_weight * va
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            sums += [float(loss.detach()), float(expr.detach()), float(au.detach()), float(va.detach())]
+        metrics = {}
+        for name, s in splits.val.items():
+            pred = predict_prepared(model, s)
+            m = expression_report(pred["expression"], s.expression)
+            metrics[f"{name}/accuracy"] = m["accuracy"]
+            metrics[f"{name}/macro_f1"] = m["macro_f1"]
+            if (s.aus >= 0).any():
+                metrics[f"{name}/au_macro_f1"] = au_report(pred["action_units"], s.aus)["macro_f1"]
+        mean = [float(v) / steps_per_epoch for v in sums]
+        record = {"epoch": epoch + 1, "loss": mean[0], "expr_loss": mean[1], "au_loss": mean[2], "va_loss": mean[3],
+                  "seconds": time.perf_counter() - t0, **{k: float(v) for k, v in metrics.items()}}
+        history.append(record)
+        extra = {"epoch": epoch + 1, "history": history, "config": _jsonable(asdict(cfg)),
+                 "fit_report": splits.fit_report, "ck_val_subjects": splits.ck_val_subjects}
+        save_checkpoint(out / "student.pt", card, model, extra=extra)
+        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                    "epoch": epoch, "history": history}, state_path.with_suffix(".tmp"))
+        state_path.with_suffix(".tmp").replace(state_path)
+        (out / "history.json").write_text(json.dumps(history, indent=1))
+        if on_epoch:
+            on_epoch(record)
+    return out / "student.pt"
+
+
+def _jsonable(d: dict) -> dict:
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in d.items()}
+
+
+__all__ = ["FacesConfig", "PreparedSet", "Splits", "build_splits", "train_faces", "grey_crops", "class_weights",
+           "training_rows", "predict_prepared", "load_sets", "prepare", "validation_sets"]
