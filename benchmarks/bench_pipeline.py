@@ -4,7 +4,10 @@ The floor is decode + FaceLandmarker alone on the same clip (nothing else the pr
 the pipeline run is the whole of ``affect-live --video CLIP --csv OUT`` minus start-up.
 Both are measured in this one run, ``--repeat`` times each; medians are printed.
 
-    python benchmarks/bench_pipeline.py [--clip PATH] [--model PATH] [--repeat 3]
+    python benchmarks/bench_pipeline.py [--clip PATH] [--model PATH] [--compare PATH] [--repeat 3]
+
+``--compare OTHER`` also runs a second model file in the same run (interleaved with the first) and prints
+the fps ratio between the two: how a new default model's cost compares with the previous one's.
 
 Without ``--model`` a randomly initialised model of the default architecture ("small" student +
 GRU) is used: speed does not depend on the weights.
@@ -88,6 +91,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clip", type=Path, default=ROOT / "tests/data/WolfgangLanger_Pexels.mp4")
     parser.add_argument("--model", type=Path)
+    parser.add_argument("--compare", type=Path, help="a second model file measured in the same run")
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--max-faces", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=3)
@@ -102,16 +106,23 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         model_path = args.model or default_model(Path(tmp))
         model = open_model(model_path, backend=args.backend)
-        floors, runs, stages, near_only = [], [], [], []
+        other = open_model(args.compare, backend=args.backend) if args.compare else None
+        floors, runs, stages, near_only, other_runs = [], [], [], [], []
         pipeline_run(args.clip, model, args.max_faces)  # warm-up (first-call costs, page cache)
+        if other is not None:
+            pipeline_run(args.clip, other, args.max_faces)
         for _ in range(args.repeat):
             fs, fn = floor_run(args.clip, args.max_faces)
             ps, pn, st = pipeline_run(args.clip, model, args.max_faces)
             near_only.append(pipeline_run(args.clip, model, args.max_faces, full_range=False)[0])
+            if other is not None:
+                other_runs.append(pipeline_run(args.clip, other, args.max_faces)[0])
             floors.append(fs)
             runs.append(ps)
             stages.append(st)
         model.close()
+        if other is not None:
+            other.close()
     floor, run = statistics.median(floors), statistics.median(runs)
     print(f"clip: {args.clip.name}, {pn} frames, model: {model_path.name} ({model.backend_name})")
     print(f"floor (decode + landmarks): {fn / floor:7.1f} fps  {floor:6.2f} s  (median of {args.repeat})")
@@ -120,6 +131,10 @@ def main() -> None:
     near = statistics.median(near_only)
     print(f"without full-range sweeps (--no-full-range): {pn / near:7.1f} fps; full-range costs "
           f"{100 * (run / near - 1):+.1f}% time")
+    if other_runs:
+        o = statistics.median(other_runs)
+        print(f"compared model {args.compare.name}: {pn / o:7.1f} fps  {o:6.2f} s; "
+              f"fps {model_path.name} / {args.compare.name}: {o / run:.2f}x")
     names = sorted({k for st in stages for k in st})
     print("ms per frame (median): " + ", ".join(f"{k} {statistics.median(st.get(k, 0.0) for st in stages):.2f}"
                                                 for k in names))

@@ -380,12 +380,14 @@ def _faces_eval(args: argparse.Namespace, console) -> int:
 
     cfg = FacesConfig(data=args.data, out=Path("."), cache=args.cache, limit=args.limit, workers=args.workers,
                       seed=args.seed)
-    sets = validation_sets(cfg, on_progress=console.print)
-    results = evaluate(args.model, sets, teachers=("face-api", "fer") if args.teachers else ())
+    sets, au_teacher = validation_sets(cfg, on_progress=console.print)
+    results = evaluate(args.model, sets, teachers=("face-api", "fer") if args.teachers else (),
+                       au_teacher=au_teacher if args.teachers else None)
     path = write_report(results, args.report, title="Default model evaluation")
     for model, per_set in results.items():
-        console.print(model + ": " + "  ".join(f"{r['set']} acc {r['expression']['accuracy']:.3f} "
-                                               f"F1 {r['expression']['macro_f1']:.3f}" for r in per_set))
+        console.print(model + ": " + "  ".join(
+            f"{r['set']} acc {r['expression']['accuracy']:.3f} F1 {r['expression']['macro_f1']:.3f}"
+            if "expression" in r else f"{r['set']} AU F1 {r['action_units']['macro_f1']:.3f}" for r in per_set))
     console.print(f"wrote {path} and {path.with_suffix('.json')}")
     return 0
 

@@ -80,10 +80,11 @@ def run_teacher(name: str, s: EvalSet) -> dict[str, np.ndarray]:
 
 def score(outputs: dict[str, np.ndarray], s: EvalSet) -> dict:
     """Expression (all faces, and fitted faces only) and AU figures of one model on one set."""
-    result = {"set": s.name, "faces": len(s.faces), "unfitted": s.fit.unfitted}
-    expr = outputs["expression"]
-    result["expression"] = expression_report(expr, s.faces.expression)
-    result["expression_fitted"] = expression_report(expr[s.fit.fitted], s.faces.expression[s.fit.fitted])
+    result = {"set": s.name, "faces": int((s.faces.expression >= 0).sum()), "unfitted": s.fit.unfitted}
+    if "expression" in outputs:
+        expr = outputs["expression"]
+        result["expression"] = expression_report(expr, s.faces.expression)
+        result["expression_fitted"] = expression_report(expr[s.fit.fitted], s.faces.expression[s.fit.fitted])
     if "action_units" in outputs and (s.faces.aus >= 0).any():
         result["action_units"] = au_report(outputs["action_units"], s.faces.aus)
     return result
@@ -98,14 +99,16 @@ def markdown_table(results: dict[str, list[dict]]) -> str:
             sets.setdefault(r["set"], []).append((model, r))
     for set_name, rows in sets.items():
         first = rows[0][1]
-        classes = list(first["expression"]["recall"])
-        lines.append(f"### {set_name} ({first['faces']} faces with a label, "
-                     f"{first['unfitted']} of them not fitted by the landmarker)")
+        lines.append(f"### {set_name} ({first['faces']} faces with an expression label; "
+                     f"{first['unfitted']} faces not fitted by the landmarker)")
         lines.append("")
+        expr_rows = [(m, r) for m, r in rows if "expression" in r]
+        classes = list(expr_rows[0][1]["expression"]["recall"]) if expr_rows else []
         head = ["model", "accuracy", "accuracy (fitted)", "macro-F1"] + [f"recall {c}" for c in classes]
-        lines.append("| " + " | ".join(head) + " |")
-        lines.append("|" + "---|" * len(head))
-        for model, r in rows:
+        if expr_rows:
+            lines.append("| " + " | ".join(head) + " |")
+            lines.append("|" + "---|" * len(head))
+        for model, r in expr_rows:
             e = r["expression"]
             cells = [model, f"{e['accuracy']:.3f}", f"{r['expression_fitted']['accuracy']:.3f}", f"{e['macro_f1']:.3f}"]
             cells += [f"{e['recall'].get(c, float('nan')):.2f}" for c in classes]
@@ -133,12 +136,19 @@ def write_report(results: dict[str, list[dict]], markdown: Path, title: str = "E
 
 
 def evaluate(models: Sequence[str | Path], sets: Sequence[EvalSet], teachers: Sequence[str] = (),
-             backend: str = "auto") -> dict[str, list[dict]]:
+             backend: str = "auto", au_teacher=None) -> dict[str, list[dict]]:
+    """Figures of every model file and teacher on every set; ``au_teacher`` (a ``BlendshapeAUTeacher``) is
+    scored on the sets with FACS codes, from the blendshapes of the same landmarker run."""
     results: dict[str, list[dict]] = {}
     for path in models:
         results[Path(path).name] = [score(run_model_file(path, s, backend), s) for s in sets]
     for name in teachers:
         results[f"teacher {name}"] = [score(run_teacher(name, s), s) for s in sets]
+    if au_teacher is not None:
+        coded = [s for s in sets if (s.faces.aus >= 0).any()]
+        if coded:
+            results["teacher blendshape-AU"] = [score({"action_units": np.nan_to_num(au_teacher(s.fit.blendshapes))}, s)
+                                                for s in coded]
     return results
 
 

@@ -178,23 +178,27 @@ def build_splits(cfg: FacesConfig, on_progress: Callable[[str], None] | None = N
     return Splits(train, val, teacher, ck_val_subjects, report)
 
 
-def validation_sets(cfg: FacesConfig, on_progress: Callable[[str], None] | None = None) -> list:
-    """The validation faces as ``face_eval.EvalSet``s: FER+ validation, the held-out CK+ subjects and the
-    CSV set's held-out files (the same splits as ``build_splits`` for the same seed)."""
+def validation_sets(cfg: FacesConfig, on_progress: Callable[[str], None] | None = None):
+    """(validation ``face_eval.EvalSet``s, the blendshape AU teacher fitted on the CK+ training subjects):
+    FER+ validation, the held-out CK+ subjects and the CSV set's held-out files, the same splits as
+    ``build_splits`` for the same seed."""
     from .face_eval import EvalSet
 
     sets = load_sets(cfg, on_progress)
     out = []
+    teacher = None
     for name, (faces, fit) in sets.items():
         if name == "ferplus_valid":
             out.append(EvalSet("FER+ validation", faces, fit))
         elif name == "ckplus":
-            _, va = split_groups(faces.groups, cfg.ck_val_fraction, cfg.seed)
+            tr, va = split_groups(faces.groups, cfg.ck_val_fraction, cfg.seed)
+            ok = tr[fit.fitted[tr]]
+            teacher = BlendshapeAUTeacher.fit(fit.blendshapes[ok], faces.aus[ok])
             out.append(EvalSet("CK+ held-out subjects", faces.subset(va), _take_fit(fit, va)))
         elif name == "muxspace" and cfg.csv_val_fraction > 0:
             _, va = split_groups(faces.groups, cfg.csv_val_fraction, cfg.seed)
             out.append(EvalSet("muxspace held-out files", faces.subset(va), _take_fit(fit, va)))
-    return out
+    return out, teacher
 
 
 def _take_fit(fit: FaceFit, index: np.ndarray) -> FaceFit:
@@ -319,6 +323,12 @@ def train_faces(cfg: FacesConfig, on_epoch: Callable[[dict], None] | None = None
     state_path = out / "train_state.pt"
     if cfg.resume and state_path.is_file():
         state = torch.load(state_path, map_location="cpu", weights_only=False)
+        planned = state.get("planned_epochs", cfg.epochs)
+        if planned != cfg.epochs:
+            from .data import DataError
+
+            raise DataError(f"{out} was planned for {planned} epochs (its learning-rate schedule depends on it); "
+                            f"resume with --epochs {planned}, or start a new run in another --out folder")
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
@@ -366,7 +376,7 @@ def train_faces(cfg: FacesConfig, on_epoch: Callable[[dict], None] | None = None
                  "fit_report": splits.fit_report, "ck_val_subjects": splits.ck_val_subjects}
         save_checkpoint(out / "student.pt", card, model, extra=extra)
         torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                    "epoch": epoch, "history": history}, state_path.with_suffix(".tmp"))
+                    "epoch": epoch, "history": history, "planned_epochs": cfg.epochs}, state_path.with_suffix(".tmp"))
         state_path.with_suffix(".tmp").replace(state_path)
         (out / "history.json").write_text(json.dumps(history, indent=1))
         if on_epoch:

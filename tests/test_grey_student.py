@@ -1,0 +1,54 @@
+"""The grey student architecture and the batch augmentation used to train the default model."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from realtime_affect.models.student import StudentNet
+from trainers.augment_batch import augment, fill_context
+from trainers.faces_recipe import class_weights, grey_crops
+
+
+def test_grey_student_reads_a_colour_face_exactly_as_its_grey_version():
+    torch.manual_seed(0)
+    net = StudentNet("grey").eval()
+    rgb = torch.rand(2, 3, 64, 64) * 2 - 1
+    luma = (rgb * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    with torch.no_grad():
+        a, b = net(rgb), net(luma.expand(-1, 3, -1, -1))
+    assert torch.allclose(a["expression_logits"], b["expression_logits"], atol=1e-5)
+    assert a["features"].shape == (2, 128)
+
+
+def test_training_grey_matches_the_models_own_conversion():
+    bgr = np.random.default_rng(0).integers(0, 256, (3, 8, 8, 3), dtype=np.uint8)
+    rgb = bgr[..., ::-1].astype(np.float64)
+    expected = rgb @ np.array([0.299, 0.587, 0.114])
+    assert np.abs(grey_crops(bgr).astype(np.float64) - expected).max() <= 0.5 + 1e-6
+
+
+def test_augmentation_is_repeatable_from_its_seed_and_keeps_shape_and_range():
+    x = torch.rand(16, 1, 64, 64)
+    a = augment(x.clone(), torch.Generator().manual_seed(3))
+    b = augment(x.clone(), torch.Generator().manual_seed(3))
+    c = augment(x.clone(), torch.Generator().manual_seed(4))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert a.shape == x.shape and float(a.min()) >= 0.0 and float(a.max()) <= 1.0
+
+
+def test_context_fill_only_changes_the_margin_outside_the_source_image():
+    x = torch.zeros(8, 1, 16, 16)
+    inside = torch.zeros(8, 16, 16, dtype=torch.bool)
+    inside[:, 4:12, 4:12] = True
+    x[:, :, 4:12, 4:12] = 0.5
+    out = fill_context(x, inside, torch.Generator().manual_seed(0), share=1.0)
+    assert torch.equal(out[:, :, 4:12, 4:12], x[:, :, 4:12, 4:12])
+    assert float((out[:, 0][~inside] != 0).float().mean()) > 0.5  # the black margin got context
+
+
+def test_class_weights_favour_rare_classes_and_average_one_over_the_samples():
+    labels = np.array([0] * 90 + [3] * 10)
+    w = class_weights(labels, power=0.5)
+    assert w[3] / w[0] == np.float32(3.0)  # sqrt(90 / 10)
+    assert abs(float(w[labels].mean()) - 1.0) < 1e-6
+    assert w[1] == 0.0  # absent classes get no weight
