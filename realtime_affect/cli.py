@@ -186,7 +186,7 @@ def _run(args: argparse.Namespace, console, stop: _Stop) -> int:
     from .pipeline import AnalyzerOptions
     from .runner import analyze_camera, analyze_images, analyze_video
     from .sources import CameraSource, SourceError, VideoSource, check_readable_file, is_stream_url, list_images
-    from .sinks import SinkError, prepare_output
+    from .sinks import SinkError, check_outputs, prepare_output
     from .timing import StageTimer
 
     # Check every input and output before any work, so a typo fails fast and nothing is half-written.
@@ -199,8 +199,9 @@ def _run(args: argparse.Namespace, console, stop: _Stop) -> int:
             if not is_stream_url(location):
                 check_readable_file(Path(location))
     outputs = [p for p in (args.csv, args.jsonl, args.out) if p]
-    if len(set(map(str, outputs))) < len(outputs):
-        raise SinkError("two outputs name the same file")
+    inputs = [*(image_paths or []), *[v for v in (args.video or []) if not is_stream_url(v)],
+              *([args.model] if args.model else [])]
+    check_outputs(outputs, inputs)
     for path in outputs:
         prepare_output(path, args.overwrite)
     show = not args.no_display and not args.images and (args.camera is not None or display_available())
