@@ -31,6 +31,12 @@ class AugmentOptions:
     contrast: tuple[float, float] = (0.7, 1.3)
     gamma: tuple[float, float] = (0.75, 1.35)
 
+    @classmethod
+    def light(cls) -> "AugmentOptions":
+        """Milder settings for fine-tuning a trained model at a low learning rate."""
+        return cls(rotate_deg=8.0, scale=(0.93, 1.07), shift=0.04, low_res=0.1, blur=0.05, jpeg=0.1, noise=0.05,
+                   occlude=0.1, context=0.5, brightness=0.1, contrast=(0.85, 1.15), gamma=(0.9, 1.1))
+
 
 def _uniform(gen: torch.Generator, n: int, lo: float, hi: float) -> torch.Tensor:
     return torch.rand(n, generator=gen) * (hi - lo) + lo

@@ -148,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     fc.add_argument("--workers", type=int, default=2, help="landmarker processes for the cache")
     fc.add_argument("--seed", type=int, default=0)
     fc.add_argument("--resume", action="store_true", help="continue the run in --out")
+    fc.add_argument("--init", type=Path, help="start from this checkpoint's student (fine-tuning)")
+    fc.add_argument("--augment", default="strong", choices=("strong", "light"),
+                    help="augmentation: strong (training from scratch) or light (fine-tuning)")
 
     fe = sub.add_parser("faces-eval", help="score model files (and the open teachers) on FER+ validation, "
                         "the held-out CK+ subjects and the CSV set's held-out part; markdown + JSON report")
@@ -363,7 +366,7 @@ def _faces(args: argparse.Namespace, console) -> int:
     cfg = FacesConfig(data=args.data, out=args.out, cache=args.cache, arch=args.arch, input_size=args.input_size,
                       epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, class_power=args.class_power,
                       use_csv_set=not args.no_csv_set, limit=args.limit, threads=args.threads, workers=args.workers,
-                      seed=args.seed, resume=args.resume)
+                      seed=args.seed, resume=args.resume, init=args.init, augment=args.augment)
 
     def show(r: dict) -> None:
         figures = "  ".join(f"{k} {v:.3f}" for k, v in r.items() if "/" in k)

@@ -29,6 +29,7 @@ import numpy as np
 from realtime_affect.labels import ACTION_UNITS, EXPRESSIONS
 
 from .au_teacher import BlendshapeAUTeacher
+from .augment_batch import AugmentOptions
 from .face_cache import FaceFit, aligned_crops, aligned_masks, cached_fit
 from .facesets import FaceSet, read_ckplus, read_csv_folder, read_ferplus, split_groups
 from .va_targets import va_from_expression
@@ -62,6 +63,8 @@ class FacesConfig:
     threads: int = 2
     workers: int = 2
     resume: bool = False
+    init: Path | None = None  # start from this checkpoint's student weights (fine-tuning)
+    augment: str = "strong"   # "strong" (default) or "light" (fine-tuning: milder geometry and degradations)
     limit: int = 0            # use at most this many faces per set (tests and quick trials)
     name: str = "realtime-affect-default"
     card_extra: dict = field(default_factory=dict)
@@ -261,7 +264,7 @@ def _losses(out, batch, class_w, cfg: FacesConfig):
     return expr, au, va
 
 
-def _as_input(grey_u8, gen=None, augment=False, inside=None):
+def _as_input(grey_u8, gen=None, augment=False, inside=None, options: AugmentOptions | None = None):
     """uint8 (N, S, S) grey -> normalised (N, 3, S, S) float tensor (the three channels equal)."""
     import torch
 
@@ -269,7 +272,7 @@ def _as_input(grey_u8, gen=None, augment=False, inside=None):
 
     x = torch.from_numpy(grey_u8).float().unsqueeze(1) / 255.0
     if augment:
-        x = augment_batch(x, gen, inside=None if inside is None else torch.from_numpy(inside))
+        x = augment_batch(x, gen, options, inside=None if inside is None else torch.from_numpy(inside))
     x = (x - 0.5) / 0.5
     return x.expand(-1, 3, -1, -1).contiguous()
 
@@ -314,6 +317,18 @@ def train_faces(cfg: FacesConfig, on_epoch: Callable[[dict], None] | None = None
     class_w = torch.from_numpy(class_weights(rows.expression, cfg.class_power))
     torch.manual_seed(cfg.seed)
     model = StudentNet(cfg.arch, cfg.feature_dim)
+    if cfg.init:
+        from realtime_affect.models.checkpoint import load_checkpoint
+
+        start_from = load_checkpoint(cfg.init)
+        if start_from.student.arch != cfg.arch or start_from.card.input_size != cfg.input_size:
+            from .data import DataError
+
+            raise DataError(f"{cfg.init} is a {start_from.student.arch} student at {start_from.card.input_size} px; "
+                            f"this run trains {cfg.arch} at {cfg.input_size} px")
+        model.load_state_dict(start_from.student.state_dict())
+        log.info("starting from the weights of %s", cfg.init)
+    aug_options = AugmentOptions() if cfg.augment == "strong" else AugmentOptions.light()
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = max(1, len(rows) // cfg.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch,
@@ -351,7 +366,7 @@ def train_faces(cfg: FacesConfig, on_epoch: Callable[[dict], None] | None = None
         for step in range(steps_per_epoch):
             idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
             batch = {k: v[idx] for k, v in tensors.items()}
-            x = _as_input(rows.crops[idx], gen, augment=True, inside=rows.inside[idx])
+            x = _as_input(rows.crops[idx], gen, augment=True, inside=rows.inside[idx], options=aug_options)
             o = model(x)
             expr, au, va = _losses(o, batch, class_w, cfg)
             loss = expr + cfg.au_weight * au + cfg.va_weight * va
