@@ -1,8 +1,9 @@
 """Turn a finished ``affect-train faces`` run into the bundled default model: card, provenance, checksums.
 
-    python scripts/ship_default_model.py build/runs/default/student.pt
+    python scripts/ship_default_model.py build/runs/default/student.pt [OUT.pt] [--expression-bias disgust=0.5,other=0.5]
 
-Writes assets/default_model.pt (student only: the GRU trained on the previous student's features is not
+``--expression-bias`` adds a constant to the expression logits of the named classes (chosen on the
+validation data with scripts/tune_expression_prior.py; recorded in the card). Writes assets/default_model.pt (student only: the GRU trained on the previous student's features is not
 shipped until it is retrained on this one) and prints the file's sha256. Export the ONNX next
 (scripts/build_default_model.sh does both).
 """
@@ -37,13 +38,30 @@ def main() -> None:
     from realtime_affect.models.checkpoint import save_checkpoint
     from realtime_affect.models.student import StudentNet
 
-    run = Path(sys.argv[1])
-    out = Path(sys.argv[2]) if len(sys.argv) > 2 else ROOT / "assets" / "default_model.pt"
+    import argparse
+
+    from realtime_affect.labels import EXPRESSIONS
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", type=Path)
+    parser.add_argument("out", type=Path, nargs="?", default=ROOT / "assets" / "default_model.pt")
+    parser.add_argument("--expression-bias", default="", help="class=value[,class=value]")
+    args = parser.parse_args()
+    run, out = args.run, args.out
+    bias = {}
+    for item in filter(None, args.expression_bias.split(",")):
+        name, value = item.split("=")
+        if name not in EXPRESSIONS:
+            parser.error(f"unknown expression {name!r}")
+        bias[name] = float(value)
     payload = torch.load(run, map_location="cpu", weights_only=False)  # our own training output
     extra = json.loads(json.dumps(payload.get("extra") or {}, default=float))
     card = ModelCard.from_dict(payload["card"])
     student = StudentNet(payload["student"]["arch"], payload["student"]["feature_dim"])
     student.load_state_dict(payload["student"]["state_dict"])
+    with torch.no_grad():
+        for name, value in bias.items():
+            student.expression.bias[EXPRESSIONS.index(name)] += value
     card.name = "realtime-affect-default"
     card.version = "0.2.0"
     card.description = (
@@ -61,6 +79,7 @@ def main() -> None:
         "landmark_fit": extra.get("fit_report", {}),
         "ck_val_subjects": extra.get("ck_val_subjects", []),
         "recipe": "affect-train faces (trainers/faces_recipe.py); scripts/build_default_model.sh",
+        "expression_logit_bias": bias,
     }
     save_checkpoint(out, card, student, None, extra={"built_by": "scripts/build_default_model.sh",
                                                      "history": extra.get("history", []),

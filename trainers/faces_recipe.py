@@ -227,6 +227,41 @@ def training_rows(train: list[PreparedSet], ck_repeat: int, csv_cap: int = 0, se
                                    "inside")])
 
 
+def training_label_counts(cfg: FacesConfig) -> np.ndarray:
+    """Expression counts (8,) of the faces one epoch of ``train_faces`` sees (same splits, caps, repeats),
+    without making any crop: the label prior for logit adjustment."""
+    sets = load_sets(cfg)
+    counts = np.zeros(len(EXPRESSIONS), np.int64)
+    rng = np.random.default_rng(cfg.seed)
+    for name, (faces, fit) in sets.items():
+        if name == "ferplus_valid":
+            continue
+        index = np.arange(len(faces))
+        if name == "ckplus":
+            index, _ = split_groups(faces.groups, cfg.ck_val_fraction, cfg.seed)
+        elif name == "muxspace" and cfg.csv_val_fraction > 0:
+            index, _ = split_groups(faces.groups, cfg.csv_val_fraction, cfg.seed)
+        keep = index[fit.fitted[index] & (faces.expression[index] >= 0)]
+        labels = faces.expression[keep]
+        if name == "ckplus":
+            labels = np.tile(labels, max(1, cfg.ck_repeat))
+        elif name == "muxspace" and cfg.csv_cap_per_class > 0:
+            labels = np.concatenate([rng.permutation(labels[labels == c])[:cfg.csv_cap_per_class]
+                                     for c in range(len(EXPRESSIONS))])
+        counts += np.bincount(labels, minlength=len(EXPRESSIONS))
+    return counts
+
+
+def adjust_expression_prior(student, counts: np.ndarray, tau: float) -> None:
+    """Logit adjustment (Menon et al. 2021) baked into the expression head: subtract ``tau * log(prior)``
+    from its bias, so rare classes (fear, disgust, other) are not out-voted by the training prior."""
+    import torch
+
+    prior = np.maximum(counts, 1) / max(counts.sum(), 1)
+    with torch.no_grad():
+        student.expression.bias -= torch.as_tensor(tau * np.log(prior), dtype=student.expression.bias.dtype)
+
+
 def class_weights(expression: np.ndarray, power: float) -> np.ndarray:
     """Per-class weights (n_max / n_c) ** power, normalised to a mean of 1 over the samples."""
     counts = np.bincount(expression[expression >= 0], minlength=len(EXPRESSIONS)).astype(np.float64)
@@ -404,4 +439,5 @@ def _jsonable(d: dict) -> dict:
 
 
 __all__ = ["FacesConfig", "PreparedSet", "Splits", "build_splits", "train_faces", "grey_crops", "class_weights",
-           "training_rows", "predict_prepared", "load_sets", "prepare", "validation_sets"]
+           "training_rows", "predict_prepared", "load_sets", "prepare", "validation_sets",
+           "training_label_counts", "adjust_expression_prior"]
