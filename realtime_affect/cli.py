@@ -186,7 +186,7 @@ def _run(args: argparse.Namespace, console, stop: _Stop) -> int:
     from .pipeline import AnalyzerOptions
     from .runner import analyze_camera, analyze_images, analyze_video
     from .sources import CameraSource, SourceError, VideoSource, check_readable_file, is_stream_url, list_images
-    from .sinks import SinkError, check_outputs, prepare_output
+    from .sinks import check_outputs, prepare_output
     from .timing import StageTimer
 
     # Check every input and output before any work, so a typo fails fast and nothing is half-written.

@@ -18,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-from realtime_affect.labels import ACTION_UNITS, EXPRESSIONS
+from realtime_affect.labels import EXPRESSIONS
 
 from .face_cache import FaceFit, aligned_crops
 from .face_metrics import au_report, expression_report
@@ -152,5 +152,4 @@ def evaluate(models: Sequence[str | Path], sets: Sequence[EvalSet], teachers: Se
     return results
 
 
-__all__ = ["EvalSet", "run_model_file", "run_teacher", "score", "markdown_table", "write_report", "evaluate",
-           "ACTION_UNITS"]
+__all__ = ["EvalSet", "run_model_file", "run_teacher", "score", "markdown_table", "write_report", "evaluate"]

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -270,7 +269,7 @@ def class_weights(expression: np.ndarray, power: float) -> np.ndarray:
     return (w / mean).astype(np.float32)
 
 
-def _losses(out, batch, class_w, cfg: FacesConfig):
+def _losses(out, batch, class_w):
     import torch
     import torch.nn.functional as F
 
@@ -403,7 +402,7 @@ def train_faces(cfg: FacesConfig, on_epoch: Callable[[dict], None] | None = None
             batch = {k: v[idx] for k, v in tensors.items()}
             x = _as_input(rows.crops[idx], gen, augment=True, inside=rows.inside[idx], options=aug_options)
             o = model(x)
-            expr, au, va = _losses(o, batch, class_w, cfg)
+            expr, au, va = _losses(o, batch, class_w)
             loss = expr + cfg.au_weight * au + cfg.va_weight * va
             opt.zero_grad(set_to_none=True)
             loss.backward()
