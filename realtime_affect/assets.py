@@ -13,9 +13,8 @@ CHECKSUMS: dict[str, str] = {
     "face_detection_full_range_sparse.tflite":
         "2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1",
     # the bundled default model (scripts/build_default_model.sh; assets/DEFAULT_MODEL.md)
-    "default_model.pt": "c7030f339266071a419dbf4a7c097b9e3c56e326d51510130665719ef01367bc",
-    "default_model.onnx": "542d345e30b0e5bda4fa590f6af2d4a429393258afcea7e0f314c515af7408d3",
-    "default_model.sequence.onnx": "452f63ff313e6ac92dc2da67e845ce508b2701fa3770121e2f76fb2c3b4599cd",
+    "default_model.pt": "a4c3dfbd5266d21c3b7a74315bf5aeccbeff5b7d0116b5491ea702449b4ab0a2",
+    "default_model.onnx": "8bb26ccf4386b2dc92744b84990a62188c95d017db9853974e007789bad6a194",
 }
 
 

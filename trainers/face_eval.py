@@ -126,12 +126,24 @@ def markdown_table(results: dict[str, list[dict]]) -> str:
     return "\n".join(lines)
 
 
-def write_report(results: dict[str, list[dict]], markdown: Path, title: str = "Evaluation") -> Path:
+READING_NOTES = """How to read this: expression accuracy is against the label (FER+: the majority of 10 votes over the
+8 classes; faces whose majority is "unknown" or "not a face" are left out), on every labelled face; "accuracy
+(fitted)" only on the faces the runtime's landmarker fits (the others were aligned with the set's mean points).
+Macro-F1 is over the classes present in the set; recall per class; AU F1 at a 0.5 threshold, macro over the
+AUs with at least one positive face. Model files run through the runtime's crop path (landmarks, `align`,
+the card's input size); the open teachers read the original face crops with their own preprocessing. The fer
+teacher was trained on FER2013, whose images FER+ relabels: its FER+ figures may include faces it learnt
+from. The blendshape AU teacher is fitted on the CK+ training subjects. Made by `affect-train faces-eval`;
+the JSON file beside this one holds every figure and the confusion matrices."""
+
+
+def write_report(results: dict[str, list[dict]], markdown: Path, title: str = "Evaluation",
+                 notes: str = READING_NOTES) -> Path:
     """Write ``markdown`` and a JSON file beside it (same stem) with every figure, confusion matrices included."""
     markdown = Path(markdown)
     markdown.parent.mkdir(parents=True, exist_ok=True)
     markdown.with_suffix(".json").write_text(json.dumps(results, indent=1))
-    markdown.write_text(f"# {title}\n\n" + markdown_table(results) + "\n")
+    markdown.write_text(f"# {title}\n\n{notes}\n\n" + markdown_table(results) + "\n")
     return markdown
 
 

@@ -251,16 +251,6 @@ def training_label_counts(cfg: FacesConfig) -> np.ndarray:
     return counts
 
 
-def adjust_expression_prior(student, counts: np.ndarray, tau: float) -> None:
-    """Logit adjustment (Menon et al. 2021) baked into the expression head: subtract ``tau * log(prior)``
-    from its bias, so rare classes (fear, disgust, other) are not out-voted by the training prior."""
-    import torch
-
-    prior = np.maximum(counts, 1) / max(counts.sum(), 1)
-    with torch.no_grad():
-        student.expression.bias -= torch.as_tensor(tau * np.log(prior), dtype=student.expression.bias.dtype)
-
-
 def class_weights(expression: np.ndarray, power: float) -> np.ndarray:
     """Per-class weights (n_max / n_c) ** power, normalised to a mean of 1 over the samples."""
     counts = np.bincount(expression[expression >= 0], minlength=len(EXPRESSIONS)).astype(np.float64)
@@ -439,4 +429,4 @@ def _jsonable(d: dict) -> dict:
 
 __all__ = ["FacesConfig", "PreparedSet", "Splits", "build_splits", "train_faces", "grey_crops", "class_weights",
            "training_rows", "predict_prepared", "load_sets", "prepare", "validation_sets",
-           "training_label_counts", "adjust_expression_prior"]
+           "training_label_counts"]
