@@ -114,6 +114,7 @@ def test_va_targets_are_the_expression_weighted_circumplex_centroids():
     assert va[2] == pytest.approx(VA_CENTROIDS[E["happiness"]] / 2)
     assert va[3].tolist() == [-5.0, -5.0]  # no distribution: the ABAW missing marker
     assert va[1, 0] > 0.5 and VA_CENTROIDS[E["sadness"], 0] < -0.5 and VA_CENTROIDS[E["sadness"], 1] < 0
+    assert VA_CENTROIDS.shape == (len(EXPRESSIONS), 2)
 
 
 def test_blendshape_au_teacher_learns_a_separable_au_and_ignores_missing_codes():

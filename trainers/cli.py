@@ -1,6 +1,7 @@
 """``affect-train``: train and evaluate the student and the sequence model on labelled face data.
 
-Subcommands: student, teacher, pseudo-label, sequence, eval, prepare. Exit codes: 0 done,
+Subcommands: student, teacher, pseudo-label, sequence, eval, faces, faces-eval, teacher-labels, agreement,
+prepare. Exit codes: 0 done,
 1 unexpected internal error, 2 bad input (one-line message), 130 interrupted.
 """
 from __future__ import annotations

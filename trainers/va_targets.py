@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from realtime_affect.labels import EXPRESSIONS
-
 #: (valence, arousal) per ABAW expression, in [-1, 1]: approximate positions of the category words on
 #: Russell's circumplex (Russell 1980; Russell & Mehrabian 1977 pleasure/arousal ratings), the same points
 #: the teacher ensemble used; "other" (mostly contempt in these sets) is mildly negative and calm.
@@ -25,8 +23,6 @@ VA_CENTROIDS = np.array([
     [0.15, 0.75],    # surprise
     [-0.4, 0.15],    # other (contempt)
 ], dtype=np.float32)
-
-assert VA_CENTROIDS.shape == (len(EXPRESSIONS), 2)
 
 
 def va_from_expression(distribution: np.ndarray) -> np.ndarray:
