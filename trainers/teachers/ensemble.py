@@ -18,19 +18,14 @@ import numpy as np
 from realtime_affect.landmarker import BLENDSHAPES
 from realtime_affect.types import Face
 
+from ..va_targets import VA_CENTROIDS
+
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 _B = {name: i for i, name in enumerate(BLENDSHAPES)}
 
-#: Valence, arousal of each ABAW expression (neutral .. surprise), after Russell's circumplex.
-VA_PROTOTYPES = np.array([
-    [0.0, 0.0],     # neutral
-    [-0.55, 0.65],  # anger
-    [-0.6, 0.35],   # disgust
-    [-0.6, 0.65],   # fear
-    [0.75, 0.45],   # happiness
-    [-0.65, -0.35],  # sadness
-    [0.15, 0.75],   # surprise
-], dtype=np.float32)
+#: Valence, arousal of each ABAW expression (neutral .. surprise), after Russell's circumplex: the same
+#: points the default model's VA targets use (``trainers.va_targets``).
+VA_PROTOTYPES = VA_CENTROIDS[:7]
 
 #: (blendshape names averaged, logistic midpoint, width): p = sigmoid((score - midpoint) / width).
 AU_FROM_BLENDSHAPES: dict[str, tuple[tuple[str, ...], float, float]] = {
