@@ -42,16 +42,26 @@ class FaceFit:
         return int((~self.fitted).sum())
 
 
+#: Black margin around the upscaled face on the canvas, in pixels (every side).
+CANVAS_PAD = CANVAS_FACE // 2
+
+
+def _face_size(image: np.ndarray) -> tuple[int, int]:
+    """(height, width) of the face once upscaled to ``CANVAS_FACE`` on its longer side."""
+    h, w = image.shape[:2]
+    scale = CANVAS_FACE / max(h, w)
+    return max(1, round(h * scale)), max(1, round(w * scale))
+
+
 def canvas(image: np.ndarray) -> np.ndarray:
     """The face upscaled to ``CANVAS_FACE`` on its longer side, centred on a black BGR canvas with a margin of
     half that size on every side."""
     import cv2
 
     img = image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-    h, w = img.shape[:2]
-    scale = CANVAS_FACE / max(h, w)
-    img = cv2.resize(img, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_CUBIC)
-    pad = CANVAS_FACE // 2
+    h, w = _face_size(img)
+    img = cv2.resize(img, (w, h), interpolation=cv2.INTER_CUBIC)
+    pad = CANVAS_PAD
     return cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
 
 
@@ -80,10 +90,8 @@ def _fit_chunk(images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np
 
 
 def _canvas_shape(image: np.ndarray) -> tuple[int, int]:
-    h, w = image.shape[:2]
-    scale = CANVAS_FACE / max(h, w)
-    pad = CANVAS_FACE // 2
-    return max(1, round(h * scale)) + 2 * pad, max(1, round(w * scale)) + 2 * pad
+    h, w = _face_size(image)
+    return h + 2 * CANVAS_PAD, w + 2 * CANVAS_PAD
 
 
 def fit_faces(images: Sequence[np.ndarray], workers: int = 1, chunk: int = 1000,
@@ -121,7 +129,7 @@ def _fill_unfitted(images: Sequence[np.ndarray], fitted: np.ndarray, points: np.
     if fitted.any():
         mean_rel = (points[fitted] / sizes[fitted, None, :]).mean(axis=0)
     else:  # no face fitted: the align template placed on the face area of the canvas
-        mean_rel = (align.template(CANVAS_FACE) + CANVAS_FACE // 2) / (2 * CANVAS_FACE)
+        mean_rel = (align.template(CANVAS_FACE) + CANVAS_PAD) / (2 * CANVAS_FACE)
     for i in np.flatnonzero(~fitted):
         points[i] = mean_rel * sizes[i]
 
@@ -147,11 +155,9 @@ def aligned_masks(images: Sequence[np.ndarray], fit: FaceFit, size: int) -> np.n
 
     out = np.empty((len(images), size, size), bool)
     for i, image in enumerate(images):
-        h, w = image.shape[:2]
-        scale = CANVAS_FACE / max(h, w)
-        pad = CANVAS_FACE // 2
-        inner = np.full((max(1, round(h * scale)), max(1, round(w * scale))), 255, np.uint8)
-        whole = cv2.copyMakeBorder(inner, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+        pad = CANVAS_PAD
+        whole = cv2.copyMakeBorder(np.full(_face_size(image), 255, np.uint8), pad, pad, pad, pad,
+                                   cv2.BORDER_CONSTANT, value=0)
         warped = cv2.warpAffine(whole, align.align_matrix(fit.points[i], size), (size, size),
                                 flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         out[i] = warped >= 128
