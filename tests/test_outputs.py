@@ -31,28 +31,79 @@ def _changed(a: np.ndarray, b: np.ndarray, x0: int, y0: int, x1: int, y1: int) -
     return bool((a[y0:y1, x0:x1] != b[y0:y1, x0:x1]).any())
 
 
-def test_overlay_draws_box_bars_chips_and_circumplex_where_they_belong():
+def _textured(h: int, w: int) -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 255, (h, w, 3), dtype=np.uint8)
+
+
+def _faces_result(bgr: np.ndarray, boxes, au=0.9) -> FrameResult:
+    faces = []
+    for i, box in enumerate(boxes, start=1):
+        pred = Prediction(expression=np.eye(8, dtype=np.float32)[4] * 0.9 + 0.0125,
+                          action_units=np.full(12, au, np.float32), valence_arousal=np.array((0.5, -0.5), np.float32))
+        face = Face(box=np.array(box, np.float32), landmarks=np.zeros((478, 3), np.float32), track_id=i)
+        faces.append(FaceResult(i, face, pred, temporal=True))
+    return FrameResult(Frame(index=0, time_s=0.0, bgr=bgr), faces)
+
+
+def _inside_untouched(img: np.ndarray, frame: np.ndarray, box, border: int = 4) -> bool:
+    x, y, w, h = (int(round(v)) for v in box)
+    return not _changed(img, frame, x + border, y + border, x + w - border, y + h - border)
+
+
+def test_overlay_draws_box_bars_chips_and_circumplex_beside_the_face():
     result = _result()
     blank = result.frame.bgr
     img = draw(blank, result, OverlayState(), fps=25.0, latency_ms=12.0)
     assert not (blank != 0).any(), "the input frame must not be modified"
     x, y, w, h = 100, 80, 120, 140
     assert _changed(img, blank, x - 1, y - 1, x + 3, y + h)  # box edge
-    assert _changed(img, blank, x + w + 6, y, x + w + 66, y + 12)  # expression bars right of the box
-    assert _changed(img, blank, x, y + h + 6, x + w, y + h + 30)  # AU chips under the box
-    assert _changed(img, blank, x + w + 6, y + 8 * 15 + 6, x + w + 80, y + 8 * 15 + 80)  # circumplex
-    assert _changed(img, blank, 0, 0, 120, 50)  # fps / latency text
-    assert not _changed(img, blank, 400, 250, 640, 360)  # nothing far from the face
+    assert _changed(img, blank, x + w + 2, y, x + w + 40, y + 40)  # the face's panel starts right of the box
+    assert _changed(img, blank, x, y - 20, x + 60, y - 2)  # its label just above the box
+    assert _inside_untouched(img, blank, (x, y, w, h))
+    assert _changed(img, blank, 0, 0, 60, 40)  # fps / latency text
+    assert not _changed(img, blank, 450, 250, 640, 360)  # nothing far from the face
 
 
-def test_overlay_shows_no_chips_for_inactive_aus_and_the_trail_grows():
+def test_overlay_panel_is_taller_with_active_aus_and_the_trail_grows():
     state = OverlayState()
-    off = _result(au=0.1)
-    img = draw(off.frame.bgr, off, state)
-    assert not _changed(img, off.frame.bgr, 100, 80 + 140 + 6, 220, 80 + 140 + 30)
+    off, on = _result(au=0.1), _result(au=0.9)
+    rows_changed = [int((draw(r.frame.bgr, r) != 0).any(axis=(1, 2)).sum()) for r in (off, on)]
+    assert rows_changed[1] > rows_changed[0]  # AU chips add rows to the panel
     for v in np.linspace(-0.8, 0.8, 5):
         draw(off.frame.bgr, _result(va=(v, v)), state)
-    assert len(state.trails[3]) == 6
+    assert len(state.trails[3]) == 5
+
+
+@pytest.mark.parametrize("size", [(240, 320), (360, 640), (1080, 1920)])
+@pytest.mark.parametrize("layout", ["centre", "right", "left", "two", "three"])
+def test_overlay_and_dashboard_never_cover_a_face(size, layout):
+    from realtime_affect.driver.dashboard import draw_dashboard
+    from realtime_affect.driver.monitor import DriverState
+
+    h, w = size
+    boxes = {"centre": [(w * 0.3, h * 0.2, w * 0.4, h * 0.6)],
+             "right": [(w * 0.55, h * 0.05, w * 0.4, h * 0.7)],
+             "left": [(w * 0.02, h * 0.1, w * 0.35, h * 0.6)],
+             "two": [(w * 0.05, h * 0.2, w * 0.3, h * 0.5), (w * 0.6, h * 0.1, w * 0.3, h * 0.5)],
+             "three": [(w * 0.02, h * 0.02, w * 0.25, h * 0.4), (w * 0.4, h * 0.3, w * 0.2, h * 0.3),
+                       (w * 0.72, h * 0.55, w * 0.25, h * 0.4)]}[layout]
+    frame = _textured(h, w)
+    result = _faces_result(frame, boxes)
+    driver = DriverState(time_s=0.0, track_id=1, ear=0.1, eyes_closed=True, active=["drowsy", "yawning"])
+    for img in (draw(frame, result, OverlayState(), fps=30.0, latency_ms=9.0),
+                draw_dashboard(frame, result, driver, OverlayState(), fps=30.0)):
+        for box in boxes:
+            assert _inside_untouched(img, frame, box, border=max(4, int(w / 320 * 3)))
+        assert (img != frame).any(axis=2).mean() > 0.02  # panels were drawn somewhere
+
+
+def test_overlay_grows_with_the_frame():
+    small, large = _textured(360, 640), _textured(1080, 1920)
+    changed = []
+    for frame, box in ((small, (100, 80, 120, 140)), (large, (300, 240, 360, 420))):
+        img = draw(frame, _faces_result(frame, [box]), OverlayState())
+        changed.append(int((img != frame).any(axis=2).sum()))
+    assert changed[1] > 4 * changed[0]  # 3x the size: panels about 9x the area
 
 
 def test_jsonl_and_annotated_video_match_the_input(tmp_path, tiny_model):
