@@ -1,7 +1,8 @@
 """Benchmark: file annotation speed and per-stage cost for one clip, against the floor.
 
 The floor is decode + FaceLandmarker alone on the same clip (nothing else the product does);
-the pipeline run is the whole of ``affect-live --video CLIP --csv OUT`` minus start-up.
+the pipeline run is the whole of ``affect-live --video CLIP --csv OUT`` minus start-up, with faces found
+one frame ahead in a worker thread (the default) and, for comparison, all in one thread.
 Both are measured in this one run, ``--repeat`` times each; medians are printed.
 
     python benchmarks/bench_pipeline.py [--clip PATH] [--model PATH] [--compare PATH] [--repeat 3]
@@ -41,7 +42,7 @@ def floor_run(clip: Path, max_faces: int) -> tuple[float, int]:
     return time.perf_counter() - start, n
 
 
-def pipeline_run(clip: Path, model, max_faces: int, full_range: bool = True):
+def pipeline_run(clip: Path, model, max_faces: int, full_range: bool = True, overlap: bool = True):
     from realtime_affect.pipeline import AnalyzerOptions
     from realtime_affect.runner import analyze_video
     from realtime_affect.sinks.csv_sink import CsvSink
@@ -54,7 +55,7 @@ def pipeline_run(clip: Path, model, max_faces: int, full_range: bool = True):
         n = 0
         with VideoSource(clip) as source, CsvSink(Path(tmp) / "out.csv") as sink:
             for result in analyze_video(model, source, AnalyzerOptions(max_faces=max_faces, full_range=full_range),
-                                        timer):
+                                        timer, overlap=overlap):
                 t0 = time.perf_counter()
                 sink.write(result)
                 timer.add("sink", (time.perf_counter() - t0) * 1000)
@@ -107,7 +108,7 @@ def main() -> None:
         model_path = args.model or default_model(Path(tmp))
         model = open_model(model_path, backend=args.backend)
         other = open_model(args.compare, backend=args.backend) if args.compare else None
-        floors, runs, stages, near_only, other_runs = [], [], [], [], []
+        floors, runs, stages, near_only, other_runs, serial = [], [], [], [], [], []
         pipeline_run(args.clip, model, args.max_faces)  # warm-up (first-call costs, page cache)
         if other is not None:
             pipeline_run(args.clip, other, args.max_faces)
@@ -115,6 +116,7 @@ def main() -> None:
             fs, fn = floor_run(args.clip, args.max_faces)
             ps, pn, st = pipeline_run(args.clip, model, args.max_faces)
             near_only.append(pipeline_run(args.clip, model, args.max_faces, full_range=False)[0])
+            serial.append(pipeline_run(args.clip, model, args.max_faces, overlap=False)[0])
             if other is not None:
                 other_runs.append(pipeline_run(args.clip, other, args.max_faces)[0])
             floors.append(fs)
@@ -128,6 +130,9 @@ def main() -> None:
     print(f"floor (decode + landmarks): {fn / floor:7.1f} fps  {floor:6.2f} s  (median of {args.repeat})")
     print(f"pipeline (everything + CSV): {pn / run:7.1f} fps  {run:6.2f} s")
     print(f"ratio pipeline / floor: {run / floor:.2f}x")
+    one = statistics.median(serial)
+    print(f"one thread (faces not found ahead): {pn / one:7.1f} fps; ratio to floor {one / floor:.2f}x; "
+          f"overlap speed-up {one / run:.2f}x")
     near = statistics.median(near_only)
     print(f"without full-range sweeps (--no-full-range): {pn / near:7.1f} fps; full-range costs "
           f"{100 * (run / near - 1):+.1f}% time")

@@ -97,9 +97,15 @@ class StreamAnalyzer:
         self._tentative: dict[int, list[_Entry]] = {}
 
     # -- public --------------------------------------------------------------------------------
-    def process(self, frame: Frame) -> list[FrameResult]:
-        """Feed one frame; returns the frames whose results are now final (possibly none, or several)."""
-        faces = _find_faces(self.landmarks, frame, self.options.max_faces, self.timer)
+    def find(self, frame: Frame) -> list[Face]:
+        """The faces of one frame (the landmarker's work; may run ahead in another thread, in frame order)."""
+        return _find_faces(self.landmarks, frame, self.options.max_faces, self.timer)
+
+    def process(self, frame: Frame, faces: list[Face] | None = None) -> list[FrameResult]:
+        """Feed one frame (and its faces, when ``find`` already ran on it); returns the frames whose
+        results are now final (possibly none, or several)."""
+        if faces is None:
+            faces = self.find(frame)
         if self.stills:
             return [self._still_result(frame, faces)]
         update = self.tracker.update(faces, frame.time_s)

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
+from contextlib import closing
 from pathlib import Path
 from typing import Iterator, Sequence
 
 from engines.backends.base import AffectModel
 
 from .finder import FaceFinder, FinderOptions
+from .overlap import faces_ahead, timed_frames
 from .pipeline import AnalyzerOptions, StreamAnalyzer
 from .sources import ImageSource, VideoSource
 from .timing import StageTimer
@@ -27,21 +28,25 @@ def _finder(options: AnalyzerOptions, video: bool) -> FaceFinder:
 
 
 def analyze_video(model: AffectModel, source: VideoSource, options: AnalyzerOptions | None = None,
-                  timer: StageTimer | None = None, stop: threading.Event | None = None) -> Iterator[FrameResult]:
+                  timer: StageTimer | None = None, stop: threading.Event | None = None,
+                  overlap: bool = True) -> Iterator[FrameResult]:
     """Results for every frame of an opened video source, in order; ends early when ``stop`` is set,
-    after emitting every frame processed so far."""
+    after emitting every frame processed so far. With ``overlap`` a worker thread decodes and finds the
+    faces of the next frames while this thread runs the models on the current one (``overlap.py``)."""
     options = options or AnalyzerOptions()
     timer = timer or StageTimer()
     with _finder(options, video=True) as landmarks:
         analyzer = StreamAnalyzer(model, landmarks, options, timer=timer)
-        frames = iter(source)
-        while not (stop is not None and stop.is_set()):
-            start = time.perf_counter()
-            frame = next(frames, None)
-            timer.add("decode", (time.perf_counter() - start) * 1000.0)
-            if frame is None:
-                break
-            yield from analyzer.process(frame)
+        frames = timed_frames(source, timer)
+        if overlap:
+            with closing(faces_ahead(frames, analyzer.find, stop=stop)) as found:  # joined before the finder closes
+                for frame, faces in found:
+                    yield from analyzer.process(frame, faces)
+        else:
+            for frame in frames:
+                if stop is not None and stop.is_set():
+                    break
+                yield from analyzer.process(frame)
         yield from analyzer.flush()
 
 

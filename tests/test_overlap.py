@@ -1,0 +1,85 @@
+"""Faces found one frame ahead in a worker thread: same results, same order, nothing lost or left running."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from realtime_affect.overlap import ahead
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_results_come_in_order_with_their_items():
+    got = list(ahead(range(50), lambda i: i * i, depth=3))
+    assert got == [(i, i * i) for i in range(50)]
+
+
+def test_error_in_worker_is_raised_after_the_items_before_it():
+    def work(i):
+        if i == 5:
+            raise ValueError("frame 5 is damaged")
+        return i
+
+    seen = []
+    with pytest.raises(ValueError, match="frame 5 is damaged"):
+        for item, _ in ahead(range(10), work):
+            seen.append(item)
+    assert seen == [0, 1, 2, 3, 4]
+
+
+def test_error_while_reading_is_raised_after_the_items_before_it():
+    def frames():
+        yield from range(3)
+        raise OSError("decode failed")
+
+    seen = []
+    with pytest.raises(OSError, match="decode failed"):
+        for item, _ in ahead(frames(), lambda i: i):
+            seen.append(item)
+    assert seen == [0, 1, 2]
+
+
+def test_stop_keeps_the_items_already_done_and_reads_no_more():
+    stop = threading.Event()
+    read = []
+
+    def items():
+        for i in range(1000):
+            read.append(i)
+            yield i
+
+    got = []
+    for item, _ in ahead(items(), lambda i: i, depth=2, stop=stop):
+        got.append(item)
+        if item == 10:
+            stop.set()
+    assert got == list(range(len(got)))  # in order, none skipped
+    assert 11 <= len(got) <= 11 + 3      # what was already in flight is handed over, then it ends
+    assert len(read) < 20
+
+
+def test_closing_early_joins_the_worker():
+    before = {t.name for t in threading.enumerate()}
+    gen = ahead(range(10 ** 6), lambda i: i, depth=2, name="affect-test-worker")
+    assert next(gen) == (0, 0)
+    gen.close()
+    assert "affect-test-worker" not in {t.name for t in threading.enumerate()} - before
+
+
+@pytest.mark.slow
+def test_overlapped_video_gives_the_same_rows_as_one_thread(tiny_model):
+    from engines.loader import open_model
+    from realtime_affect.runner import analyze_video
+    from realtime_affect.sources import VideoSource
+
+    def rows(overlap: bool):
+        with open_model(tiny_model) as model, VideoSource(DATA / "single_face.mp4") as source:
+            return [(r.frame.index, [(f.track_id, np.round(f.prediction.expression, 5).tolist()) for f in r.faces])
+                    for r in analyze_video(model, source, overlap=overlap)]
+
+    one, two = rows(False), rows(True)
+    assert len(one) > 30 and any(faces for _, faces in one)
+    assert one == two
