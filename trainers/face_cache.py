@@ -164,19 +164,22 @@ def aligned_masks(images: Sequence[np.ndarray], fit: FaceFit, size: int) -> np.n
     return out
 
 
-def _source_key(paths: Sequence[Path]) -> str:
+def _images_key(images: Sequence[np.ndarray]) -> str:
+    """Content key of the faces themselves: a copy of the data with new dates or paths reuses the cache,
+    any change to a face or to the canvas/landmarker settings (``CACHE_VERSION``) does not."""
     digest = hashlib.sha256(CACHE_VERSION.encode())
-    for p in paths:
-        st = Path(p).stat()
-        digest.update(f"{Path(p).resolve()}|{st.st_size}|{int(st.st_mtime)}".encode())
+    for img in images:
+        a = np.ascontiguousarray(img)
+        digest.update(f"{a.shape}{a.dtype}".encode())
+        digest.update(a.data)
     return digest.hexdigest()[:12]
 
 
-def cached_fit(name: str, images: Sequence[np.ndarray], sources: Sequence[Path], cache_dir: Path,
-               workers: int = 1, on_chunk: Callable[[int, int], None] | None = None) -> FaceFit:
-    """``fit_faces`` once per source version: later calls read ``cache_dir/<name>-<key>.fit.npz``."""
+def cached_fit(name: str, images: Sequence[np.ndarray], cache_dir: Path, workers: int = 1,
+               on_chunk: Callable[[int, int], None] | None = None) -> FaceFit:
+    """``fit_faces`` once per set of faces: later calls read ``cache_dir/<name>-<key>.fit.npz``."""
     cache_dir = Path(cache_dir)
-    path = cache_dir / f"{name}-{_source_key(sources)}.fit.npz"
+    path = cache_dir / f"{name}-{_images_key(images)}.fit.npz"
     if path.is_file():
         data = np.load(path)
         if len(data["fitted"]) == len(images):

@@ -121,9 +121,8 @@ def load_sets(cfg: FacesConfig, on_progress: Callable[[str], None] | None = None
     for name, faces in out.items():
         if cfg.limit and len(faces) > cfg.limit:
             faces = faces.subset(np.random.default_rng(cfg.seed).choice(len(faces), cfg.limit, replace=False))
-        source = [data / "muxspace" / "labels.csv"] if name == "muxspace" else [p for n, p, _ in readers if n == name]
         key = name if not cfg.limit else f"{name}-limit{cfg.limit}-seed{cfg.seed}"
-        fit = cached_fit(key, faces.images, source, Path(cfg.cache), workers=cfg.workers)
+        fit = cached_fit(key, faces.images, Path(cfg.cache), workers=cfg.workers)
         if on_progress:
             on_progress(f"{name}: {int(fit.fitted.sum())} of {len(faces)} faces fitted by the landmarker "
                         f"({fit.unfitted} not)")
