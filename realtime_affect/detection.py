@@ -20,6 +20,35 @@ from .types import Face
 class Detection:
     box: np.ndarray  # (x, y, w, h) in frame pixels
     score: float
+    #: (6, 2) frame pixels in BlazeFace's order: right eye, left eye (of the subject), nose tip, mouth
+    #: centre, right and left ear tragion; None when the detector gave none.
+    keypoints: np.ndarray | None = None
+
+
+#: Mouth width over eye distance in the alignment template (ArcFace five points): 29.2 / 35.2.
+_MOUTH_OVER_EYES = 0.83
+#: Where the five points sit in a BlazeFace box (fractions of its width and height), for faces whose
+#: keypoints are degenerate.
+_BOX_FIVE = ((0.3, 0.4), (0.7, 0.4), (0.5, 0.6), (0.35, 0.8), (0.65, 0.8))
+
+
+def face_from_detection(det: Detection) -> Face | None:
+    """A face aligned from the detector's keypoints alone (``fitted=False``): the five alignment points
+    are the two eyes, the nose tip and two mouth corners set on the eye line's direction about the mouth
+    centre. None without keypoints."""
+    if det.keypoints is None or len(det.keypoints) < 4:
+        return None
+    kp = np.asarray(det.keypoints, np.float32)
+    eye_right, eye_left, nose, mouth = kp[0], kp[1], kp[2], kp[3]
+    if np.linalg.norm(eye_left - eye_right) < 0.2 * float(det.box[2]):  # deep profile: eyes nearly coincide
+        x, y, w, h = (float(v) for v in det.box)
+        five = np.array([[x + fx * w, y + fy * h] for fx, fy in _BOX_FIVE], np.float32)
+    else:
+        half = (eye_left - eye_right) * (_MOUTH_OVER_EYES / 2.0)
+        five = np.stack([eye_right, eye_left, nose, mouth - half, mouth + half])
+    points = np.zeros((5, 3), np.float32)
+    points[:, :2] = five
+    return Face(box=det.box.copy(), landmarks=points, score=det.score, fitted=False)
 
 
 def tiles(width: int, height: int, tile: int = 768, stride: int = 640) -> list[tuple[int, int, int, int]]:
@@ -77,8 +106,32 @@ class FullRangeDetector(QuietTask):
             for d in result.detections:
                 b = d.bounding_box
                 box = np.array([b.origin_x + x, b.origin_y + y, b.width, b.height], np.float32)
-                found.append(Detection(box=box, score=float(d.categories[0].score) if d.categories else 1.0))
+                keypoints = None
+                if d.keypoints:
+                    keypoints = np.array([(k.x * tw + x, k.y * th + y) for k in d.keypoints], np.float32)
+                found.append(Detection(box=box, score=float(d.categories[0].score) if d.categories else 1.0,
+                                       keypoints=keypoints))
         return nms(found)
+
+    def detect_near(self, rgb: np.ndarray, box: np.ndarray, scale: float = 2.0) -> Detection | None:
+        """The most confident face in a square of ``scale`` times ``box`` around it (frame pixels), or None:
+        follows a face the landmarker cannot fit without sweeping the whole frame."""
+        h, w = rgb.shape[:2]
+        x, y, side = crop_region(box, scale, w, h)
+        crop = padded_crop(rgb, x, y, side)
+        image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(crop))
+        result = self._quiet_first(self._task.detect, image)
+        best = None
+        for d in result.detections:
+            score = float(d.categories[0].score) if d.categories else 1.0
+            if best is not None and score <= best.score:
+                continue
+            b = d.bounding_box
+            keypoints = np.array([(k.x * side + x, k.y * side + y) for k in d.keypoints], np.float32) \
+                if d.keypoints else None
+            best = Detection(np.array([b.origin_x + x, b.origin_y + y, b.width, b.height], np.float32), score,
+                             keypoints)
+        return best
 
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .detection import CropLandmarker, FullRangeDetector
+from .detection import CropLandmarker, Detection, FullRangeDetector, face_from_detection
 from .landmarker import FaceLandmarks, LandmarkerOptions
 from .matching import iou_matrix
 from .types import Face
@@ -29,6 +29,9 @@ class FinderOptions:
     #: Off: FaceLandmarker alone (faster, misses small and distant faces).
     full_range: bool = True
     overlap: float = 0.3
+    #: Keep faces the detector finds but the landmarker cannot fit (profile, occlusion), aligned from the
+    #: detector's keypoints and marked ``fitted=False``; off: such faces are left out.
+    keep_unfitted: bool = True
 
 
 def _covered(box: np.ndarray, faces: list[Face], overlap: float) -> int | None:
@@ -71,6 +74,10 @@ class FaceFinder:
                 for prev in self._previous:  # follow faces the full-frame landmarker did not find
                     if _covered(prev.box, faces, opts.overlap) is None:
                         found = self.crops.landmark(rgb, prev.box, prev.score)
+                        if found is None and opts.keep_unfitted:
+                            near = self.detector.detect_near(rgb, prev.box)
+                            if near is not None:
+                                found = self._from_detection(rgb, near)
                         if found is not None:
                             faces.append(found)
             lost = len(faces) < len(self._previous)
@@ -95,10 +102,17 @@ class FaceFinder:
             if hit is not None:
                 faces[hit].score = det.score  # the detector's confidence for a face already found
                 continue
-            found = self.crops.landmark(rgb, det.box, det.score)
+            found = self._from_detection(rgb, det)
             if found is not None:
                 faces.append(found)
         return faces
+
+    def _from_detection(self, rgb: np.ndarray, det: Detection) -> Face | None:
+        """Landmarks on a crop around a detection; failing that (``keep_unfitted``), the detector's keypoints."""
+        found = self.crops.landmark(rgb, det.box, det.score)
+        if found is None and self.options.keep_unfitted:
+            found = face_from_detection(det)
+        return found
 
     def close(self) -> None:
         self.landmarks.close()

@@ -39,7 +39,9 @@ class Face:
 
     ``box`` is (x, y, w, h); ``landmarks`` is (478, 3) with x, y in pixels and z relative;
     ``blendshapes`` is (52,) MediaPipe scores or None; ``pose`` is MediaPipe's 4x4 facial
-    transformation matrix or None.
+    transformation matrix or None. ``fitted`` is False for a face the full-range detector found but
+    the landmarker could not fit (profile, heavy occlusion): ``landmarks`` are then the five alignment
+    points (5, 3) from the detector's keypoints, and its reading is less reliable.
     """
 
     box: np.ndarray
@@ -48,6 +50,7 @@ class Face:
     blendshapes: np.ndarray | None = None
     pose: np.ndarray | None = None
     track_id: int = -1
+    fitted: bool = True
 
 
 @dataclass

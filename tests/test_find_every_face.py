@@ -102,3 +102,81 @@ def test_dedupe_keeps_one_of_two_overlapping_faces():
     kept = dedupe([face([0, 0, 100, 100]), face([5, 5, 95, 95]), face([300, 0, 50, 50])])
     assert len(kept) == 2
     assert iou_matrix(kept[0].box[None], kept[1].box[None])[0, 0] == 0
+
+
+def _landmarker_fails(monkeypatch):
+    """Stand-in for a face the landmarker cannot fit (profile, heavy occlusion): it finds nothing."""
+    from realtime_affect.detection import CropLandmarker
+    from realtime_affect.landmarker import FaceLandmarks
+
+    monkeypatch.setattr(FaceLandmarks, "detect", lambda self, rgb, time_s=0.0: [])
+    monkeypatch.setattr(CropLandmarker, "landmark", lambda self, rgb, box, score=1.0: None)
+
+
+def test_face_the_landmarker_cannot_fit_is_aligned_from_the_detector_and_flagged(tmp_path, monkeypatch):
+    """The default model reads the face aligned from the detector's keypoints as it reads the fitted face."""
+    from helpers import SINGLE_JPG
+
+    fitted_csv, unfitted_csv = tmp_path / "fitted.csv", tmp_path / "unfitted.csv"
+    assert main(["--image", str(SINGLE_JPG), "--csv", str(fitted_csv), "--no-display", "-q"]) == 0
+    _landmarker_fails(monkeypatch)
+    assert main(["--image", str(SINGLE_JPG), "--csv", str(unfitted_csv), "--no-display", "-q"]) == 0
+    (fitted,), (unfitted,) = read_csv(fitted_csv), read_csv(unfitted_csv)
+    assert fitted["fitted"] == "1" and unfitted["fitted"] == "0"
+    assert float(unfitted["score"]) > 0.5  # the detector's confidence
+    box_a = np.array([[float(fitted[k]) for k in "xywh"]])
+    box_b = np.array([[float(unfitted[k]) for k in "xywh"]])
+    assert iou_matrix(box_a, box_b)[0, 0] > 0.4  # the same face
+    assert unfitted["expression"] == fitted["expression"] == "happiness"
+    assert float(unfitted["expr_happiness"]) > 0.6
+
+
+def test_keypoint_alignment_matches_the_mesh_alignment():
+    """Crops made from the detector's five points and from the mesh's are nearly the same picture."""
+    import cv2
+
+    from helpers import SINGLE_JPG
+    from realtime_affect import align
+    from realtime_affect.detection import FullRangeDetector, face_from_detection
+    from realtime_affect.landmarker import FaceLandmarks
+
+    bgr = cv2.imread(str(SINGLE_JPG))
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    with FullRangeDetector() as det, FaceLandmarks(video=False) as lm:
+        (d,) = det.detect(rgb)
+        (mesh,) = lm.detect(rgb)
+    face = face_from_detection(d)
+    assert face is not None and not face.fitted and face.landmarks.shape == (5, 3)
+    a, b = (align.crops(bgr, [lms], 64)[0].astype(np.float32) for lms in (mesh.landmarks, face.landmarks))
+    assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.8
+    spread = np.linalg.norm(align.five_points(mesh.landmarks) - align.five_points(face.landmarks), axis=1)
+    assert spread.max() < 0.12 * float(mesh.box[2])  # each point within 12% of the face width
+
+
+def test_detector_face_without_keypoints_or_with_keep_unfitted_off_is_left_out(monkeypatch):
+    import cv2
+
+    from helpers import SINGLE_JPG
+    from realtime_affect.detection import Detection, face_from_detection
+    from realtime_affect.finder import FaceFinder, FinderOptions
+
+    assert face_from_detection(Detection(np.array([0, 0, 10, 10], np.float32), 0.9)) is None
+    _landmarker_fails(monkeypatch)
+    rgb = cv2.cvtColor(cv2.imread(str(SINGLE_JPG)), cv2.COLOR_BGR2RGB)
+    with FaceFinder(FinderOptions(keep_unfitted=False), video=False) as finder:
+        assert finder.detect(rgb) == []
+    with FaceFinder(FinderOptions(), video=False) as finder:
+        (face,) = finder.detect(rgb)
+        assert not face.fitted
+
+
+def test_video_face_the_landmarker_cannot_fit_is_followed_on_every_frame(tmp_path, monkeypatch, tiny_model):
+    from helpers import SINGLE_FACE
+
+    _landmarker_fails(monkeypatch)
+    out = tmp_path / "o.csv"
+    assert main(["--video", str(SINGLE_FACE), "--csv", str(out), "--model", str(tiny_model), "--no-display",
+                 "-q"]) == 0
+    rows = read_csv(out)
+    assert {r["fitted"] for r in rows} == {"0"} and {r["track_id"] for r in rows} == {"1"}
+    assert len({r["frame"] for r in rows}) >= 70  # 72 frames: followed between sweeps, not only on them

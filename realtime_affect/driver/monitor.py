@@ -168,7 +168,10 @@ class DriverMonitor:
             self._closed_since = None
             self._track = subject.track_id
         lms = subject.face.landmarks
-        ear, mar = eye_aspect_ratio(lms), mouth_aspect_ratio(lms)
+        if subject.face.fitted:
+            ear, mar = eye_aspect_ratio(lms), mouth_aspect_ratio(lms)
+        else:  # aligned from the detector's keypoints: no eye or mouth contour to measure
+            ear, mar = float("nan"), float("nan")
         yaw, pitch, roll = head_pose(subject.face.pose)
         shapes = subject.face.blendshapes
         laughing = shapes is not None and float(np.mean(shapes[list(_SMILE)])) > c.laugh_smile

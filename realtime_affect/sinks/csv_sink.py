@@ -8,8 +8,9 @@ from ..labels import CSV_COLUMNS, EXPRESSIONS
 from ..types import FrameResult
 from . import SinkError, prepare_output
 
-#: Columns after the contract: which input the row came from, and whether the temporal model made it.
-EXTRA_COLUMNS = ("source", "temporal")
+#: Columns after the contract: which input the row came from, whether the temporal model made it, and
+#: whether the landmarker fitted the face (0: aligned from the detector's keypoints, less reliable).
+EXTRA_COLUMNS = ("source", "temporal", "fitted")
 
 
 def _fmt(value: float) -> str:
@@ -31,7 +32,7 @@ def format_rows(result: FrameResult) -> str:
         values += [_fmt(v) for v in p.expression]
         values += [_fmt(v) for v in p.action_units]
         values += [_fmt(v) for v in p.valence_arousal]
-        values += [source, "1" if face.temporal else "0"]
+        values += [source, "1" if face.temporal else "0", "1" if face.face.fitted else "0"]
         lines.append(",".join(values))
     return "".join(line + "\n" for line in lines)
 

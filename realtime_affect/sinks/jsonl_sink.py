@@ -25,6 +25,7 @@ def frame_record(result: FrameResult) -> dict:
             "valence": round(f.prediction.valence, 5),
             "arousal": round(f.prediction.arousal, 5),
             "temporal": f.temporal,
+            "fitted": f.face.fitted,
         } for f in result.faces],
     }
 
