@@ -162,7 +162,7 @@ def _report(exc: BaseException, verbose: bool) -> int:
     return EXIT_INTERNAL
 
 
-def _open_sinks(args: argparse.Namespace, stack: ExitStack, fps: float) -> list:
+def _open_sinks(args: argparse.Namespace, stack: ExitStack, fps: float, opened: list) -> list:
     from .sinks.csv_sink import CsvSink
     from .sinks.jsonl_sink import JsonlSink
     from .sinks.video_sink import VideoSink
@@ -174,6 +174,7 @@ def _open_sinks(args: argparse.Namespace, stack: ExitStack, fps: float) -> list:
         sinks.append(stack.enter_context(JsonlSink(args.jsonl, overwrite=args.overwrite)))
     if args.out:
         sinks.append(stack.enter_context(VideoSink(args.out, fps=fps, overwrite=args.overwrite)))
+    opened.extend(sinks)
     return sinks
 
 
@@ -213,6 +214,7 @@ def _run(args: argparse.Namespace, console, stop: _Stop) -> int:
                               min_face_size=max(0, args.min_face_size))
     timer = StageTimer()
     totals = _Totals()
+    opened: list = []
     started = time.perf_counter()
     with ExitStack() as stack:
         # The window must exist before PyAV is imported (see display.py).
@@ -248,11 +250,11 @@ def _run(args: argparse.Namespace, console, stop: _Stop) -> int:
             return True
 
         if camera is not None:
-            sinks = _open_sinks(args, stack, fps=30.0)
+            sinks = _open_sinks(args, stack, fps=30.0, opened=opened)
             consume(analyze_camera(model, camera, options, args.lookahead, timer, stop.event), None,
                     camera.name, sinks)
         elif image_paths:
-            sinks = _open_sinks(args, stack, fps=30.0)
+            sinks = _open_sinks(args, stack, fps=30.0, opened=opened)
             task = progress.add_task("images", total=len(image_paths), fps=0.0, faces=0)
             consume(analyze_images(model, image_paths, options, timer, stop.event), task, "images", sinks)
         else:
@@ -269,7 +271,7 @@ def _run(args: argparse.Namespace, console, stop: _Stop) -> int:
                     totals.failed.append(location)
                     continue
                 if sinks is None:
-                    sinks = _open_sinks(args, stack, fps=source.info.fps)
+                    sinks = _open_sinks(args, stack, fps=source.info.fps, opened=opened)
                 task = progress.add_task(source.name[-30:], total=source.info.frames, fps=0.0, faces=0)
                 if not consume(analyze_video(model, source, options, timer, stop.event), task, location, sinks):
                     break
@@ -279,9 +281,14 @@ def _run(args: argparse.Namespace, console, stop: _Stop) -> int:
     elapsed = time.perf_counter() - started
     if not args.quiet:
         _summary(console, totals, timer, elapsed, outputs)
+    failed_sinks = [s.failed for s in opened if getattr(s, "failed", None)]
+    for message in failed_sinks:
+        sys.stderr.write(f"affect-live: error: {message}\n")
     if stop.signal is not None:
         return EXIT_SIGTERM if stop.signal == signal.SIGTERM else EXIT_SIGINT
-    return EXIT_USAGE if totals.failed else EXIT_OK
+    if totals.failed:
+        return EXIT_USAGE
+    return EXIT_INTERNAL if failed_sinks else EXIT_OK
 
 
 def _summary(console, totals: _Totals, timer, elapsed: float, outputs: list) -> None:

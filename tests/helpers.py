@@ -80,6 +80,30 @@ def write_video(path: Path, frames, fps: int = 30, codec: str = "libx264", fasts
     return path
 
 
+def write_timed_video(path: Path, frames, ticks, time_base, codec: str = "libx264", pix_fmt: str = "yuv420p",
+                      options: dict | None = None) -> Path:
+    """Encode BGR frames at the given presentation times (``ticks`` in ``time_base`` units): irregular,
+    duplicated once the container rounds them, as phones and screen recorders write them."""
+    import av
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream(codec, rate=30)
+        stream.width, stream.height = frames[0].shape[1], frames[0].shape[0]
+        stream.pix_fmt = pix_fmt
+        stream.time_base = time_base
+        stream.codec_context.time_base = time_base
+        if options:
+            stream.options = options
+        for img, t in zip(frames, ticks):
+            frame = av.VideoFrame.from_ndarray(img, format="bgr24")
+            frame.pts, frame.time_base = int(t), time_base
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
 def build_grid_video(path: Path, frames: int = 72) -> tuple[Path, dict[str, tuple[int, int]]]:
     """A 1280x720 2x2 grid: Pexels (top left), single_face (top right), face_noface (bottom left,
     face for its first 72 frames), no_face (bottom right). Returns the path and quadrant origins."""

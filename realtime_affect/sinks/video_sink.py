@@ -1,6 +1,13 @@
-"""Annotated video sink (H.264 via PyAV): every input frame, with overlays, at the input's timestamps."""
+"""Annotated video sink (H.264 via PyAV): every input frame, with overlays, at the input's timestamps.
+
+Failures are told apart: one that is the output's fault (disk full, no permission, read-only file system)
+raises ``SinkError`` and stops the run; one that is not (the encoder or muxer refuses a frame) ends the
+video where it is, says so once, and leaves the other outputs running (``failed`` holds the message).
+"""
 from __future__ import annotations
 
+import errno
+import logging
 from fractions import Fraction
 from pathlib import Path
 
@@ -9,6 +16,15 @@ from ..types import FrameResult
 from . import SinkError, prepare_output
 
 TIME_BASE = Fraction(1, 90000)
+#: errno values that are the output's fault: these stop the run with exit 2.
+OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EACCES, errno.EPERM, errno.EROFS, errno.EDQUOT, errno.EFBIG,
+                           errno.EIO, errno.ENOENT})
+
+log = logging.getLogger(__name__)
+
+
+def _output_fault(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in OUTPUT_ERRNOS
 
 
 class VideoSink:
@@ -22,6 +38,8 @@ class VideoSink:
         self._stream = None
         self._state = OverlayState()
         self._last_pts = -1
+        #: Why the video stopped early when the encoder or muxer refused a frame (not the output's fault).
+        self.failed: str | None = None
 
     def _open(self, width: int, height: int) -> None:
         import av
@@ -34,6 +52,10 @@ class VideoSink:
         stream.width, stream.height = width - width % 2, height - height % 2
         stream.pix_fmt = "yuv420p"
         stream.time_base = TIME_BASE
+        # The encoder must count time as finely as the stream: with its default (1 / frame rate) PyAV
+        # rescales every frame's PTS onto that grid, irregular timestamps collide, and the muxer refuses
+        # the non-increasing DTS ("Invalid argument").
+        stream.codec_context.time_base = TIME_BASE
         stream.options = {"preset": "veryfast", "crf": "23"}
         self._stream = stream
 
@@ -45,9 +67,16 @@ class VideoSink:
         """An already drawn BGR frame shown at ``time_s`` (for custom overlays such as dashboards)."""
         import av
 
+        if self.failed:
+            return
         if self._container is None:
             self._open(img.shape[1], img.shape[0])
-        img = img[: self._stream.height, : self._stream.width]
+        h, w = self._stream.height, self._stream.width
+        if img.shape[0] - h not in (0, 1) or img.shape[1] - w not in (0, 1):  # a frame of another size
+            import cv2
+
+            img = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+        img = img[:h, :w]
         frame = av.VideoFrame.from_ndarray(img, format="bgr24")
         pts = int(round(time_s / TIME_BASE))
         frame.pts = max(pts, self._last_pts + 1)
@@ -56,19 +85,44 @@ class VideoSink:
         try:
             for packet in self._stream.encode(frame):
                 self._container.mux(packet)
-        except (OSError, av.error.FFmpegError) as exc:
-            raise SinkError(f"{self.path}: write failed ({exc})") from exc
+        except (OSError, av.error.FFmpegError, ValueError) as exc:
+            self._fail(exc)
+            return
         self.frames += 1
 
-    def close(self) -> None:
-        if self._container is None:
+    def _fail(self, exc: BaseException) -> None:
+        if _output_fault(exc):
+            raise SinkError(f"{self.path}: write failed ({exc})") from exc
+        self.failed = (f"{self.path}: the video stops after {self.frames} frames: the encoder refused a frame "
+                       f"({type(exc).__name__}: {exc}); the other outputs are complete")
+        log.error("%s", self.failed)
+        self._finish(flush=True)  # the frames the encoder already took still go out, as far as they can
+
+    def _finish(self, flush: bool) -> None:
+        import av
+
+        container, self._container = self._container, None
+        if container is None:
             return
         try:
-            for packet in self._stream.encode():
-                self._container.mux(packet)
+            if flush:
+                for packet in self._stream.encode():
+                    container.mux(packet)
+        except (OSError, av.error.FFmpegError, ValueError) as exc:
+            if _output_fault(exc):
+                raise SinkError(f"{self.path}: write failed ({exc})") from exc
+            if not self.failed:
+                self.failed = f"{self.path}: the video's last frames could not be written ({exc})"
+                log.error("%s", self.failed)
         finally:
-            self._container.close()
-            self._container = None
+            try:
+                container.close()
+            except (OSError, av.error.FFmpegError, ValueError) as exc:
+                if _output_fault(exc):
+                    raise SinkError(f"{self.path}: write failed ({exc})") from exc
+
+    def close(self) -> None:
+        self._finish(flush=True)
 
     def __enter__(self) -> "VideoSink":
         return self
