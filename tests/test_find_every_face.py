@@ -118,9 +118,9 @@ def test_face_the_landmarker_cannot_fit_is_aligned_from_the_detector_and_flagged
     from helpers import SINGLE_JPG
 
     fitted_csv, unfitted_csv = tmp_path / "fitted.csv", tmp_path / "unfitted.csv"
-    assert main(["--image", str(SINGLE_JPG), "--csv", str(fitted_csv), "--no-display", "-q"]) == 0
+    assert main(["--images", str(SINGLE_JPG), "--csv", str(fitted_csv), "--no-display", "-q"]) == 0
     _landmarker_fails(monkeypatch)
-    assert main(["--image", str(SINGLE_JPG), "--csv", str(unfitted_csv), "--no-display", "-q"]) == 0
+    assert main(["--images", str(SINGLE_JPG), "--csv", str(unfitted_csv), "--no-display", "-q"]) == 0
     (fitted,), (unfitted,) = read_csv(fitted_csv), read_csv(unfitted_csv)
     assert fitted["fitted"] == "1" and unfitted["fitted"] == "0"
     assert float(unfitted["score"]) > 0.5  # the detector's confidence
