@@ -67,15 +67,12 @@ def _tensorrt(path: Path) -> AffectModel:
 
 
 def _cached_engine(onnx_path: Path) -> Path | None:
-    """The engine built for this ONNX file on this GPU, if TensorRT is here and one was built."""
-    from .tensorrt_build import EngineError, cache_path, default_cache_dir, device_key
+    """The engine built for this ONNX file on this GPU (any ``--max-batch``), if TensorRT is here and one
+    was built."""
+    from .tensorrt_build import EngineError, default_cache_dir, device_key, find_cached_engine
 
     try:
         key = device_key()
     except EngineError:
         return None
-    for precision in ("fp16", "fp32", "int8"):
-        candidate = cache_path(default_cache_dir(), onnx_path, key, precision, 16)
-        if candidate.exists():
-            return candidate
-    return None
+    return find_cached_engine(default_cache_dir(), onnx_path, key)

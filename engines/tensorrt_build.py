@@ -1,7 +1,12 @@
 """TensorRT engines (TensorRT 10 API): building from ONNX, the engine file header, and the engine cache.
 
-Everything that does not need TensorRT (cache keys, the header, profile shapes, calibration batches)
-is plain Python and unit-tested on any machine; ``build_engine`` imports TensorRT when called.
+Supported: TensorRT 10 (``tensorrt>=10,<11``). TensorRT 11 removed the builder precision flags, the
+implicit INT8 calibrators and ``set_calibration_profile`` that ``--fp16``/``--int8`` use here; it is refused
+with a clear message until strongly typed networks (fp16 ONNX, Q/DQ INT8) are supported.
+
+Everything that does not need TensorRT (version check, cache keys and lookup, the header, profile shapes,
+calibration batches and cache names, dtype names) is plain Python and unit-tested on any machine;
+``build_engine`` imports TensorRT when called.
 """
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import hashlib
 import json
 import logging
 import struct
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -21,6 +27,10 @@ log = logging.getLogger(__name__)
 
 MAGIC = b"RAFFTRT1"
 ENGINE_SUFFIX = ".engine"
+#: TensorRT major versions this code is written and tested against.
+SUPPORTED_TENSORRT_MAJOR = (10,)
+#: Faces per INT8 calibration batch; the calibration profile is fixed at this batch (see ``build_engine``).
+CALIBRATION_BATCH = 8
 
 
 class EngineError(RuntimeError):
@@ -77,10 +87,33 @@ def default_cache_dir() -> Path:
     return Path(root) / "engines"
 
 
+def _content_digest(onnx_path: Path) -> str:
+    return hashlib.sha256(Path(onnx_path).read_bytes()).hexdigest()[:16]
+
+
 def cache_path(cache_dir: Path, onnx_path: Path, key: DeviceKey, precision: str, max_batch: int) -> Path:
     """Where the engine for this ONNX file (by content), device and settings lives."""
-    digest = hashlib.sha256(Path(onnx_path).read_bytes()).hexdigest()[:16]
+    digest = _content_digest(onnx_path)
     return Path(cache_dir) / key.slug() / f"{Path(onnx_path).stem}-{digest}-{precision}-b{max_batch}{ENGINE_SUFFIX}"
+
+
+def find_cached_engine(cache_dir: Path, onnx_path: Path, key: DeviceKey,
+                       precisions: tuple[str, ...] = ("fp16", "fp32", "int8")) -> Path | None:
+    """The cached engine for this ONNX file and device, whatever ``--max-batch`` it was built with: the
+    first precision in ``precisions`` that has one, and of those the largest batch; None when none."""
+    folder = Path(cache_dir) / key.slug()
+    if not folder.is_dir():
+        return None
+    prefix = f"{Path(onnx_path).stem}-{_content_digest(onnx_path)}-"
+    for precision in precisions:
+        found = []
+        for path in folder.glob(f"{prefix}{precision}-b*{ENGINE_SUFFIX}"):
+            batch = path.name[len(prefix) + len(precision) + 2: -len(ENGINE_SUFFIX)]
+            if batch.isdigit():
+                found.append((int(batch), path))
+        if found:
+            return max(found)[1]
+    return None
 
 
 # -- optimisation profiles --
@@ -99,7 +132,27 @@ def profile_shapes(card: ModelCard, role: str, max_batch: int) -> dict[str, tupl
     raise ValueError(f"unknown role {role!r}")
 
 
+def calibration_profile_shapes(card: ModelCard, role: str, batch: int) -> dict[str, tuple[tuple, tuple, tuple]]:
+    """The INT8 calibration profile: min = opt = max at the calibrator's batch. With dynamic shapes
+    TensorRT calibrates at the calibration profile's opt shape, so a batch of 8 against the serving
+    profile's opt of 4 would silently drop half of every calibration batch."""
+    _, opt, _ = profile_shapes(card, role, batch)[_input_name(role)]
+    fixed = (batch,) + tuple(opt[1:])
+    return {_input_name(role): (fixed, fixed, fixed)}
+
+
+def _input_name(role: str) -> str:
+    return "input" if role == "student" else "features"
+
+
 # -- INT8 calibration data --
+
+def calibration_cache_path(out: Path, crops: np.ndarray) -> Path:
+    """The calibration cache beside the engine, named by the calibration data's content: new ``--calib``
+    data computes new scales instead of reusing the old ones."""
+    digest = hashlib.sha256(np.ascontiguousarray(crops, np.float32).tobytes()).hexdigest()[:16]
+    return Path(out).with_name(f"{Path(out).stem}-{digest}.calib")
+
 
 def calibration_batches(crops: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
     """Full batches of preprocessed face crops (N, 3, S, S) float32; the short remainder is dropped,
@@ -119,13 +172,42 @@ def device_key() -> DeviceKey:
     return DeviceKey(dev.name(), dev.compute_capability(), trt.__version__)
 
 
+def check_tensorrt_version(version: str) -> None:
+    """Refuse TensorRT versions this code does not support, saying which to install."""
+    try:
+        major = int(str(version).split(".")[0])
+    except ValueError as exc:
+        raise EngineError(f"TensorRT reports an unreadable version {version!r}") from exc
+    if major not in SUPPORTED_TENSORRT_MAJOR:
+        raise EngineError(f"TensorRT {version} is not supported (it removed the precision flags and calibrators "
+                          f"used here): pip install 'tensorrt>=10,<11', or 'realtime-affect[tensorrt]'")
+
+
 def _import_tensorrt():
     try:
         import tensorrt as trt
     except ImportError as exc:
         raise EngineError("TensorRT is not installed: on an NVIDIA GPU machine, pip install "
                           "'realtime-affect[tensorrt]'") from exc
+    check_tensorrt_version(trt.__version__)
     return trt
+
+
+@contextmanager
+def cuda_context():
+    """The first GPU's primary CUDA context, current for the block (pycuda needs one current for every
+    allocation and copy, including the INT8 calibrator's during a build); released afterwards."""
+    cuda = _import_pycuda()
+    cuda.init()
+    if cuda.Device.count() < 1:
+        raise EngineError("no CUDA device found")
+    ctx = cuda.Device(0).retain_primary_context()
+    ctx.push()
+    try:
+        yield cuda
+    finally:
+        ctx.pop()
+        ctx.detach()
 
 
 def _import_pycuda():
@@ -166,11 +248,23 @@ def build_engine(onnx_path: Path, out: Path, fp16: bool = True, int8_crops: np.n
     for name, (lo, opt, hi) in profile_shapes(card, role, max_batch).items():
         profile.set_shape(name, lo, opt, hi)
     config.add_optimization_profile(profile)
-    if int8_crops is not None:
-        config.set_flag(trt.BuilderFlag.INT8)
-        config.int8_calibrator = _make_calibrator(trt, int8_crops, out.with_suffix(".calib"))
-        config.set_calibration_profile(profile)
-    serialized = builder.build_serialized_network(network, config)
+    with cuda_context() as cuda:
+        calibrator = None
+        if int8_crops is not None:
+            if len(int8_crops) < CALIBRATION_BATCH:
+                raise EngineError(f"INT8 calibration needs at least {CALIBRATION_BATCH} faces, got {len(int8_crops)}")
+            config.set_flag(trt.BuilderFlag.INT8)
+            calibrator = _make_calibrator(trt, cuda, int8_crops, calibration_cache_path(out, int8_crops))
+            config.int8_calibrator = calibrator
+            calib_profile = builder.create_optimization_profile()
+            for name, (lo, opt, hi) in calibration_profile_shapes(card, role, CALIBRATION_BATCH).items():
+                calib_profile.set_shape(name, lo, opt, hi)
+            config.set_calibration_profile(calib_profile)
+        try:
+            serialized = builder.build_serialized_network(network, config)
+        finally:
+            if calibrator is not None:
+                calibrator.release()
     if serialized is None:
         raise EngineError(f"{onnx_path}: TensorRT failed to build an engine (see the log above)")
     key = device_key()
@@ -180,15 +274,21 @@ def build_engine(onnx_path: Path, out: Path, fp16: bool = True, int8_crops: np.n
     return out
 
 
-def _make_calibrator(trt, crops: np.ndarray, cache: Path):
-    cuda = _import_pycuda()
-    batch_size = 8
+def _make_calibrator(trt, cuda, crops: np.ndarray, cache: Path):
+    """An entropy calibrator feeding ``CALIBRATION_BATCH`` faces at a time (the calibration profile's
+    batch); its device buffer is allocated in the current context and freed by ``release()``."""
+    batch_size = CALIBRATION_BATCH
 
     class Calibrator(trt.IInt8EntropyCalibrator2):
         def __init__(self) -> None:
             super().__init__()
             self.batches = calibration_batches(crops, batch_size)
             self.device = cuda.mem_alloc(batch_size * int(np.prod(crops.shape[1:])) * 4)
+
+        def release(self) -> None:
+            if self.device is not None:
+                self.device.free()
+                self.device = None
 
         def get_batch_size(self) -> int:
             return batch_size

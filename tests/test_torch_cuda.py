@@ -15,6 +15,14 @@ def test_batch_buckets_are_powers_of_two_capped_at_the_maximum():
         batch_bucket(0, 16)
 
 
+def test_graph_buckets_cover_every_batch_up_to_the_maximum():
+    from engines.backends.torch import _CudaGraphs
+
+    graphs = _CudaGraphs(module=None, tail=(3, 8, 8), dtype=None, device="cuda", max_batch=16)
+    assert graphs.buckets() == [1, 2, 4, 8, 16]
+    assert _CudaGraphs(None, (3, 8, 8), None, "cuda", 12).buckets() == [1, 2, 4, 8, 12]
+
+
 def test_fp16_and_graphs_are_refused_on_the_cpu(tiny_model):
     with pytest.raises(BackendError, match="need --device cuda"):
         load_torch_model(tiny_model, device="cpu", half=True)
@@ -44,3 +52,19 @@ def test_cuda_outputs_match_the_cpu(tiny_model, half, graphs):
         a, b = gpu.sequence(w), cpu.sequence(w)
         for name in b:
             np.testing.assert_allclose(a[name], b[name], atol=tol)
+
+
+@pytest.mark.gpu
+def test_graphs_are_captured_at_start_up_and_replay_new_data(tiny_model):
+    torch = _cuda()
+    gpu = load_torch_model(tiny_model, device="cuda", cuda_graphs=True)
+    assert sorted(gpu.student._graphs.graphs) == [1, 2, 4, 8, 16]  # before any frame
+    cpu = load_torch_model(tiny_model)
+    rng = np.random.default_rng(3)
+    for _ in range(2):  # the second replay of the same bucket sees the new data
+        x = rng.normal(size=(3, 3, 112, 112)).astype(np.float32)
+        np.testing.assert_allclose(gpu.student(x)["expression"], cpu.student(x)["expression"], atol=1e-4)
+    if torch.cuda.device_count() > 1:
+        other = load_torch_model(tiny_model, device="cuda:1", cuda_graphs=True)
+        x = rng.normal(size=(2, 3, 112, 112)).astype(np.float32)
+        np.testing.assert_allclose(other.student(x)["expression"], cpu.student(x)["expression"], atol=1e-4)

@@ -1,8 +1,9 @@
 """PyTorch backend: runs the nn.Modules from a checkpoint on the CPU or a CUDA device.
 
 On CUDA it can run in fp16 and replay CUDA graphs: one graph per batch-size bucket (1, 2, 4, ... up to
-``max_batch``), captured on first use, with preallocated device buffers and pinned host staging, so a
-frame costs one copy in, one graph replay and one copy out.
+``max_batch``), all captured when the backend is created (so no live frame pays for a capture), on the
+backend's own device, sharing one memory pool, with preallocated device buffers and pinned host staging:
+a frame costs one copy in, one graph replay and one copy out.
 """
 from __future__ import annotations
 
@@ -33,19 +34,33 @@ class _CudaGraphs:
         self.torch, self.module, self.tail, self.dtype, self.device = torch, module, tail, dtype, device
         self.max_batch = max_batch
         self.graphs: dict[int, tuple] = {}
+        self.pool = None
+
+    def buckets(self) -> list[int]:
+        """Every batch size a graph serves: 1, 2, 4, ... up to ``max_batch``."""
+        return sorted({batch_bucket(n, self.max_batch) for n in range(1, self.max_batch + 1)})
+
+    def warm_up(self) -> None:
+        """Capture every bucket's graph now (start-up), largest first so the shared pool is sized once."""
+        for bucket in sorted(self.buckets(), reverse=True):
+            if bucket not in self.graphs:
+                self.graphs[bucket] = self._capture(bucket)
 
     def _capture(self, bucket: int):
         torch = self.torch
-        static_in = torch.zeros((bucket,) + self.tail, dtype=self.dtype, device=self.device)
-        stream = torch.cuda.Stream()
-        stream.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(stream), torch.inference_mode():
-            for _ in range(3):  # warm-up outside the graph (cuDNN autotuning, allocations)
-                self.module(static_in)
-        torch.cuda.current_stream().wait_stream(stream)
-        graph = torch.cuda.CUDAGraph()
-        with torch.inference_mode(), torch.cuda.graph(graph):
-            static_out = self.module(static_in)
+        with torch.cuda.device(self.device):
+            if self.pool is None:
+                self.pool = torch.cuda.graph_pool_handle()
+            static_in = torch.zeros((bucket,) + self.tail, dtype=self.dtype, device=self.device)
+            stream = torch.cuda.Stream(device=self.device)
+            stream.wait_stream(torch.cuda.current_stream(self.device))
+            with torch.cuda.stream(stream), torch.inference_mode():
+                for _ in range(3):  # warm-up outside the graph (cuDNN autotuning, allocations)
+                    self.module(static_in)
+            torch.cuda.current_stream(self.device).wait_stream(stream)
+            graph = torch.cuda.CUDAGraph()
+            with torch.inference_mode(), torch.cuda.graph(graph, pool=self.pool):
+                static_out = self.module(static_in)
         host_in = torch.empty((bucket,) + self.tail, dtype=torch.float32, pin_memory=True)
         host_out = [torch.empty(o.shape, dtype=torch.float32, pin_memory=True) for o in static_out]
         return graph, static_in, static_out, host_in, host_out
@@ -64,11 +79,12 @@ class _CudaGraphs:
         host_in[:n].copy_(torch.from_numpy(np.ascontiguousarray(batch, np.float32)))
         if n < bucket:
             host_in[n:].zero_()
-        static_in.copy_(host_in, non_blocking=True)
-        graph.replay()
-        for h, o in zip(host_out, static_out):
-            h.copy_(o, non_blocking=True)
-        torch.cuda.current_stream().synchronize()
+        with torch.cuda.device(self.device):
+            static_in.copy_(host_in, non_blocking=True)
+            graph.replay()
+            for h, o in zip(host_out, static_out):
+                h.copy_(o, non_blocking=True)
+            torch.cuda.current_stream(self.device).synchronize()
         return [h[:n].numpy().copy() for h in host_out]
 
 
@@ -97,6 +113,7 @@ class TorchBackend(Backend):
             if input_tail is None:
                 raise BackendError("CUDA graphs need the input shape")
             self._graphs = _CudaGraphs(self.module, input_tail, self.dtype, self.device, max_batch)
+            self._graphs.warm_up()
 
     def __call__(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         if self._graphs is not None:
