@@ -8,13 +8,15 @@ from .backends.base import AffectModel, BackendError
 BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")
 
 
-def open_model(path: str | Path, backend: str = "auto", device: str = "cpu") -> AffectModel:
+def open_model(path: str | Path, backend: str = "auto", device: str = "cpu",
+               threads: int | None = None) -> AffectModel:
     """Load a student (+ sequence) model from ``path``.
 
     ``.pt``/``.pth`` checkpoints run with torch, ``.onnx`` files with ONNX Runtime (with the sequence
     model in ``X.sequence.onnx`` beside ``X.onnx``), ``.engine`` files with TensorRT. ``backend='auto'``
     picks the fastest available: a cached TensorRT engine for an ONNX model on CUDA, the ONNX export beside
-    a checkpoint on the CPU, else by suffix.
+    a checkpoint on the CPU, else by suffix. ``threads`` caps ONNX Runtime's intra-op threads (batch
+    workers share the cores).
     """
     path = Path(path)
     if backend not in BACKENDS:
@@ -29,7 +31,7 @@ def open_model(path: str | Path, backend: str = "auto", device: str = "cpu") -> 
             # export beside the checkpoint when there is one.
             from .backends.onnxruntime import load_onnx_model
 
-            return load_onnx_model(exported, device=device)
+            return load_onnx_model(exported, device=device, threads=threads)
         if backend not in ("auto", "torch"):
             raise BackendError(f"{path} is a torch checkpoint; export it first (affect-engine export) to use "
                                f"--backend {backend}")
@@ -48,7 +50,7 @@ def open_model(path: str | Path, backend: str = "auto", device: str = "cpu") -> 
             raise BackendError(f"{path} is an ONNX model; use --backend onnxruntime (or auto)")
         from .backends.onnxruntime import load_onnx_model
 
-        return load_onnx_model(path, device=device)
+        return load_onnx_model(path, device=device, threads=threads)
     if suffix == ".engine":
         if backend not in ("auto", "tensorrt"):
             raise BackendError(f"{path} is a TensorRT engine; use --backend tensorrt (or auto)")

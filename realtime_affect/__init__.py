@@ -18,6 +18,7 @@ _EXPORTS = {
     "Prediction": "realtime_affect.types",
     "EXPRESSIONS": "realtime_affect.labels",
     "ACTION_UNITS": "realtime_affect.labels",
+    "read_results": "realtime_affect.results",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -26,6 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .api import Analyzer
     from .labels import ACTION_UNITS, EXPRESSIONS
     from .pipeline import AnalyzerOptions
+    from .results import read_results
     from .types import Face, FaceResult, Frame, FrameResult, Prediction
 
 

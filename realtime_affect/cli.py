@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     out = p.add_argument_group("output")
     out.add_argument("--csv", metavar="PATH", help="write one row per face per frame")
     out.add_argument("--jsonl", metavar="PATH", help="write one JSON object per frame with all its faces")
+    out.add_argument("--parquet", metavar="PATH", help="write the CSV's rows as a typed Parquet file")
     out.add_argument("--out", metavar="PATH", help="write an annotated H.264 video (same frames and timing)")
     out.add_argument("--overwrite", action="store_true", help="replace existing output files")
     out.add_argument("--no-display", action="store_true", help="never open a window")
@@ -128,8 +129,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--lookahead must be 0 or more")
     if args.out and args.images:
         parser.error("--out writes a video: use it with --video or --camera")
-    if not (args.csv or args.jsonl or args.out) and (args.no_display or not args.camera and args.images):
-        log.warning("no output file given (--csv, --jsonl, --out): results are computed but not saved")
+    saved = args.csv or args.jsonl or args.parquet or args.out
+    if not saved and (args.no_display or not args.camera and args.images):
+        log.warning("no output file given (--csv, --jsonl, --parquet, --out): results are computed but not saved")
     stop = _Stop()
     stop.install()
     try:
@@ -172,6 +174,10 @@ def _open_sinks(args: argparse.Namespace, stack: ExitStack, fps: float, opened: 
         sinks.append(stack.enter_context(CsvSink(args.csv, overwrite=args.overwrite)))
     if args.jsonl:
         sinks.append(stack.enter_context(JsonlSink(args.jsonl, overwrite=args.overwrite)))
+    if args.parquet:
+        from .sinks.parquet_sink import ParquetSink
+
+        sinks.append(stack.enter_context(ParquetSink(args.parquet, overwrite=args.overwrite)))
     if args.out:
         sinks.append(stack.enter_context(VideoSink(args.out, fps=fps, overwrite=args.overwrite)))
     opened.extend(sinks)
@@ -199,7 +205,7 @@ def _run(args: argparse.Namespace, console, stop: _Stop) -> int:
         for location in args.video:
             if not is_stream_url(location):
                 check_readable_file(Path(location))
-    outputs = [p for p in (args.csv, args.jsonl, args.out) if p]
+    outputs = [p for p in (args.csv, args.jsonl, args.parquet, args.out) if p]
     inputs = [*(image_paths or []), *[v for v in (args.video or []) if not is_stream_url(v)],
               *([args.model] if args.model else [])]
     check_outputs(outputs, inputs)

@@ -63,10 +63,10 @@ class OnnxRuntimeBackend(Backend):
         self.session = None
 
 
-def load_onnx_model(path: str | Path, device: str = "cpu") -> AffectModel:
+def load_onnx_model(path: str | Path, device: str = "cpu", threads: int | None = None) -> AffectModel:
     """Open ``X.onnx`` (student) and, if present, ``X.sequence.onnx`` as an AffectModel."""
     path = Path(path)
-    student = OnnxRuntimeBackend(path, device)
+    student = OnnxRuntimeBackend(path, device, threads)
     if student.role != "student" or tuple(student.outputs) != STUDENT_OUTPUTS:
         raise BackendError(f"model file {path} is not a student model (role {student.role!r}); pass the "
                            f"student .onnx file")
@@ -75,7 +75,7 @@ def load_onnx_model(path: str | Path, device: str = "cpu") -> AffectModel:
     if student.card.has_sequence:
         if not seq_path.exists():
             raise BackendError(f"model file {path} expects its sequence model at {seq_path}, which is missing")
-        sequence = OnnxRuntimeBackend(seq_path, device)
+        sequence = OnnxRuntimeBackend(seq_path, device, threads)
         if tuple(sequence.outputs) != SEQUENCE_OUTPUTS or sequence.card.to_dict() != student.card.to_dict():
             raise BackendError(f"{seq_path} does not belong to {path} (different card or outputs)")
     return AffectModel(card=student.card, student=student, sequence=sequence, source=str(path))

@@ -1,0 +1,227 @@
+"""``affect-batch INPUT... --out DIR``: one output per input, local worker processes or Ray, ``--resume``.
+
+Exit codes: 0 every input done (or skipped as complete); 2 bad arguments; 3 some inputs failed (the others
+are complete; the failures are in DIR/summary.json); 130 / 143 interrupted (finished outputs kept).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import multiprocessing as mp
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Sequence
+
+log = logging.getLogger("realtime_affect")
+
+EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_FAILED, EXIT_SIGINT, EXIT_SIGTERM = 0, 1, 2, 3, 130, 143
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .local import usable_cores
+
+    p = argparse.ArgumentParser(prog="affect-batch", description="Annotate many video files: one CSV or Parquet "
+                                "file per input, rows identical to affect-live --video X --csv.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="video files, folders (searched recursively) or a "
+                   ".txt file listing paths or URLs, one per line")
+    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder (created if missing)")
+    p.add_argument("--format", default="csv", choices=("csv", "parquet"))
+    p.add_argument("--workers", type=int, default=default_workers(usable_cores()), metavar="N",
+                   help="local worker processes (default: %(default)s on this machine)")
+    p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="run as Ray tasks: a local Ray without ADDRESS, or join the cluster at ADDRESS")
+    p.add_argument("--resume", action="store_true", help="skip inputs whose output is complete and unchanged")
+    p.add_argument("--model", metavar="PATH", help="model file (default: the bundled model)")
+    p.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime"))
+    p.add_argument("--max-faces", type=int, default=4, metavar="N")
+    p.add_argument("--no-temporal", action="store_true")
+    p.add_argument("--no-full-range", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p
+
+
+def default_workers(cores: int) -> int:
+    """One worker per two cores: each worker's landmarker thread and model thread keep about two busy
+    (measured: benchmarks/bench_batch.py)."""
+    return max(1, cores // 2)
+
+
+class _Interrupt:
+    """First SIGINT/SIGTERM: set the stop flag (jobs end between frames); a second Ctrl-C: stop at once."""
+
+    def __init__(self, stop) -> None:
+        self.stop = stop
+        self.signal: int | None = None
+
+    def install(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, self._handle)
+            signal.signal(signal.SIGTERM, self._handle)
+
+    def _handle(self, signum: int, _frame: object) -> None:
+        if self.stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signal = signum
+        self.stop.set()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from rich.console import Console
+
+    from ..cli import _setup_logging
+    from .inputs import BatchInputError, assign_outputs, expand
+    from .job import FORMATS, JobOptions, JobResult, is_complete
+    from .local import run_local, threads_per_worker
+    from .summary import write_summary
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    console = Console(stderr=True)
+    _setup_logging(args.verbose, console)
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
+    if args.max_faces < 1:
+        parser.error("--max-faces must be at least 1")
+    out_dir: Path = args.out
+    try:
+        if out_dir.exists() and not out_dir.is_dir():
+            raise BatchInputError(f"{out_dir}: exists and is not a folder")
+        items = assign_outputs(expand(args.inputs), FORMATS[args.format])
+        _refuse_inputs_as_outputs(items, out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except (BatchInputError, OSError) as exc:
+        sys.stderr.write(f"affect-batch: error: {exc}\n")
+        return EXIT_USAGE
+    options = JobOptions(model=args.model, backend=args.backend, max_faces=args.max_faces,
+                         temporal=not args.no_temporal, full_range=not args.no_full_range, format=args.format,
+                         threads=threads_per_worker(args.workers))
+    results: list[JobResult] = []
+    todo = []
+    for item in items:
+        if args.resume and is_complete(out_dir, item):
+            results.append(JobResult(item.location, item.output, "skipped"))
+        else:
+            todo.append(item)
+    stop = mp.get_context("spawn").Event()
+    interrupt = _Interrupt(stop)
+    interrupt.install()
+    started = time.time()
+    runner = "ray" if args.ray is not None else f"local x{args.workers}"
+    with _Progress(console, args.quiet, todo) as progress:
+        def on_result(result: JobResult) -> None:
+            results.append(result)
+            progress.finished(result)
+
+        try:
+            if args.ray is not None:
+                from .ray_runner import RayMissing, run_ray
+
+                try:
+                    run_ray(todo, out_dir, options, args.ray or None, args.workers, stop, on_result)
+                except RayMissing as exc:
+                    sys.stderr.write(f"affect-batch: error: {exc}\n")
+                    return EXIT_USAGE
+            else:
+                run_local(todo, out_dir, options, args.workers, stop, progress.frames, on_result)
+        except KeyboardInterrupt:
+            interrupt.signal = signal.SIGINT
+    finished = {r.input for r in results}
+    for item in todo:  # never started (interrupted before their turn)
+        if item.location not in finished:
+            results.append(JobResult(item.location, item.output, "interrupted"))
+    code = _exit_code(results, interrupt.signal)
+    order = {item.location: i for i, item in enumerate(items)}
+    results.sort(key=lambda r: order.get(r.input, len(order)))
+    summary = write_summary(out_dir, results, started, code, runner)
+    if not args.quiet:
+        _print_summary(console, results, summary, time.time() - started)
+    for r in results:
+        if r.status == "failed":
+            what = r.error if r.error and r.error.startswith(r.input) else f"{r.input}: {r.error}"
+            sys.stderr.write(f"affect-batch: failed: {what}\n")
+    return code
+
+
+def _refuse_inputs_as_outputs(items, out_dir: Path) -> None:
+    from ..sinks import SinkError, check_outputs
+    from .inputs import BatchInputError
+
+    try:
+        check_outputs([out_dir / item.output for item in items], [i.location for i in items
+                                                                  if "://" not in i.location])
+    except SinkError as exc:
+        raise BatchInputError(str(exc)) from exc
+
+
+def _exit_code(results, sig: int | None) -> int:
+    if sig is not None:
+        return EXIT_SIGTERM if sig == signal.SIGTERM else EXIT_SIGINT
+    return EXIT_FAILED if any(r.status == "failed" for r in results) else EXIT_OK
+
+
+def _print_summary(console, results, summary: Path, seconds: float) -> None:
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    frames = sum(r.frames for r in results if r.status == "done")
+    console.print(f"{len(results)} inputs: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+                  + f"; {frames} frames in {seconds:.1f} s ({frames / max(seconds, 1e-9):.1f} fps) -> {summary}")
+
+
+class _Progress:
+    """One overall bar: files done of all, frames, fps and time left (rich); silent with ``quiet``."""
+
+    def __init__(self, console, quiet: bool, items) -> None:
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                                   TimeRemainingColumn)
+
+        self.total_frames = sum(_frame_count(i.location) for i in items)
+        self.progress = Progress(TextColumn("[bold]files {task.fields[files]}"), BarColumn(),
+                                 MofNCompleteColumn(), TextColumn("frames"),
+                                 TextColumn("{task.fields[fps]:>6.1f} fps"), TimeElapsedColumn(),
+                                 TimeRemainingColumn(), console=console, disable=quiet, transient=False)
+        self.count, self.done_files, self.start = len(items), 0, time.perf_counter()
+        self.frames_done = 0
+        self.task = None
+
+    def __enter__(self) -> "_Progress":
+        self.progress.__enter__()
+        self.task = self.progress.add_task("batch", total=self.total_frames or None,
+                                           files=f"0/{self.count}", fps=0.0)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(*exc)
+
+    def frames(self, _location: str, n: int) -> None:
+        self.frames_done += n
+        fps = self.frames_done / max(time.perf_counter() - self.start, 1e-9)
+        self.progress.update(self.task, advance=n, fps=fps)
+
+    def finished(self, result) -> None:
+        self.done_files += 1
+        self.progress.update(self.task, files=f"{self.done_files}/{self.count}")
+
+
+def _frame_count(location: str) -> int:
+    """Frames in a video from its header (0 when unknown or unreadable): only for the progress bar."""
+    try:
+        import av
+
+        with av.open(location, timeout=5) as c:
+            s = c.streams.video[0]
+            if s.frames:
+                return int(s.frames)
+            if s.duration and s.time_base and s.average_rate:
+                return int(float(s.duration * s.time_base) * float(s.average_rate))
+    except Exception:  # probing is best effort; the job reports real errors
+        pass
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""Annotate one input into one output file: written under a temporary name, renamed when complete, with a
+manifest (input size and date, output size) that ``--resume`` trusts. Never raises for a bad input: the
+result says what went wrong."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+from ..pipeline import AnalyzerOptions
+from ..sources import is_stream_url
+from .inputs import BatchInput
+
+log = logging.getLogger(__name__)
+
+#: Hidden folder in the output folder holding one manifest per completed output.
+MANIFEST_DIR = ".affect-batch"
+FORMATS = {"csv": ".csv", "parquet": ".parquet"}
+
+
+@dataclass
+class JobOptions:
+    """What every job of a batch shares (the same defaults as ``affect-live``)."""
+
+    model: str | None = None
+    backend: str = "auto"
+    max_faces: int = 4
+    temporal: bool = True
+    full_range: bool = True
+    sweep_every: int = 20
+    min_face_size: int = 0
+    format: str = "csv"
+    #: ONNX Runtime / torch threads per worker (None: the runtime's default).
+    threads: int | None = None
+
+    def analyzer_options(self) -> AnalyzerOptions:
+        return AnalyzerOptions(max_faces=self.max_faces, temporal=self.temporal, full_range=self.full_range,
+                               sweep_every=max(1, self.sweep_every), min_face_size=max(0, self.min_face_size))
+
+
+@dataclass
+class JobResult:
+    input: str
+    output: str
+    status: str            # done | skipped | failed | interrupted
+    rows: int = 0
+    frames: int = 0
+    seconds: float = 0.0
+    error: str | None = None  # why it failed; for a done input, a note (e.g. the file breaks part way)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def fingerprint(location: str) -> dict | None:
+    """Size and modification time of an input file (None for a stream URL)."""
+    if is_stream_url(location):
+        return None
+    st = os.stat(location)
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def manifest_path(out_dir: Path, name: str) -> Path:
+    return Path(out_dir) / MANIFEST_DIR / f"{name}.json"
+
+
+def partial_path(out_dir: Path, name: str) -> Path:
+    return Path(out_dir) / f".{name}.partial"
+
+
+def is_complete(out_dir: Path, item: BatchInput) -> bool:
+    """True when the output exists, is the one the manifest describes, and the input has not changed."""
+    out = Path(out_dir) / item.output
+    manifest = manifest_path(out_dir, item.output)
+    if not out.is_file() or not manifest.is_file():
+        return False
+    try:
+        record = json.loads(manifest.read_text(encoding="utf-8"))
+        current = fingerprint(item.location)
+    except (OSError, ValueError):
+        return False
+    return (record.get("input") == item.location and record.get("input_fingerprint") == current
+            and record.get("output_size") == out.stat().st_size)
+
+
+def _write_manifest(out_dir: Path, item: BatchInput, result: JobResult) -> None:
+    path = manifest_path(out_dir, item.output)
+    path.parent.mkdir(exist_ok=True)
+    record = {"input": item.location, "input_fingerprint": fingerprint(item.location),
+              "output_size": (Path(out_dir) / item.output).stat().st_size, "rows": result.rows,
+              "frames": result.frames}
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(record), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def open_job_model(options: JobOptions):
+    """The model a worker uses for all its jobs (opened once per worker)."""
+    from engines.loader import open_model
+
+    from ..models.defaults import resolve_model
+
+    if options.threads:
+        import torch
+
+        torch.set_num_threads(options.threads)
+    return open_model(resolve_model(options.model, options.backend), backend=options.backend,
+                      threads=options.threads)
+
+
+def _sink(path: Path, fmt: str):
+    if fmt == "parquet":
+        from ..sinks.parquet_sink import ParquetSink
+
+        return ParquetSink(path)
+    from ..sinks.csv_sink import CsvSink
+
+    return CsvSink(path)
+
+
+def annotate(item: BatchInput, out_dir: Path, model, options: JobOptions, stop: threading.Event | None = None,
+             on_frames: Callable[[int], None] | None = None) -> JobResult:
+    """Annotate ``item`` into ``out_dir/item.output``; the result's status is done, failed or interrupted."""
+    from ..runner import analyze_video
+    from ..sinks import SinkError
+    from ..sources import SourceError, VideoSource
+
+    started = time.perf_counter()
+    out_dir = Path(out_dir)
+    tmp, final = partial_path(out_dir, item.output), out_dir / item.output
+    result = JobResult(item.location, item.output, "failed")
+    pending = 0
+    try:
+        tmp.unlink(missing_ok=True)
+        with VideoSource(item.location) as source, _sink(tmp, options.format) as sink:
+            for frame_result in analyze_video(model, source, options.analyzer_options(), stop=stop):
+                sink.write(frame_result)
+                result.frames += 1
+                result.rows += len(frame_result.faces)
+                pending += 1
+                if on_frames is not None and pending >= 25:
+                    on_frames(pending)
+                    pending = 0
+            truncated = source.error if source.truncated else None
+        if stop is not None and stop.is_set():
+            result.status = "interrupted"
+            return result
+        os.replace(tmp, final)
+        result.status, result.error = "done", truncated
+        _write_manifest(out_dir, item, result)
+    except (SourceError, SinkError, OSError) as exc:
+        result.error = str(exc)
+    except Exception as exc:  # one bad input never stops the batch
+        log.debug("%s failed", item.location, exc_info=True)
+        result.error = f"{type(exc).__name__}: {exc}"
+    finally:
+        if on_frames is not None and pending:
+            on_frames(pending)
+        tmp.unlink(missing_ok=True)
+        result.seconds = round(time.perf_counter() - started, 3)
+    return result

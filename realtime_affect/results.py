@@ -1,0 +1,41 @@
+"""Read results back: ``read_results(path)`` -> a pandas DataFrame with proper dtypes, from the CSV or
+Parquet files that ``affect-live`` and ``affect-batch`` write (pandas is imported only here)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class ResultsError(ValueError):
+    """A results file that is missing, of an unknown kind, or not in the documented columns."""
+
+
+def read_results(path: str | Path):
+    """A DataFrame with one row per face per frame and the documented columns (ints, floats, strings,
+    bools; ``temporal`` and ``fitted`` as bool). CSVs from versions without ``fitted`` get it as True."""
+    import pandas as pd
+
+    from .sinks.parquet_sink import COLUMN_TYPES
+
+    path = Path(path)
+    if not path.is_file():
+        raise ResultsError(f"{path}: no such results file")
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        df = pd.read_parquet(path)
+    elif suffix == ".csv":
+        df = pd.read_csv(path, dtype={"expression": "string", "source": "string"}, keep_default_na=False)
+    else:
+        raise ResultsError(f"{path}: expected a .csv or .parquet results file")
+    if "fitted" not in df.columns:
+        df["fitted"] = True
+    missing = [c for c in COLUMN_TYPES if c not in df.columns]
+    if missing:
+        raise ResultsError(f"{path}: not a realtime-affect results file (missing columns {', '.join(missing[:5])})")
+    pandas_types = {"int64": "int64", "int32": "int32", "float32": "float32", "float64": "float64",
+                    "string": "string", "bool": "bool"}
+    for name, kind in COLUMN_TYPES.items():
+        if kind == "bool" and df[name].dtype != bool:
+            df[name] = df[name].astype(str).str.strip().isin(("1", "True", "true"))
+        else:
+            df[name] = df[name].astype(pandas_types[kind])
+    return df[list(COLUMN_TYPES) + [c for c in df.columns if c not in COLUMN_TYPES]]
