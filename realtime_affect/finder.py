@@ -32,6 +32,9 @@ class FinderOptions:
     #: Keep faces the detector finds but the landmarker cannot fit (profile, occlusion), aligned from the
     #: detector's keypoints and marked ``fitted=False``; off: such faces are left out.
     keep_unfitted: bool = True
+    #: Live mode: run the full-range sweeps in a background thread and merge their faces into a later frame,
+    #: so no frame waits ~10 ms for a sweep (results then depend on timing: files keep sweeps in line).
+    background_sweeps: bool = False
 
 
 def _covered(box: np.ndarray, faces: list[Face], overlap: float) -> int | None:
@@ -65,6 +68,12 @@ class FaceFinder:
         self._frame = 0
         self._last_sweep = -10 ** 9
         self.sweeps = 0
+        self._pool = None
+        self._pending = None  # a background sweep in flight
+        if self.detector is not None and self.video and self.options.background_sweeps:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="affect-sweep")
 
     def detect(self, rgb: np.ndarray, time_s: float = 0.0) -> list[Face]:
         opts = self.options
@@ -83,7 +92,9 @@ class FaceFinder:
             lost = len(faces) < len(self._previous)
             due = self._frame - self._last_sweep >= opts.sweep_every
             soon = lost and self._frame - self._last_sweep >= max(1, opts.sweep_every // 3)
-            if not self.video or due or soon:
+            if self._pool is not None:
+                faces = self._background_sweep(rgb, faces, due or soon)
+            elif not self.video or due or soon:
                 faces = self._sweep(rgb, faces)
         faces = dedupe(faces)
         if opts.min_face_size:
@@ -92,10 +103,12 @@ class FaceFinder:
         self._frame += 1
         return faces
 
-    def _sweep(self, rgb: np.ndarray, faces: list[Face]) -> list[Face]:
-        self._last_sweep = self._frame
-        self.sweeps += 1
-        for det in self.detector.detect(rgb):
+    def _sweep(self, rgb: np.ndarray, faces: list[Face], detections: list[Detection] | None = None) -> list[Face]:
+        if detections is None:
+            self._last_sweep = self._frame
+            self.sweeps += 1
+            detections = self.detector.detect(rgb)
+        for det in detections:
             if self.options.min_face_size and det.box[3] < self.options.min_face_size * 0.8:
                 continue
             hit = _covered(det.box, faces, self.options.overlap)
@@ -114,7 +127,21 @@ class FaceFinder:
             found = face_from_detection(det)
         return found
 
+    def _background_sweep(self, rgb: np.ndarray, faces: list[Face], wanted: bool) -> list[Face]:
+        """Merge a finished background sweep into this frame's faces; start one when wanted and none runs."""
+        if self._pending is not None and self._pending.done():
+            detections = self._pending.result()
+            self._pending = None
+            faces = self._sweep(rgb, faces, detections)
+        if wanted and self._pending is None:
+            self._last_sweep = self._frame
+            self.sweeps += 1
+            self._pending = self._pool.submit(self.detector.detect, rgb.copy())
+        return faces
+
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)  # the detector must not be closed under a running sweep
         self.landmarks.close()
         if self.detector is not None:
             self.detector.close()

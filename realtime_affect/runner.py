@@ -22,9 +22,10 @@ from .types import FrameResult
 log = logging.getLogger(__name__)
 
 
-def _finder(options: AnalyzerOptions, video: bool) -> FaceFinder:
+def _finder(options: AnalyzerOptions, video: bool, background_sweeps: bool = False) -> FaceFinder:
     return FaceFinder(FinderOptions(max_faces=options.max_faces, sweep_every=options.sweep_every,
-                                    min_face_size=options.min_face_size, full_range=options.full_range), video=video)
+                                    min_face_size=options.min_face_size, full_range=options.full_range,
+                                    background_sweeps=background_sweeps), video=video)
 
 
 def analyze_video(model: AffectModel, source: VideoSource, options: AnalyzerOptions | None = None,
@@ -70,7 +71,7 @@ def analyze_camera(model: AffectModel, source, options: AnalyzerOptions | None =
 
     options = options or AnalyzerOptions()
     timer = timer or StageTimer()
-    with _finder(options, video=True) as landmarks:
+    with _finder(options, video=True, background_sweeps=True) as landmarks:  # no frame waits for a sweep
         analyzer = LiveAnalyzer(model, landmarks, options, lookahead=lookahead, timer=timer)
         for frame in source:
             if stop is not None and stop.is_set():

@@ -180,3 +180,21 @@ def test_video_face_the_landmarker_cannot_fit_is_followed_on_every_frame(tmp_pat
     rows = read_csv(out)
     assert {r["fitted"] for r in rows} == {"0"} and {r["track_id"] for r in rows} == {"1"}
     assert len({r["frame"] for r in rows}) >= 70  # 72 frames: followed between sweeps, not only on them
+
+
+@pytest.mark.slow
+def test_live_mode_sweeps_in_the_background_and_still_finds_every_face(multiscale):
+    """Camera mode: no frame waits for a full-range sweep; its faces join a frame or two later."""
+    import cv2
+
+    from realtime_affect.finder import FaceFinder, FinderOptions
+
+    video, layout = multiscale
+    frames = decode_frames(video)
+    counts = []
+    with FaceFinder(FinderOptions(max_faces=8, background_sweeps=True), video=True) as finder:
+        for i, bgr in enumerate(frames):
+            counts.append(len(finder.detect(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), i / 30.0)))
+        assert finder.sweeps >= 1
+    assert counts[0] < 6  # the first frame does not wait for the sweep...
+    assert counts[-8:] == [6] * 8  # ...whose faces are then followed on every frame
