@@ -96,6 +96,7 @@ def main() -> None:
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--max-faces", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--threads", type=int, help="ONNX Runtime intra-op threads (default: the runtime's)")
     parser.add_argument("--grid4", action="store_true",
                         help="use a 1280x720 2x2 grid of four faces built from the test clips (72 frames)")
     args = parser.parse_args()
@@ -106,8 +107,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         model_path = args.model or default_model(Path(tmp))
-        model = open_model(model_path, backend=args.backend)
-        other = open_model(args.compare, backend=args.backend) if args.compare else None
+        model = open_model(model_path, backend=args.backend, threads=args.threads)
+        other = open_model(args.compare, backend=args.backend, threads=args.threads) if args.compare else None
         floors, runs, stages, near_only, other_runs, serial = [], [], [], [], [], []
         pipeline_run(args.clip, model, args.max_faces)  # warm-up (first-call costs, page cache)
         if other is not None:

@@ -156,6 +156,10 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path):
     empty.mkdir()
     proc = batch(str(empty), "--out", str(tmp_path / "out"))
     assert proc.returncode == 2 and "no video files" in proc.stderr
+    bad_model = tmp_path / "model.pt"
+    bad_model.write_bytes(b"not a model")
+    proc = batch(str(SINGLE_FACE), "--out", str(tmp_path / "out"), "--model", str(bad_model))
+    assert proc.returncode == 2 and "not a readable checkpoint" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_inputs_from_folders_and_list_files_with_clashing_names_resolved(tmp_path):

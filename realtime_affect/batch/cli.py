@@ -99,6 +99,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = JobOptions(model=args.model, backend=args.backend, max_faces=args.max_faces,
                          temporal=not args.no_temporal, full_range=not args.no_full_range, format=args.format,
                          threads=threads_per_worker(args.workers))
+    try:  # a bad model is the user's argument, not every input's failure: check it once, here
+        check_model(options)
+    except Exception as exc:
+        sys.stderr.write(f"affect-batch: error: {exc}\n")
+        return EXIT_USAGE
     results: list[JobResult] = []
     todo = []
     for item in items:
@@ -144,6 +149,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             what = r.error if r.error and r.error.startswith(r.input) else f"{r.input}: {r.error}"
             sys.stderr.write(f"affect-batch: failed: {what}\n")
     return code
+
+
+def check_model(options) -> None:
+    """Open and close the model once (a missing or damaged file fails here, with its message)."""
+    from .job import open_job_model
+
+    open_job_model(options).close()
 
 
 def _refuse_inputs_as_outputs(items, out_dir: Path) -> None:
