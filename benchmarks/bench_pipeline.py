@@ -96,7 +96,8 @@ def main() -> None:
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--max-faces", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--threads", type=int, help="ONNX Runtime intra-op threads (default: the runtime's)")
+    parser.add_argument("--threads", type=int, help="ONNX Runtime intra-op threads (default: what affect-live "
+                        "uses, realtime_affect.cores.model_threads())")
     parser.add_argument("--grid4", action="store_true",
                         help="use a 1280x720 2x2 grid of four faces built from the test clips (72 frames)")
     args = parser.parse_args()
@@ -104,6 +105,9 @@ def main() -> None:
         args.clip = build_grid4(Path(tempfile.mkdtemp()) / "grid4.mp4")
 
     from engines.loader import open_model
+    from realtime_affect.cores import model_threads
+
+    args.threads = args.threads or model_threads()
 
     with tempfile.TemporaryDirectory() as tmp:
         model_path = args.model or default_model(Path(tmp))

@@ -22,10 +22,12 @@ class Analyzer:
                  options: AnalyzerOptions | None = None) -> None:
         from engines.loader import open_model
 
+        from .cores import model_threads
         from .models.defaults import resolve_model
 
         self.options = options or AnalyzerOptions()
-        self.model = open_model(resolve_model(model, backend), backend=backend, device=device)
+        self.model = open_model(resolve_model(model, backend), backend=backend, device=device,
+                                threads=model_threads())  # the landmarker has its own thread (cores.py)
         self._stop = threading.Event()
 
     def video(self, location: str | Path, callback: Callable[[FrameResult], None] | None = None

@@ -13,8 +13,8 @@ CHECKSUMS: dict[str, str] = {
     "face_detection_full_range_sparse.tflite":
         "2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1",
     # the bundled default model (scripts/build_default_model.sh; assets/DEFAULT_MODEL.md)
-    "default_model.pt": "a4c3dfbd5266d21c3b7a74315bf5aeccbeff5b7d0116b5491ea702449b4ab0a2",
-    "default_model.onnx": "8bb26ccf4386b2dc92744b84990a62188c95d017db9853974e007789bad6a194",
+    "default_model.pt": "84925612bda39dcc8bbd7e25627c890cfa6c6954377738a2124bee17c33ebe3f",
+    "default_model.onnx": "9e4c12296a5c218a4f220866079c23c35bc7d9822a604d8a67de956bd8244e79",
 }
 
 

@@ -187,6 +187,8 @@ def _open_sinks(args: argparse.Namespace, stack: ExitStack, fps: float, opened: 
 def _run(args: argparse.Namespace, console, stop: _Stop) -> int:
     from engines.loader import open_model
 
+    from .cores import model_threads
+
     from .display import LiveWindow, display_available
     from .models.defaults import resolve_model
     from .overlay import OverlayState, draw
@@ -227,7 +229,11 @@ def _run(args: argparse.Namespace, console, stop: _Stop) -> int:
         window = stack.enter_context(LiveWindow()) if show else None
         camera = stack.enter_context(CameraSource(args.camera)) if args.camera is not None else None
         model_path = resolve_model(args.model, args.backend)
-        model = stack.enter_context(open_model(model_path, backend=args.backend, device=args.device))
+        # Files: the landmarker runs a frame ahead in its own thread, so the model gets fewer threads (cores.py);
+        # the camera runs one frame at a time and keeps the runtime's default.
+        threads = None if camera is not None else model_threads()
+        model = stack.enter_context(open_model(model_path, backend=args.backend, device=args.device,
+                                               threads=threads))
         progress = stack.enter_context(_progress(console, args.quiet or args.camera is not None))
         overlay = OverlayState()
 

@@ -63,7 +63,7 @@ def main() -> None:
         for name, value in bias.items():
             student.expression.bias[EXPRESSIONS.index(name)] += value
     card.name = "realtime-affect-default"
-    card.version = "0.2.0"
+    card.version = "0.3.0"
     card.description = (
         "Multi-task student trained on real labelled faces of thousands of people (FER+ votes, CK+ expressions "
         "and FACS action units, muxspace/LFW crops), through the runtime's own landmarker and alignment. "

@@ -21,7 +21,7 @@ EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_FAILED, EXIT_SIGINT, EXIT_SIGTERM = 0, 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .local import usable_cores
+    from ..cores import usable_cores
 
     p = argparse.ArgumentParser(prog="affect-batch", description="Annotate many video files: one CSV or Parquet "
                                 "file per input, rows identical to affect-live --video X --csv.")

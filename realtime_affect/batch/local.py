@@ -6,7 +6,6 @@ parent sets a shared stop flag, and every job in flight stops between frames and
 from __future__ import annotations
 
 import multiprocessing as mp
-import os
 import queue
 import signal
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -14,22 +13,16 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Callable, Sequence
 
+from ..cores import model_threads
 from .inputs import BatchInput
 from .job import JobOptions, JobResult
 
 _worker: dict = {}
 
 
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def threads_per_worker(workers: int, cores: int | None = None) -> int:
     """Model threads per worker so that all workers together do not oversubscribe the cores."""
-    return max(1, (cores or usable_cores()) // max(1, workers))
+    return model_threads(workers, cores)
 
 
 def _init(options: JobOptions, stop, progress) -> None:
