@@ -117,6 +117,8 @@ def run_cases(cases, originals, tmp_path, tiny_model, capsys) -> Counter:
 def test_damaged_files_end_cleanly(originals, tmp_path, tiny_model, capsys):
     cases = _cases(28, seed=2026)
     codes = run_cases(cases, originals, tmp_path, tiny_model, capsys)
+    with capsys.disabled():
+        print(f"\nfuzz: {len(cases)} cases, exit codes {dict(sorted(codes.items()))}")
     assert sum(codes.values()) == 28
     assert set(Counter(how for _, how, _ in cases)) == set(DAMAGES)  # every kind of damage was tried
 
@@ -124,6 +126,8 @@ def test_damaged_files_end_cleanly(originals, tmp_path, tiny_model, capsys):
 @pytest.mark.slow
 def test_many_more_damaged_files_end_cleanly(originals, tmp_path, tiny_model, capsys):
     codes = run_cases(_cases(140, seed=7), originals, tmp_path, tiny_model, capsys)
+    with capsys.disabled():
+        print(f"\nfuzz (slow): 140 cases, exit codes {dict(sorted(codes.items()))}")
     assert sum(codes.values()) == 140
 
 
