@@ -58,12 +58,12 @@ def _free(x: np.ndarray, y: np.ndarray, w: int, h: int, obstacles: Sequence[Rect
 
 
 def place(size: tuple[int, int], frame: tuple[int, int], obstacles: Sequence[Rect],
-          prefer: tuple[float, float] = (1.0, 0.0), step: int = 8,
-          shrink: Sequence[float] = SHRINK_STEPS) -> tuple[Rect, float] | None:
+          prefer: tuple[float, float] = (1.0, 0.0), step: int = 8, shrink: Sequence[float] = SHRINK_STEPS,
+          prefer_px: tuple[float, float] | None = None) -> tuple[Rect, float] | None:
     """(rectangle, scale) for a panel of natural ``size`` (w, h) in a ``frame`` (w, h), or None.
 
-    ``prefer`` is the wished position of the panel's centre as a fraction of the frame (1, 0: top right)
-    or, when both are above 1, in pixels; among free positions the nearest to it wins."""
+    ``prefer`` is the wished position of the panel's centre as a fraction of the frame (1, 0: top right);
+    ``prefer_px``, when given, the same in pixels. Among free positions the nearest to it wins."""
     fw, fh = frame
     for s in shrink:
         w, h = max(1, int(round(size[0] * s))), max(1, int(round(size[1] * s)))
@@ -75,7 +75,7 @@ def place(size: tuple[int, int], frame: tuple[int, int], obstacles: Sequence[Rec
         ok = _free(gx, gy, w, h, obstacles)
         if not ok.any():
             continue
-        px, py = (prefer[0] * fw, prefer[1] * fh) if max(prefer) <= 1.0 else prefer
+        px, py = prefer_px if prefer_px is not None else (prefer[0] * fw, prefer[1] * fh)
         d = (gx + w / 2 - px) ** 2 + (gy + h / 2 - py) ** 2
         d = np.where(ok, d, np.inf)
         i = np.unravel_index(int(np.argmin(d)), d.shape)

@@ -48,10 +48,12 @@ class OverlayState:
 
 @dataclass
 class Panel:
-    """A rendered block (BGR image) and where it would like to be (see ``layout.place``)."""
+    """A rendered block (BGR image) and where it would like its centre: ``prefer`` as a fraction of the
+    frame, or ``prefer_px`` in pixels (see ``layout.place``)."""
 
     image: np.ndarray
     prefer: tuple[float, float] = (1.0, 0.0)
+    prefer_px: tuple[float, float] | None = None
 
 
 def text_panel(lines: Sequence[str], scale: float, colour: tuple[int, int, int] = (235, 235, 235),
@@ -136,7 +138,7 @@ def place_panels(out: np.ndarray, panels: Sequence[Panel], taken: list[Rect]) ->
     placed: list[Rect | None] = []
     for panel in panels:
         ph, pw = panel.image.shape[:2]
-        spot = place((pw, ph), (w, h), taken, prefer=panel.prefer)
+        spot = place((pw, ph), (w, h), taken, prefer=panel.prefer, prefer_px=panel.prefer_px)
         if spot is None:
             placed.append(None)
             continue
@@ -169,12 +171,12 @@ def draw(frame: np.ndarray, result: FrameResult, state: OverlayState | None = No
         x, y, bw, bh = (float(v) for v in face.face.box)
         label = text_panel([_label(face)], scale, colour=track_colour(face.track_id))
         lh, lw = label.image.shape[:2]
-        label.prefer = (x + lw / 2 + 1.5, y - lh / 2 - margin)  # pixels: just above the box
+        label.prefer_px = (x + lw / 2, y - lh / 2 - margin)  # just above the box
         trail = state.trails.get(face.track_id) if state is not None else None
         body = face_panel(face, trail, scale, au_threshold)
         ph, pw = body.shape[:2]
-        body_prefer = (x + bw + margin + pw / 2 + 1.5, y + ph / 2 + 1.5)  # right of the box, top aligned
-        panels += [label, Panel(body, body_prefer)]
+        body_at = (x + bw + margin + pw / 2, y + ph / 2)  # right of the box, top aligned
+        panels += [label, Panel(body, prefer_px=body_at)]
     status = [t for t in (f"{fps:5.1f} fps" if fps is not None else "",
                           f"{latency_ms:5.1f} ms" if latency_ms is not None else "") if t]
     if status:
