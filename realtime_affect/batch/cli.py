@@ -45,9 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def default_workers(cores: int) -> int:
-    """One worker per two cores: each worker's landmarker thread and model thread keep about two busy
-    (measured: benchmarks/bench_batch.py)."""
-    return max(1, cores // 2)
+    """One worker per core: on 2 cores, 2 workers ran 1.56x the throughput of 1 (benchmarks/bench_batch.py,
+    docs/scaling.md); each holds about 0.6 GB."""
+    return max(1, cores)
 
 
 class _Interrupt:
