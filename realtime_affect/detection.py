@@ -96,21 +96,27 @@ class FullRangeDetector(QuietTask):
         with quiet_native_stderr():  # "Sparsity tensors may not yet be fully supported" is harmless
             self._task = vision.FaceDetector.create_from_options(options)
 
+    def _detect_region(self, region: np.ndarray, x: int, y: int) -> list[Detection]:
+        """Detections in ``region`` (an RGB array whose top-left is at frame pixel x, y), in frame pixels."""
+        rh, rw = region.shape[:2]
+        image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(region))
+        result = self._quiet_first(self._task.detect, image)
+        found = []
+        for d in result.detections:
+            b = d.bounding_box
+            box = np.array([b.origin_x + x, b.origin_y + y, b.width, b.height], np.float32)
+            keypoints = None
+            if d.keypoints:
+                keypoints = np.array([(k.x * rw + x, k.y * rh + y) for k in d.keypoints], np.float32)
+            found.append(Detection(box=box, score=float(d.categories[0].score) if d.categories else 1.0,
+                                   keypoints=keypoints))
+        return found
+
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         h, w = rgb.shape[:2]
         found: list[Detection] = []
         for x, y, tw, th in tiles(w, h):
-            region = np.ascontiguousarray(rgb[y:y + th, x:x + tw])
-            image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=region)
-            result = self._quiet_first(self._task.detect, image)
-            for d in result.detections:
-                b = d.bounding_box
-                box = np.array([b.origin_x + x, b.origin_y + y, b.width, b.height], np.float32)
-                keypoints = None
-                if d.keypoints:
-                    keypoints = np.array([(k.x * tw + x, k.y * th + y) for k in d.keypoints], np.float32)
-                found.append(Detection(box=box, score=float(d.categories[0].score) if d.categories else 1.0,
-                                       keypoints=keypoints))
+            found.extend(self._detect_region(rgb[y:y + th, x:x + tw], x, y))
         return nms(found)
 
     def detect_near(self, rgb: np.ndarray, box: np.ndarray, scale: float = 2.0) -> Detection | None:
@@ -118,20 +124,8 @@ class FullRangeDetector(QuietTask):
         follows a face the landmarker cannot fit without sweeping the whole frame."""
         h, w = rgb.shape[:2]
         x, y, side = crop_region(box, scale, w, h)
-        crop = padded_crop(rgb, x, y, side)
-        image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(crop))
-        result = self._quiet_first(self._task.detect, image)
-        best = None
-        for d in result.detections:
-            score = float(d.categories[0].score) if d.categories else 1.0
-            if best is not None and score <= best.score:
-                continue
-            b = d.bounding_box
-            keypoints = np.array([(k.x * side + x, k.y * side + y) for k in d.keypoints], np.float32) \
-                if d.keypoints else None
-            best = Detection(np.array([b.origin_x + x, b.origin_y + y, b.width, b.height], np.float32), score,
-                             keypoints)
-        return best
+        found = self._detect_region(padded_crop(rgb, x, y, side), x, y)
+        return max(found, key=lambda d: d.score) if found else None
 
 
 

@@ -220,19 +220,15 @@ class _Progress:
 
 
 def _frame_count(location: str) -> int:
-    """Frames in a video from its header (0 when unknown or unreadable): only for the progress bar."""
-    try:
-        import av
+    """Frames in a video from its header, as ``VideoSource`` probes it (0 when unknown or unreadable): only
+    for the progress bar."""
+    from ..sources import VideoSource
 
-        with av.open(location, timeout=5) as c:
-            s = c.streams.video[0]
-            if s.frames:
-                return int(s.frames)
-            if s.duration and s.time_base and s.average_rate:
-                return int(float(s.duration * s.time_base) * float(s.average_rate))
+    try:
+        with VideoSource(location, open_timeout_s=5.0) as source:
+            return source.info.frames or 0
     except Exception:  # probing is best effort; the job reports real errors
-        pass
-    return 0
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
