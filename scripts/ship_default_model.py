@@ -57,7 +57,8 @@ def main() -> None:
     payload = torch.load(run, map_location="cpu", weights_only=False)  # our own training output
     extra = json.loads(json.dumps(payload.get("extra") or {}, default=float))
     card = ModelCard.from_dict(payload["card"])
-    student = StudentNet(payload["student"]["arch"], payload["student"]["feature_dim"])
+    student = StudentNet(payload["student"]["arch"], payload["student"]["feature_dim"],
+                         va_from_scores=bool(payload["student"].get("va_from_scores", False)))
     student.load_state_dict(payload["student"]["state_dict"])
     with torch.no_grad():
         for name, value in bias.items():

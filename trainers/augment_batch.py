@@ -131,3 +131,20 @@ def augment(x: torch.Tensor, gen: torch.Generator, opt: AugmentOptions | None = 
 
 
 __all__ = ["AugmentOptions", "augment"]
+
+
+def mask_patches(x: torch.Tensor, ratio: float, gen: torch.Generator, grid: int = 8,
+                 fill: float = 0.0) -> torch.Tensor:
+    """Hide a random ``ratio`` of a ``grid`` x ``grid`` patch layout per image (seed 001's masked views).
+
+    ``x`` (N, C, H, W), normalised; hidden patches get ``fill`` (0: the normalised mean). Each image draws
+    its own patches, so two calls give two nearly complementary views of the same face."""
+    n, _, h, w = x.shape
+    hidden = int(round(ratio * grid * grid))
+    if hidden <= 0:
+        return x
+    scores = torch.rand(n, grid * grid, generator=gen)
+    keep = torch.ones(n, grid * grid)
+    keep.scatter_(1, scores.argsort(dim=1)[:, :hidden], 0.0)
+    keep = F.interpolate(keep.view(n, 1, grid, grid), size=(h, w), mode="nearest").to(x.dtype)
+    return x * keep + fill * (1 - keep)

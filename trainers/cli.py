@@ -65,6 +65,17 @@ def _train_val(args: argparse.Namespace):
     return train, val
 
 
+def _seed_001_args(p: argparse.ArgumentParser) -> None:
+    """Seed 001 (EMMA / masked co-training) options, shared by the student and faces trainers."""
+    p.add_argument("--co-training", action="store_true",
+                   help="masked co-training: two views of each face hide --mask-ratio of their patches; both are "
+                        "supervised and a Jensen-Shannon term keeps their expressions consistent (2x the compute)")
+    p.add_argument("--mask-ratio", type=float, default=0.5, help="share of the 8x8 patches each view hides")
+    p.add_argument("--co-weight", type=float, default=1.0, help="weight of the Jensen-Shannon term")
+    p.add_argument("--va-from-scores", action="store_true",
+                   help="EMMA: the valence/arousal head reads the expression and AU scores beside the features")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="affect-train", description=__doc__.splitlines()[0])
     p.add_argument("-v", "--verbose", action="store_true")
@@ -86,7 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
                             else "train a single-task teacher")
         common(sp)
         sp.add_argument("--arch", default="small" if name == "student" else "resnet18",
-                        choices=("tiny", "small", "resnet18", "resnet50"))
+                        choices=("tiny", "small", "grey", "fpn", "resnet18", "resnet50"),
+                        help="backbone; fpn: seed 003's feature pyramid (three stages fused top-down, pooled and "
+                             "concatenated before the heads)")
         sp.add_argument("--feature-dim", type=int, default=128)
         sp.add_argument("--backbone-weights", type=Path, help="local ImageNet weights (.pth), never downloaded")
         sp.add_argument("--workers", type=int, default=2)
@@ -95,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--resume", action="store_true", help="continue the run in --out")
         if name == "student":
             sp.add_argument("--semi-supervised", action="store_true", help="SS-MFAR on unlabelled expressions")
+            _seed_001_args(sp)
             sp.add_argument("--soft-labels", type=Path, help="teacher soft labels from affect-train pseudo-label")
             sp.add_argument("--distill-lambda", type=float, default=0.6)
             sp.add_argument("--temperature", type=float, default=2.0)
@@ -136,7 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "muxspace/labels.csv (any subset)")
     fc.add_argument("--out", type=Path, required=True, help="run folder (student.pt, train_state.pt, history.json)")
     fc.add_argument("--cache", type=Path, default=Path("build/facecache"), help="landmark cache folder")
-    fc.add_argument("--arch", default="grey", choices=("grey", "grey-wide", "small", "tiny", "resnet18"))
+    fc.add_argument("--arch", default="grey", choices=("grey", "grey-wide", "fpn", "small", "tiny", "resnet18"),
+                    help="backbone; fpn: seed 003's feature pyramid on the grey backbone")
     fc.add_argument("--input-size", type=int, default=64)
     fc.add_argument("--epochs", type=int, default=12)
     fc.add_argument("--batch-size", type=int, default=128)
@@ -145,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="expression class weights (n_max / n_class) ** power (0: none)")
     fc.add_argument("--no-csv-set", action="store_true", help="leave the CSV + image folder set out")
     fc.add_argument("--limit", type=int, default=0, help="at most this many faces per set (quick trials)")
+    fc.add_argument("--train-faces", type=int, default=0,
+                    help="train on a random subset of this many faces (validation stays whole; ablations)")
+    _seed_001_args(fc)
     fc.add_argument("--threads", type=int, default=2)
     fc.add_argument("--workers", type=int, default=2, help="landmarker processes for the cache")
     fc.add_argument("--seed", type=int, default=0)
@@ -254,6 +272,8 @@ def _student(args: argparse.Namespace, console) -> int:
                         resume=args.resume, device=args.device, augment=args.augment,
                         backbone_weights=str(args.backbone_weights) if args.backbone_weights else None,
                         semi_supervised=getattr(args, "semi_supervised", False),
+                        co_training=getattr(args, "co_training", False), mask_ratio=getattr(args, "mask_ratio", 0.5),
+                        co_weight=getattr(args, "co_weight", 1.0), va_from_scores=getattr(args, "va_from_scores", False),
                         distill_lambda=getattr(args, "distill_lambda", 0.6),
                         temperature=getattr(args, "temperature", 2.0), name=f"{args.command}-{args.out.name}")
     soft = _soft(getattr(args, "soft_labels", None), train)
@@ -367,7 +387,9 @@ def _faces(args: argparse.Namespace, console) -> int:
     cfg = FacesConfig(data=args.data, out=args.out, cache=args.cache, arch=args.arch, input_size=args.input_size,
                       epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, class_power=args.class_power,
                       use_csv_set=not args.no_csv_set, limit=args.limit, threads=args.threads, workers=args.workers,
-                      seed=args.seed, resume=args.resume, init=args.init, augment=args.augment)
+                      seed=args.seed, resume=args.resume, init=args.init, augment=args.augment,
+                      train_faces=args.train_faces, co_training=args.co_training, mask_ratio=args.mask_ratio,
+                      co_weight=args.co_weight, va_from_scores=args.va_from_scores)
 
     def show(r: dict) -> None:
         figures = "  ".join(f"{k} {v:.3f}" for k, v in r.items() if "/" in k)

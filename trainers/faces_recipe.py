@@ -65,6 +65,11 @@ class FacesConfig:
     init: Path | None = None  # start from this checkpoint's student weights (fine-tuning)
     augment: str = "strong"   # "strong" (default) or "light" (fine-tuning: milder geometry and degradations)
     limit: int = 0            # use at most this many faces per set (tests and quick trials)
+    train_faces: int = 0      # train on a random subset of this many faces per epoch (0: all; ablations)
+    va_from_scores: bool = False  # seed 001 (EMMA): the VA head also reads the expression and AU scores
+    co_training: bool = False     # seed 001 masked co-training: two masked views, JS consistency
+    mask_ratio: float = 0.5       # share of the 8x8 patches each co-training view hides
+    co_weight: float = 1.0        # weight of the Jensen-Shannon term
     name: str = "realtime-affect-default"
     card_extra: dict = field(default_factory=dict)
 
@@ -287,6 +292,31 @@ def _losses(out, batch, class_w):
     return expr, au, va
 
 
+def _co_training_losses(model, x, batch, class_w, mask_ratio: float, gen):
+    """Seed 001's masked co-training: two views of each face, each hiding ``mask_ratio`` of its patches,
+    both supervised, plus the Jensen-Shannon divergence between their expression predictions. One network
+    sees both views (the seed runs two; one keeps the served model and its cost unchanged)."""
+    import torch
+
+    from .augment_batch import mask_patches
+    from .losses import js_consistency
+
+    n = x.shape[0]
+    both = model(torch.cat([mask_patches(x, mask_ratio, gen), mask_patches(x, mask_ratio, gen)]))
+    first = {k: v[:n] for k, v in both.items()}
+    second = {k: v[n:] for k, v in both.items()}
+    a, b = _losses(first, batch, class_w), _losses(second, batch, class_w)
+    expr, au, va = ((p + q) / 2 for p, q in zip(a, b))
+    return expr, au, va, js_consistency(first["expression_logits"], second["expression_logits"])
+
+
+def va_agreement(pred: np.ndarray, target: np.ndarray) -> float:
+    """Mean concordance (CCC) of valence and arousal with their targets (here: expression-derived)."""
+    from .metrics import ccc
+
+    return float(np.mean([ccc(pred[:, d], target[:, d]) for d in range(2)]))
+
+
 def _as_input(grey_u8, gen=None, augment=False, inside=None, options: AugmentOptions | None = None):
     """uint8 (N, S, S) grey -> normalised (N, 3, S, S) float tensor (the three channels equal)."""
     import torch
@@ -317,8 +347,11 @@ def predict_prepared(student, s: PreparedSet, batch_size: int = 512) -> dict[str
 
 
 def train_faces(cfg: FacesConfig, on_epoch: Callable[[dict], None] | None = None,
-                on_progress: Callable[[str], None] | None = None) -> Path:
-    """Train and write ``out/student.pt`` (runtime checkpoint with its card) and ``out/train_state.pt``."""
+                on_progress: Callable[[str], None] | None = None, splits: Splits | None = None) -> Path:
+    """Train and write ``out/student.pt`` (runtime checkpoint with its card) and ``out/train_state.pt``.
+
+    ``splits``: reuse sets already built by ``build_splits`` for the same data, seed and input size
+    (several runs in one process, e.g. an ablation)."""
     import torch
 
     from engines.card import ModelCard
@@ -330,8 +363,10 @@ def train_faces(cfg: FacesConfig, on_epoch: Callable[[dict], None] | None = None
     torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    splits = build_splits(cfg, on_progress)
+    splits = splits if splits is not None else build_splits(cfg, on_progress)
     rows = training_rows(splits.train, cfg.ck_repeat, cfg.csv_cap_per_class, cfg.seed)
+    if 0 < cfg.train_faces < len(rows):
+        rows = rows.take(np.sort(np.random.default_rng(cfg.seed).choice(len(rows), cfg.train_faces, replace=False)))
     log.info("training on %d faces per epoch", len(rows))
     if len(rows) == 0:
         from .data import DataError
@@ -339,12 +374,13 @@ def train_faces(cfg: FacesConfig, on_epoch: Callable[[dict], None] | None = None
         raise DataError("no training face has an expression label and a landmark fit")
     class_w = torch.from_numpy(class_weights(rows.expression, cfg.class_power))
     torch.manual_seed(cfg.seed)
-    model = StudentNet(cfg.arch, cfg.feature_dim)
+    model = StudentNet(cfg.arch, cfg.feature_dim, va_from_scores=cfg.va_from_scores)
     if cfg.init:
         from realtime_affect.models.checkpoint import load_checkpoint
 
         start_from = load_checkpoint(cfg.init)
-        if start_from.student.arch != cfg.arch or start_from.card.input_size != cfg.input_size:
+        if (start_from.student.arch != cfg.arch or start_from.card.input_size != cfg.input_size
+                or start_from.student.va_from_scores != cfg.va_from_scores):
             from .data import DataError
 
             raise DataError(f"{cfg.init} is a {start_from.student.arch} student at {start_from.card.input_size} px; "
@@ -385,19 +421,23 @@ def train_faces(cfg: FacesConfig, on_epoch: Callable[[dict], None] | None = None
         gen = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)
         order = torch.randperm(len(rows), generator=gen).numpy()
         model.train()
-        sums = np.zeros(4)
+        sums = np.zeros(5)
         for step in range(steps_per_epoch):
             idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
             batch = {k: v[idx] for k, v in tensors.items()}
             x = _as_input(rows.crops[idx], gen, augment=True, inside=rows.inside[idx], options=aug_options)
-            o = model(x)
-            expr, au, va = _losses(o, batch, class_w)
-            loss = expr + cfg.au_weight * au + cfg.va_weight * va
+            if cfg.co_training:
+                expr, au, va, co = _co_training_losses(model, x, batch, class_w, cfg.mask_ratio, gen)
+            else:
+                expr, au, va = _losses(model(x), batch, class_w)
+                co = torch.zeros(())
+            loss = expr + cfg.au_weight * au + cfg.va_weight * va + cfg.co_weight * co
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
-            sums += [float(loss.detach()), float(expr.detach()), float(au.detach()), float(va.detach())]
+            sums += [float(loss.detach()), float(expr.detach()), float(au.detach()), float(va.detach()),
+                     float(co.detach())]
         metrics = {}
         for name, s in splits.val.items():
             pred = predict_prepared(model, s)
@@ -406,8 +446,10 @@ def train_faces(cfg: FacesConfig, on_epoch: Callable[[dict], None] | None = None
             metrics[f"{name}/macro_f1"] = m["macro_f1"]
             if (s.aus >= 0).any():
                 metrics[f"{name}/au_macro_f1"] = au_report(pred["action_units"], s.aus)["macro_f1"]
+            metrics[f"{name}/va_ccc"] = va_agreement(pred["valence_arousal"], s.va)
         mean = [float(v) / steps_per_epoch for v in sums]
         record = {"epoch": epoch + 1, "loss": mean[0], "expr_loss": mean[1], "au_loss": mean[2], "va_loss": mean[3],
+                  **({"co_training_js": mean[4]} if cfg.co_training else {}),
                   "seconds": time.perf_counter() - t0, **{k: float(v) for k, v in metrics.items()}}
         history.append(record)
         extra = {"epoch": epoch + 1, "history": history, "config": _jsonable(asdict(cfg)),
@@ -428,4 +470,4 @@ def _jsonable(d: dict) -> dict:
 
 __all__ = ["FacesConfig", "PreparedSet", "Splits", "build_splits", "train_faces", "grey_crops", "class_weights",
            "training_rows", "predict_prepared", "load_sets", "prepare", "validation_sets",
-           "training_label_counts"]
+           "training_label_counts", "va_agreement"]

@@ -17,6 +17,7 @@ from realtime_affect.models.checkpoint import save_checkpoint
 from realtime_affect.models.student import StudentNet
 
 from . import losses as L
+from .augment_batch import mask_patches
 from .data import FaceDataset, Sample, label_counts
 from .metrics import abaw_metrics
 from .tasks import TASKS, LossConfig, task_losses
@@ -35,6 +36,10 @@ class StudentConfig:
     weight_decay: float = 1e-4
     tasks: tuple[str, ...] = TASKS
     semi_supervised: bool = False
+    co_training: bool = False      # seed 001: two masked views, JS consistency of their expressions
+    mask_ratio: float = 0.5
+    co_weight: float = 1.0
+    va_from_scores: bool = False   # seed 001 (EMMA): the VA head also reads the expression and AU scores
     augment: str = "full"
     balance_tasks: bool = True
     distill_lambda: float = 0.6
@@ -173,7 +178,11 @@ def train_student(cfg: StudentConfig, train: Sequence[Sample], val: Sequence[Sam
     train_ds = FaceDataset(train, cfg.input_size, cfg.mean, cfg.std, train=True, strong_view=cfg.semi_supervised,
                            soft=soft, augment=cfg.augment, seed=cfg.seed + 1000 * dist.rank)
     val_ds = FaceDataset(val, cfg.input_size, cfg.mean, cfg.std)
-    model = StudentNet(cfg.arch, cfg.feature_dim, backbone_weights=cfg.backbone_weights).to(dist.device)
+    if cfg.co_training and cfg.semi_supervised:
+        raise ValueError("choose one of co-training and semi-supervised training (both use a second view)")
+    model = StudentNet(cfg.arch, cfg.feature_dim, backbone_weights=cfg.backbone_weights,
+                       va_from_scores=cfg.va_from_scores).to(dist.device)
+    mask_gen = torch.Generator().manual_seed(cfg.seed + 7919 * dist.rank)
     net = dist.wrap(model)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     loader = _loader(train_ds, cfg.batch_size, True, cfg.workers, dist, cfg.seed)
@@ -205,16 +214,27 @@ def train_student(cfg: StudentConfig, train: Sequence[Sample], val: Sequence[Sam
             batch = _to(batch, dist.device)
             with torch.autocast(dist.device.type, enabled=use_amp):
                 unl = batch["expression"] < 0
-                n = batch["image"].shape[0]
+                size = batch["image"].shape[0]
                 if cfg.semi_supervised and bool(unl.any()):
                     # weak and strong views in one pass (FixMatch style): shared BatchNorm statistics
                     both = net(torch.cat([batch["image"], batch["strong"][unl]]))
-                    outputs = {k: v[:n] for k, v in both.items()}
-                    strong_logits = both["expression_logits"][n:]
+                    outputs = {k: v[:size] for k, v in both.items()}
+                    strong_logits = both["expression_logits"][size:]
+                elif cfg.co_training:
+                    views = torch.cat([mask_patches(batch["image"].cpu(), cfg.mask_ratio, mask_gen)
+                                       for _ in range(2)]).to(dist.device)
+                    both = net(views)
+                    outputs = {k: v[:size] for k, v in both.items()}
+                    second = {k: v[size:] for k, v in both.items()}
                 else:
                     outputs = net(batch["image"])
                     strong_logits = outputs["expression_logits"][:0]
                 parts = task_losses(outputs, batch, loss_cfg)
+                if cfg.co_training:
+                    other = task_losses(second, batch, loss_cfg)
+                    parts = {k: (v + other[k]) / 2 for k, v in parts.items()}
+                co = (cfg.co_weight * L.js_consistency(outputs["expression_logits"], second["expression_logits"])
+                      if cfg.co_training and "expression" in parts else 0.0)
                 if cfg.semi_supervised and "expression" in parts:
                     ce_u, kl = L.semi_supervised_expression_loss(outputs["expression_logits"][unl], strong_logits,
                                                                  thresholds)
@@ -223,7 +243,7 @@ def train_student(cfg: StudentConfig, train: Sequence[Sample], val: Sequence[Sam
                     lab = batch["expression"] >= 0
                     correct_probs.append(outputs["expression_logits"][lab].detach().float().softmax(-1))
                     correct_labels.append(batch["expression"][lab])
-                loss = balance(parts)
+                loss = balance(parts) + co  # the JS term keeps its own weight (not rescaled by the balancer)
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(opt)

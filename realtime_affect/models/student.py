@@ -6,7 +6,7 @@ from torch import nn
 
 from ..labels import ACTION_UNITS, EXPRESSIONS
 
-STUDENT_ARCHS = ("tiny", "small", "grey", "grey-wide", "resnet18", "resnet50")
+STUDENT_ARCHS = ("tiny", "small", "grey", "grey-wide", "fpn", "resnet18", "resnet50")
 
 
 def _conv_bn(cin: int, cout: int, stride: int = 1, groups: int = 1, kernel: int = 3) -> nn.Sequential:
@@ -71,6 +71,37 @@ def _grey_backbone(widths: tuple[int, int, int, int]) -> tuple[nn.Module, int]:
     return nn.Sequential(*layers), c3
 
 
+class PyramidBackbone(nn.Module):
+    """Seed 003's multi-task feature pyramid on the grey backbone: three stages' outputs (strides 4, 8, 8
+    of the input) get 1x1 lateral projections, a top-down pass adds each coarser level into the finer one,
+    a 3x3 convolution smooths each level, and the levels are pooled and concatenated before the heads, so
+    the heads see fine texture (wrinkles, AUs) as well as the coarse configuration (expression).
+
+    Returns (B, 3 * width, 1, 1): ``StudentNet``'s global pool then is an identity."""
+
+    def __init__(self, widths: tuple[int, int, int, int] = (32, 64, 128, 192), width: int = 64) -> None:
+        super().__init__()
+        c0, c1, c2, c3 = widths
+        self.stem = nn.Sequential(GreyInput(), _conv_bn(1, c0), nn.MaxPool2d(2))
+        self.stage1 = nn.Sequential(_conv_bn(c0, c1), _conv_bn(c1, c1), nn.MaxPool2d(2))
+        self.stage2 = nn.Sequential(_conv_bn(c1, c2), _conv_bn(c2, c2), nn.MaxPool2d(2))
+        self.stage3 = nn.Sequential(_conv_bn(c2, c3), _conv_bn(c3, c3))
+        self.lateral = nn.ModuleList([nn.Conv2d(c, width, 1) for c in (c1, c2, c3)])
+        self.smooth = nn.ModuleList([_conv_bn(width, width) for _ in range(3)])
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.out_channels = 3 * width
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        l1 = self.stage1(self.stem(x))
+        l2 = self.stage2(l1)
+        l3 = self.stage3(l2)
+        p3 = self.lateral[2](l3)
+        p2 = self.lateral[1](l2) + p3  # same stride: no resampling
+        p1 = self.lateral[0](l1) + nn.functional.interpolate(p2, size=l1.shape[-2:], mode="nearest")
+        levels = [smooth(p) for smooth, p in zip(self.smooth, (p1, p2, p3))]
+        return torch.cat([self.pool(p) for p in levels], dim=1)
+
+
 def _tiny_backbone() -> tuple[nn.Module, int]:
     """A very small net for tests and quick experiments."""
     return nn.Sequential(_conv_bn(3, 16, 2), _conv_bn(16, 32, 2), _conv_bn(32, 64, 2)), 64
@@ -93,11 +124,12 @@ class StudentNet(nn.Module):
     """Backbone -> global pool -> feature vector -> expression / AU / VA heads.
 
     ``forward`` returns raw outputs for training (logits); ``ServingStudent`` wraps it with the
-    activations the runtime reports.
+    activations the runtime reports. With ``va_from_scores`` (seed 001, EMMA) the valence/arousal head
+    reads the expression and AU scores (detached: VA does not train the other heads) beside the features.
     """
 
     def __init__(self, arch: str = "small", feature_dim: int = 128, dropout: float = 0.2,
-                 backbone_weights: str | None = None) -> None:
+                 backbone_weights: str | None = None, va_from_scores: bool = False) -> None:
         super().__init__()
         if arch == "small":
             self.backbone, channels = _small_backbone()
@@ -105,6 +137,9 @@ class StudentNet(nn.Module):
             self.backbone, channels = _grey_backbone((32, 64, 128, 192))
         elif arch == "grey-wide":
             self.backbone, channels = _grey_backbone((48, 96, 160, 256))
+        elif arch == "fpn":
+            self.backbone = PyramidBackbone()
+            channels = self.backbone.out_channels
         elif arch == "tiny":
             self.backbone, channels = _tiny_backbone()
         elif arch in ("resnet18", "resnet50"):
@@ -118,16 +153,23 @@ class StudentNet(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.expression = nn.Linear(feature_dim, len(EXPRESSIONS))
         self.action_units = nn.Linear(feature_dim, len(ACTION_UNITS))
-        self.valence_arousal = nn.Linear(feature_dim, 2)
+        self.va_from_scores = va_from_scores
+        scores = len(EXPRESSIONS) + len(ACTION_UNITS) if va_from_scores else 0
+        self.valence_arousal = nn.Linear(feature_dim + scores, 2)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         features = self.neck(self.pool(self.backbone(x)))
         h = self.dropout(features)
+        expression, action_units = self.expression(h), self.action_units(h)
+        va_input = h
+        if self.va_from_scores:
+            scores = torch.cat([expression.softmax(-1), action_units.sigmoid()], dim=-1).detach()
+            va_input = torch.cat([h, scores], dim=-1)
         return {
             "features": features,
-            "expression_logits": self.expression(h),
-            "au_logits": self.action_units(h),
-            "valence_arousal": torch.tanh(self.valence_arousal(h)),
+            "expression_logits": expression,
+            "au_logits": action_units,
+            "valence_arousal": torch.tanh(self.valence_arousal(va_input)),
         }
 
 
