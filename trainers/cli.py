@@ -127,6 +127,29 @@ def build_parser() -> argparse.ArgumentParser:
     sq.add_argument("--hidden", type=int, default=128)
     sq.add_argument("--smoothness", type=float, default=0.1, help="weight of the step-to-step change penalty")
 
+    ss = sub.add_parser("sequence-faces", help="train the GRU on sequences made from labelled stills (the default "
+                        "model's temporal model; see trainers/sequence_stills.py)")
+    ss.add_argument("--student", type=Path, required=True, help="checkpoint whose features the GRU reads")
+    ss.add_argument("--data", type=Path, required=True, help="folder with ferplus_*.npz, ckplus_train.npz, muxspace/")
+    ss.add_argument("--out", type=Path, required=True, help="run folder (model.pt: the student + the GRU)")
+    ss.add_argument("--cache", type=Path, default=Path("build/facecache"), help="landmark cache folder")
+    ss.add_argument("--faces", type=int, default=12000, help="training faces in the feature bank (0: all)")
+    ss.add_argument("--views", type=int, default=6, help="augmented copies per face")
+    ss.add_argument("--hidden", type=int, default=128)
+    ss.add_argument("--epochs", type=int, default=12)
+    ss.add_argument("--sequences", type=int, default=8000, help="synthetic 32-step sequences per epoch")
+    ss.add_argument("--lr", type=float, default=2e-3)
+    ss.add_argument("--noise", type=float, default=0.35,
+                    help="per-step feature noise in feature standard deviations (match the real clips' "
+                         "frame-to-frame change: benchmarks/temporal_clips.py prints it)")
+    ss.add_argument("--transition-rate", type=float, default=0.5, help="share of sequences whose expression changes")
+    ss.add_argument("--truth-weight", type=float, default=0.5,
+                    help="targets: this share the face's label, the rest the student's reading of the clean face")
+    ss.add_argument("--smoothness", type=float, default=0.5, help="weight of the step-to-step change penalty")
+    ss.add_argument("--limit", type=int, default=0, help="at most this many faces per set (quick trials)")
+    ss.add_argument("--threads", type=int, default=2)
+    ss.add_argument("--seed", type=int, default=0)
+
     ev = sub.add_parser("eval", help="ABAW metrics of a checkpoint on labelled data")
     _data_args(ev)
     ev.add_argument("--checkpoint", type=Path, required=True)
@@ -230,6 +253,8 @@ def _dispatch(args: argparse.Namespace, console) -> int:
         return _pseudo(args, console)
     if args.command == "sequence":
         return _sequence(args, console)
+    if args.command == "sequence-faces":
+        return _sequence_faces(args, console)
     if args.command == "eval":
         return _eval(args, console)
     if args.command == "teacher-labels":
@@ -261,8 +286,11 @@ def _soft(path: Path | None, samples) -> dict | None:
 
 
 def _student(args: argparse.Namespace, console) -> int:
+    from .data import DataError
     from .loop import StudentConfig, train_student
 
+    if getattr(args, "co_training", False) and getattr(args, "semi_supervised", False):
+        raise DataError("--co-training and --semi-supervised both use a second view of each face: choose one")
     train, val = _train_val(args)
     tasks = ("expression", "action_units", "valence_arousal")
     if args.command == "teacher":
@@ -396,6 +424,25 @@ def _faces(args: argparse.Namespace, console) -> int:
         console.print(f"epoch {r['epoch']}: loss {r['loss']:.3f} ({r['seconds']:.0f} s)  {figures}")
 
     path = train_faces(cfg, on_epoch=show, on_progress=console.print)
+    console.print(f"wrote {path}")
+    return 0
+
+
+def _sequence_faces(args: argparse.Namespace, console) -> int:
+    from .sequence_stills import StillSequenceConfig, train_still_sequences
+
+    cfg = StillSequenceConfig(student=args.student, data=args.data, out=args.out, cache=args.cache, faces=args.faces,
+                              views=args.views, hidden=args.hidden, epochs=args.epochs,
+                              sequences_per_epoch=args.sequences, lr=args.lr, noise=args.noise,
+                              transition_rate=args.transition_rate, truth_weight=args.truth_weight,
+                              smoothness=args.smoothness, threads=args.threads, seed=args.seed,
+                              limit=args.limit)
+
+    def show(r: dict) -> None:
+        figures = "  ".join(f"{k.split('/')[1]} {v:.3f}" for k, v in r.items() if "/" in k)
+        console.print(f"epoch {r['epoch']}: expression loss {r['expr_loss']:.3f} ({r['seconds']:.0f} s)  {figures}")
+
+    path = train_still_sequences(cfg, on_epoch=show, on_progress=console.print)
     console.print(f"wrote {path}")
     return 0
 

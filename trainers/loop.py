@@ -179,7 +179,9 @@ def train_student(cfg: StudentConfig, train: Sequence[Sample], val: Sequence[Sam
                            soft=soft, augment=cfg.augment, seed=cfg.seed + 1000 * dist.rank)
     val_ds = FaceDataset(val, cfg.input_size, cfg.mean, cfg.std)
     if cfg.co_training and cfg.semi_supervised:
-        raise ValueError("choose one of co-training and semi-supervised training (both use a second view)")
+        from .data import DataError
+
+        raise DataError("--co-training and --semi-supervised both use a second view of each face: choose one")
     model = StudentNet(cfg.arch, cfg.feature_dim, backbone_weights=cfg.backbone_weights,
                        va_from_scores=cfg.va_from_scores).to(dist.device)
     mask_gen = torch.Generator().manual_seed(cfg.seed + 7919 * dist.rank)

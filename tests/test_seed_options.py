@@ -1,0 +1,107 @@
+"""Seed methods as training options: the feature pyramid (seed 003), masked co-training and VA from the
+expression/AU scores (seed 001); each trains end to end and is scored by ``affect-train eval``."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from synthetic_data import write_mtl_dataset
+from trainers.cli import main as train_main
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return write_mtl_dataset(tmp_path_factory.mktemp("seeds"), videos=6, frames=16, seed=5)
+
+
+def test_pyramid_student_fuses_three_levels_and_keeps_the_served_outputs():
+    from realtime_affect.models.student import PyramidBackbone, StudentNet
+
+    net = StudentNet("fpn", 32).eval()
+    assert isinstance(net.backbone, PyramidBackbone) and net.backbone.out_channels == 192
+    out = net(torch.randn(2, 3, 64, 64))
+    assert out["features"].shape == (2, 32) and out["expression_logits"].shape == (2, 8)
+    # each pyramid level reaches the features: zeroing one level's smoothing changes them
+    with torch.no_grad():
+        before = net(torch.ones(1, 3, 64, 64) * 0.3)["features"].clone()
+        for level in net.backbone.smooth:
+            level[0].weight.zero_()
+            level[1].bias.zero_()
+        after = net(torch.ones(1, 3, 64, 64) * 0.3)["features"]
+    assert not torch.allclose(before, after)
+
+
+def test_va_from_scores_reads_the_expression_and_au_scores_and_survives_a_checkpoint(tmp_path):
+    from engines.card import ModelCard
+    from realtime_affect.models.checkpoint import load_checkpoint, save_checkpoint
+    from realtime_affect.models.student import StudentNet
+
+    torch.manual_seed(0)
+    net = StudentNet("tiny", 16, va_from_scores=True).eval()
+    assert net.valence_arousal.in_features == 16 + 8 + 12
+    x = torch.randn(3, 3, 48, 48)
+    with torch.no_grad():
+        ref = net(x)["valence_arousal"]
+        net.expression.bias[4] += 5.0  # another expression reading moves VA though the features do not change
+        moved = net(x)["valence_arousal"]
+    assert not torch.allclose(ref, moved)
+    path = save_checkpoint(tmp_path / "m.pt", ModelCard(feature_dim=16, input_size=48), net)
+    again = load_checkpoint(path).student
+    assert again.va_from_scores
+    with torch.no_grad():
+        torch.testing.assert_close(again(x)["valence_arousal"], moved)
+
+
+def test_masked_views_hide_the_asked_share_and_differ():
+    from trainers.augment_batch import mask_patches
+
+    gen = torch.Generator().manual_seed(1)
+    x = torch.ones(4, 3, 64, 64)
+    a, b = mask_patches(x, 0.75, gen), mask_patches(x, 0.75, gen)
+    for view in (a, b):
+        assert torch.allclose((view == 0).float().mean(dim=(1, 2, 3)), torch.full((4,), 0.75))
+    assert not torch.equal(a, b)
+    assert torch.equal(mask_patches(x, 0.0, gen), x)
+
+
+def test_js_term_is_zero_for_equal_views_and_positive_otherwise():
+    from trainers.losses import js_consistency
+
+    logits = torch.tensor([[2.0, 0.0, -1.0]])
+    assert float(js_consistency(logits, logits)) == pytest.approx(0.0, abs=1e-7)
+    p, q = torch.tensor([0.5, 0.5]), torch.tensor([1.0, 0.0])
+    m = (p + q) / 2
+    by_hand = 0.5 * float((p * (p / m).log()).sum()) + 0.5 * float((q[:1] * (q[:1] / m[:1]).log()).sum())
+    assert float(js_consistency(p.log()[None], torch.tensor([[0.0, -1e9]]))) == pytest.approx(by_hand, rel=1e-4)
+
+
+@pytest.mark.parametrize("options", [["--arch", "fpn"], ["--arch", "tiny", "--co-training", "--mask-ratio", "0.6"],
+                                     ["--arch", "tiny", "--va-from-scores"]], ids=["fpn", "co-training", "va-from-scores"])
+def test_each_option_trains_end_to_end_and_is_scored_by_eval(data, tmp_path, options):
+    from realtime_affect.models.checkpoint import load_checkpoint
+
+    ann, images = data
+    out = tmp_path / "run"
+    assert train_main(["student", *options, "--annotations", str(ann), "--images", str(images), "--out", str(out),
+                       "--epochs", "1", "--batch-size", "16", "--workers", "0"]) == 0
+    ckpt = load_checkpoint(out / "student.pt")
+    assert ckpt.student.arch == options[1]
+    assert ckpt.student.va_from_scores == ("--va-from-scores" in options)
+    assert ckpt.extra["config"]["co_training"] == ("--co-training" in options)
+    report = tmp_path / "eval.json"
+    assert train_main(["eval", "--checkpoint", str(out / "student.pt"), "--annotations", str(ann),
+                       "--images", str(images), "--json", str(report)]) == 0
+    metrics = json.loads(report.read_text())
+    assert metrics["samples"] > 0 and np.isfinite(metrics["p_mtl"])
+
+
+def test_co_training_and_semi_supervised_together_are_refused_in_one_line(data, tmp_path, capsys):
+    ann, images = data
+    code = train_main(["student", "--arch", "tiny", "--co-training", "--semi-supervised", "--annotations", str(ann),
+                       "--images", str(images), "--out", str(tmp_path / "x"), "--epochs", "1", "--workers", "0"])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "co-training" in err[0]

@@ -1,0 +1,318 @@
+"""The temporal model (GRU v2) trained on sequences made from labelled stills.
+
+Video of many people with per-frame labels is scarce here, so the training sequences are built
+deliberately from the still faces the student learnt on (``faces_recipe``):
+
+* **a face held still**: each step's feature is the student's feature of one of ``views`` augmented
+  copies of the face (light pose, framing, blur, noise and light changes), the copy drifting every few
+  frames with a linear blend between copies (a face moves smoothly), plus white per-frame feature noise
+  sized to the frame-to-frame change measured on real clips (``frame_change``);
+* **a change**: in ``transition_rate`` of the sequences the face turns into another face of another
+  expression at a random step, blended over 1-8 frames (an onset);
+* **short tracks**: some sequences are edge-padded at the front (a new track, live) or the back (the
+  tail of a file), like the runtime pads them; padded steps carry no loss.
+
+Targets per step: ``truth_weight`` x the face's label (FER+ vote shares, CK+/CSV one-hot) plus the rest x
+the student's reading of the clean face, for expression; the student's clean AUs and VA (blended with the
+CK+ FACS codes and the derived VA targets). So the GRU learns to report, steadily, what the student
+reads on the face, nudged toward the truth, and to follow a real change within a few frames. A
+smoothness term penalises step-to-step change where the target does not change.
+
+Validation builds the same kind of sequences from faces no model trained on (FER+ validation) and
+compares the GRU with the per-frame student on the same noisy features: accuracy against the vote
+majority (all steps, and the last step: what the causal live path reports), and flips of the top
+expression per 100 steps on sequences without a change.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StillSequenceConfig:
+    student: Path                 # checkpoint (.pt) whose features the GRU reads
+    data: Path                    # ../shared/data
+    out: Path                     # run folder: model.pt (student + GRU), history.json
+    cache: Path = Path("build/facecache")
+    faces: int = 12000            # training faces in the feature bank (random subset)
+    views: int = 6                # augmented copies per face (copy 0 is the clean face)
+    hidden: int = 128
+    epochs: int = 12
+    sequences_per_epoch: int = 8000
+    batch_size: int = 64
+    lr: float = 2e-3
+    transition_rate: float = 0.5
+    pad_rate: float = 0.3
+    noise: float = 0.35           # white per-step feature noise, in units of the per-dimension feature std
+    truth_weight: float = 0.5
+    smoothness: float = 0.5
+    seed: int = 0
+    threads: int = 2
+    workers: int = 2
+    limit: int = 0                # at most this many faces per set (tests and quick trials)
+
+
+@dataclass
+class FeatureBank:
+    """Student features of augmented copies of labelled faces, and the targets for each face."""
+
+    features: np.ndarray      # (N, V, D) float32; view 0 = the clean face
+    expression: np.ndarray    # (N, 8) target distribution
+    majority: np.ndarray      # (N,) int64 label (-1 none)
+    aus: np.ndarray           # (N, 12) target probabilities
+    va: np.ndarray            # (N, 2)
+
+    def __len__(self) -> int:
+        return len(self.majority)
+
+
+def student_bank(student, prepared, views: int, truth_weight: float, seed: int,
+                 batch_size: int = 512) -> FeatureBank:
+    """Features of ``views`` copies of every prepared face (copy 0 clean, the rest lightly augmented)
+    and the per-face targets (label mixed with the student's clean reading)."""
+    import torch
+
+    from .augment_batch import AugmentOptions
+    from .faces_recipe import _as_input
+
+    gen = torch.Generator().manual_seed(seed)
+    opts = AugmentOptions.light()
+    n = len(prepared)
+    student.eval()
+    feats = np.zeros((n, views, student.neck[1].out_features), np.float32)
+    clean = {"expression": np.zeros((n, 8), np.float32), "aus": np.zeros((n, 12), np.float32),
+             "va": np.zeros((n, 2), np.float32)}
+    with torch.no_grad():
+        for s in range(0, n, batch_size):
+            sl = slice(s, min(n, s + batch_size))
+            for v in range(views):
+                x = _as_input(prepared.crops[sl], gen, augment=v > 0, inside=prepared.inside[sl], options=opts)
+                o = student(x)
+                feats[sl, v] = o["features"].numpy()
+                if v == 0:
+                    clean["expression"][sl] = o["expression_logits"].softmax(-1).numpy()
+                    clean["aus"][sl] = o["au_logits"].sigmoid().numpy()
+                    clean["va"][sl] = o["valence_arousal"].numpy()
+    w = truth_weight
+    has_label = (prepared.expression >= 0)[:, None]
+    expression = np.where(has_label, w * prepared.soft + (1 - w) * clean["expression"], clean["expression"])
+    has_aus = prepared.aus >= 0
+    aus = np.where(has_aus, w * np.clip(prepared.aus, 0, 1) + (1 - w) * clean["aus"], clean["aus"])
+    va = np.where(has_label, w * prepared.va + (1 - w) * clean["va"], clean["va"])
+    return FeatureBank(feats, expression.astype(np.float32), prepared.expression.astype(np.int64),
+                       aus.astype(np.float32), va.astype(np.float32))
+
+
+def frame_change(features: np.ndarray, scale: np.ndarray) -> float:
+    """Median over steps of the root-mean-square step-to-step feature change of one track (T, D), each
+    dimension in units of ``scale`` (D,): the statistic the synthetic sequences' noise is matched to on
+    real clips (white noise of ``noise`` stds alone gives about ``noise * sqrt(2)``)."""
+    if len(features) < 2:
+        return float("nan")
+    steps = np.diff(features, axis=0) / np.maximum(scale, 1e-6)
+    return float(np.median(np.sqrt((steps ** 2).mean(axis=1))))
+
+
+def make_sequences(bank: FeatureBank, count: int, window: int, rng: np.random.Generator,
+                   transition_rate: float, pad_rate: float, noise: float, scale: np.ndarray) -> dict[str, np.ndarray]:
+    """``count`` synthetic windows: features (B, W, D), per-step targets, a loss mask, and whether the
+    target changes within each sequence."""
+    n, views, dim = bank.features.shape
+    a = rng.integers(0, n, count)
+    b = rng.integers(0, n, count)
+    top = bank.expression.argmax(1)
+    same = top[a] == top[b]  # a change should change the expression
+    for _ in range(4):
+        if not same.any():
+            break
+        b[same] = rng.integers(0, n, int(same.sum()))
+        same = top[a] == top[b]
+    change = (rng.random(count) < transition_rate) & ~same
+    # blend weight of face b per step: 0 before the onset, ramps to 1 over 1..8 steps
+    onset = rng.integers(3, window - 3, count)
+    ramp = rng.integers(1, 9, count)
+    t = np.arange(window)[None, :]
+    alpha = np.clip((t - onset[:, None] + 1) / ramp[:, None], 0, 1) * change[:, None]
+    feats = (1 - alpha[..., None]) * _drift(bank, a, window, rng) + alpha[..., None] * _drift(bank, b, window, rng)
+    feats += noise * scale * rng.standard_normal(feats.shape).astype(np.float32)
+    targets = {}
+    for name in ("expression", "aus", "va"):
+        values = getattr(bank, name)
+        targets[name] = ((1 - alpha[..., None]) * values[a][:, None] + alpha[..., None] * values[b][:, None]).astype(
+            np.float32)
+    majority = np.where(alpha >= 0.5, bank.majority[b][:, None], bank.majority[a][:, None])
+    mask = np.ones((count, window), np.float32)
+    pad = rng.random(count) < pad_rate
+    for i in np.flatnonzero(pad):
+        keep = int(rng.integers(1, window))
+        if rng.random() < 0.6:  # a new track: the runtime repeats the first real step in front
+            feats[i, :window - keep] = feats[i, window - keep]
+            mask[i, :window - keep] = 0
+        else:                   # a track's tail in a file: the last real step repeated behind
+            feats[i, keep:] = feats[i, keep - 1]
+            mask[i, keep:] = 0
+    return {"features": feats.astype(np.float32), "mask": mask, "majority": majority.astype(np.int64),
+            "change": change, **targets}
+
+
+def _drift(bank: FeatureBank, faces: np.ndarray, window: int, rng: np.random.Generator) -> np.ndarray:
+    """(B, W, D) features of each face drifting between its augmented copies: a new copy every 3-10 steps,
+    linearly blended in between."""
+    count = len(faces)
+    views = bank.features.shape[1]
+    out = np.empty((count, window, bank.features.shape[2]), np.float32)
+    for i, face in enumerate(faces):
+        anchors = [0]
+        while anchors[-1] < window - 1:
+            anchors.append(min(window - 1, anchors[-1] + int(rng.integers(3, 11))))
+        copies = bank.features[face, rng.integers(0, views, len(anchors))]
+        out[i] = _interp(np.array(anchors), copies, window)
+    return out
+
+
+def _interp(anchors: np.ndarray, values: np.ndarray, window: int) -> np.ndarray:
+    steps = np.arange(window)
+    right = np.clip(np.searchsorted(anchors, steps, side="left"), 1, len(anchors) - 1) if len(anchors) > 1 else None
+    if right is None:
+        return np.repeat(values[:1], window, axis=0)
+    left = right - 1
+    span = np.maximum(anchors[right] - anchors[left], 1)
+    w = ((steps - anchors[left]) / span).clip(0, 1)[:, None]
+    return (1 - w) * values[left] + w * values[right]
+
+
+def sequence_losses(out, batch, smoothness: float):
+    """Soft-target losses per step (masked), plus the smoothness term where the target holds still."""
+    import torch
+    import torch.nn.functional as F
+
+    mask = batch["mask"]
+    denom = mask.sum().clamp(min=1)
+    logp = F.log_softmax(out["expression_logits"], -1)
+    expr = (-(batch["expression"] * logp).sum(-1) * mask).sum() / denom
+    au = (F.binary_cross_entropy_with_logits(out["au_logits"], batch["aus"], reduction="none").mean(-1)
+          * mask).sum() / denom
+    va = (((out["valence_arousal"] - batch["va"]) ** 2).mean(-1) * mask).sum() / denom
+    probs = out["expression_logits"].softmax(-1)
+    still = ((batch["expression"][:, 1:] - batch["expression"][:, :-1]).abs().sum(-1) < 1e-4).float()
+    still = still * mask[:, 1:] * mask[:, :-1]
+    jitter = ((probs[:, 1:] - probs[:, :-1]).abs().sum(-1) * still).sum() / still.sum().clamp(min=1)
+    return expr, au, va, smoothness * jitter
+
+
+def flips_per_100(top: np.ndarray, mask: np.ndarray) -> float:
+    """Changes of the top class between consecutive real steps, per 100 steps."""
+    both = (mask[:, 1:] * mask[:, :-1]) > 0
+    changes = (top[:, 1:] != top[:, :-1]) & both
+    return float(100.0 * changes.sum() / max(both.sum(), 1))
+
+
+def evaluate_sequences(student, net, seqs: dict[str, np.ndarray]) -> dict[str, float]:
+    """GRU vs the per-frame student on the same synthetic windows of held-out faces."""
+    import torch
+
+    net.eval()
+    with torch.no_grad():
+        x = torch.from_numpy(seqs["features"])
+        frame = student.expression(x).argmax(-1).numpy()
+        out = net(x)
+        gru = out["expression_logits"].argmax(-1).numpy()
+    mask, truth = seqs["mask"] > 0, seqs["majority"]
+    labelled = mask & (truth >= 0)
+    last = np.zeros_like(mask)
+    last[:, -1] = True
+    last &= labelled
+    still = ~seqs["change"]
+    return {
+        "frame_accuracy": float((frame == truth)[labelled].mean()),
+        "gru_accuracy": float((gru == truth)[labelled].mean()),
+        "gru_last_step_accuracy": float((gru == truth)[last].mean()) if last.any() else float("nan"),
+        "frame_flips_per_100": flips_per_100(frame[still], mask[still]),
+        "gru_flips_per_100": flips_per_100(gru[still], mask[still]),
+    }
+
+
+def train_still_sequences(cfg: StillSequenceConfig, on_epoch: Callable[[dict], None] | None = None,
+                          on_progress: Callable[[str], None] | None = None) -> Path:
+    """Build the feature banks, train the GRU, write ``out/model.pt`` (the student + the GRU)."""
+    import torch
+
+    from realtime_affect.models.checkpoint import load_checkpoint, save_checkpoint
+    from realtime_affect.models.sequence import SequenceNet
+
+    from .faces_recipe import FacesConfig, build_splits, training_rows
+
+    torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt = load_checkpoint(cfg.student)
+    card, student = ckpt.card, ckpt.student.eval()
+    faces_cfg = FacesConfig(data=cfg.data, out=out, cache=cfg.cache, input_size=card.input_size, seed=cfg.seed,
+                            workers=cfg.workers, limit=cfg.limit)
+    splits = build_splits(faces_cfg, on_progress)
+    rows = training_rows(splits.train, ck_repeat=1, csv_cap=faces_cfg.csv_cap_per_class, seed=cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    if 0 < cfg.faces < len(rows):
+        rows = rows.take(np.sort(rng.choice(len(rows), cfg.faces, replace=False)))
+    t0 = time.perf_counter()
+    bank = student_bank(student, rows, cfg.views, cfg.truth_weight, cfg.seed)
+    val_faces = splits.val["ferplus_valid"] if "ferplus_valid" in splits.val else next(iter(splits.val.values()))
+    val_faces = val_faces.take(np.flatnonzero(val_faces.fitted & (val_faces.expression >= 0)))
+    val_bank = student_bank(student, val_faces, cfg.views, cfg.truth_weight, cfg.seed + 1)
+    scale = bank.features.reshape(-1, bank.features.shape[-1]).std(0).astype(np.float32)
+    if on_progress:
+        on_progress(f"feature banks: {len(bank)} training and {len(val_bank)} validation faces x {cfg.views} copies "
+                    f"({time.perf_counter() - t0:.0f} s)")
+    val_seqs = make_sequences(val_bank, 2000, card.window, np.random.default_rng(cfg.seed + 99), cfg.transition_rate,
+                              cfg.pad_rate, cfg.noise, scale)
+    whole = ~val_seqs["change"] & (val_seqs["mask"].min(1) > 0)
+    synthetic_change = float(np.median([frame_change(f, scale) for f in val_seqs["features"][whole][:300]]))
+    torch.manual_seed(cfg.seed)
+    net = SequenceNet(card.feature_dim, cfg.hidden)
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
+    steps_per_epoch = max(1, cfg.sequences_per_epoch // cfg.batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch,
+                                                pct_start=0.15)
+    history: list[dict] = []
+    names = ("features", "mask", "expression", "aus", "va")
+    for epoch in range(cfg.epochs):
+        t0 = time.perf_counter()
+        seqs = make_sequences(bank, steps_per_epoch * cfg.batch_size, card.window, rng, cfg.transition_rate,
+                              cfg.pad_rate, cfg.noise, scale)
+        net.train()
+        sums = np.zeros(4)
+        for step in range(steps_per_epoch):
+            sl = slice(step * cfg.batch_size, (step + 1) * cfg.batch_size)
+            batch = {k: torch.from_numpy(seqs[k][sl]) for k in names}
+            o = net(batch["features"])
+            parts = sequence_losses(o, batch, cfg.smoothness)
+            loss = sum(parts)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            sums += [float(p.detach()) for p in parts]
+        record = {"epoch": epoch + 1, "seconds": time.perf_counter() - t0,
+                  **dict(zip(("expr_loss", "au_loss", "va_loss", "smooth_loss"), (sums / steps_per_epoch).tolist())),
+                  **{f"val/{k}": v for k, v in evaluate_sequences(student, net, val_seqs).items()}}
+        history.append(record)
+        if on_epoch:
+            on_epoch(record)
+    extra = {"history": history, "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
+             "synthetic_frame_change": synthetic_change, "feature_scale": scale.tolist()}
+    path = save_checkpoint(out / "model.pt", card, student, net.eval(), extra=extra)
+    (out / "history.json").write_text(json.dumps(history, indent=1))
+    return path
+
+
+__all__ = ["StillSequenceConfig", "FeatureBank", "student_bank", "make_sequences", "frame_change",
+           "sequence_losses", "flips_per_100", "evaluate_sequences", "train_still_sequences"]
