@@ -4,55 +4,15 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 
-from helpers import DATA
+from synthetic_data import write_faces_folder
 from trainers.cli import main as train_main
-
-CROPS = sorted((DATA / "teacher_crops").glob("pexels_*.png"))
-AU_NUMBERS = np.array([1, 2, 4, 5, 6, 7, 9, 10, 12, 14, 15, 17, 20, 23, 24, 25, 26, 27])
-
-
-def _faces(n: int, size: int = 48, grey: bool = True) -> list[np.ndarray]:
-    import cv2
-
-    out = []
-    for i in range(n):
-        img = cv2.imread(str(CROPS[i % len(CROPS)]))
-        if (i // len(CROPS)) % 2:
-            img = img[:, ::-1]
-        img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA) if size else img
-        out.append(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if grey else np.ascontiguousarray(img))
-    return out
 
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
-    import cv2
-
-    root = tmp_path_factory.mktemp("faces_data")
-    rng = np.random.default_rng(0)
-    for name, n in (("ferplus_train", 16), ("ferplus_valid", 8)):
-        votes = np.zeros((n, 10), np.uint8)
-        votes[np.arange(n), rng.choice([0, 1, 3, 5, 7], n)] = 7  # neutral, happy, sad, disgust, contempt
-        votes[:, 8] = 1
-        votes[0] = [0, 0, 0, 0, 0, 0, 0, 0, 9, 1]  # unknown majority: no label
-        np.savez(root / f"{name}.npz", images=np.stack(_faces(n)), votes=votes,
-                 names=np.array([f"{name}{i}.png" for i in range(n)]))
-    subjects = np.array([f"S{i // 2:03d}" for i in range(10)])
-    aus = (rng.random((10, len(AU_NUMBERS))) < 0.3).astype(np.uint8)
-    np.savez(root / "ckplus_train.npz", images=np.stack(_faces(10)), subjects=subjects,
-             emotions=np.array(["happy", "sadness", "surprise", "contempt", "anger"] * 2),
-             sequences=np.array([f"{s}_001" for s in subjects]), aus=aus, au_numbers=AU_NUMBERS,
-             names=np.array([f"{s}_001_{i:08d}.png" for i, s in enumerate(subjects)]))
-    (root / "muxspace" / "images").mkdir(parents=True)
-    lines = ["image,emotion,contributor"]
-    for i, img in enumerate(_faces(6, size=0, grey=False)):
-        cv2.imwrite(str(root / "muxspace" / "images" / f"m{i}.jpg"), img)
-        lines.append(f"m{i}.jpg,{['neutral', 'happiness', 'surprise'][i % 3]},1")
-    (root / "muxspace" / "labels.csv").write_text("\n".join(lines) + "\n")
-    return root
+    return write_faces_folder(tmp_path_factory.mktemp("faces_data"))
 
 
 @pytest.mark.slow
