@@ -28,6 +28,7 @@ VARIANTS = {
     "+ feature pyramid (seed 003, --arch fpn)": {"arch": "fpn"},
     "+ masked co-training (seed 001, --co-training)": {"co_training": True},
     "+ VA from scores (seed 001 EMMA, --va-from-scores)": {"va_from_scores": True},
+    "+ semi-supervised SS-MFAR (seeds 000/002, --semi-supervised)": {"semi_supervised": True},
 }
 
 
@@ -69,10 +70,13 @@ def main() -> None:
     ap.add_argument("--train-faces", type=int, default=10000)
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--limit", type=int, default=0, help="faces per set (smoke runs only)")
+    ap.add_argument("--augment", default="light", choices=("strong", "light"),
+                    help="light (default) learns faster within a short budget")
+    ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--only", default="", help="comma-separated variant numbers (1-based) to run")
     args = ap.parse_args()
-    base = FacesConfig(data=args.data, out=args.out, cache=args.cache, epochs=args.epochs,
-                       train_faces=args.train_faces, limit=args.limit, augment="strong")
+    base = FacesConfig(data=args.data, out=args.out, cache=args.cache, epochs=args.epochs, lr=args.lr,
+                       train_faces=args.train_faces, limit=args.limit, augment=args.augment)
     print(f"building the splits from {args.data} ...", flush=True)
     splits = build_splits(base, on_progress=lambda m: print(m, flush=True))
     chosen = [int(i) for i in args.only.split(",") if i] or list(range(1, len(VARIANTS) + 1))
@@ -101,10 +105,12 @@ def write_table(rows: list[dict], args) -> None:
     lines = [
         "# Seed methods on real faces: ablation",
         "",
-        f"Made by `python benchmarks/ablate_seed_methods.py --train-faces {args.train_faces} --epochs {args.epochs}` "
-        "in one run on this 2-core CPU. Each variant trains the default recipe from scratch with the same seed, "
+        f"Made by `python benchmarks/ablate_seed_methods.py --train-faces {args.train_faces} --epochs {args.epochs} "
+        f"--augment {args.augment} --lr {args.lr:g}` in one run on this 2-core CPU. Each variant trains the default "
+        "recipe from scratch with the same seed, "
         f"the same random {args.train_faces:,} training faces, {args.epochs} epochs of the same one-cycle schedule "
-        "and strong augmentation; only the named method changes. Scored on data none of them trained on. "
+        f"(peak lr {args.lr:g}) and {args.augment} augmentation; only the named method changes. Scored on data "
+        "none of them trained on. "
         "VA CCC: concordance of valence/arousal with the targets derived from FER+ validation's votes (the only "
         "VA targets this data has).",
         "",

@@ -1,11 +1,13 @@
 """Turn a finished ``affect-train faces`` run into the bundled default model: card, provenance, checksums.
 
-    python scripts/ship_default_model.py build/runs/default/student.pt [OUT.pt] [--expression-bias disgust=0.5,other=0.5]
+    python scripts/ship_default_model.py build/runs/stage4/student.pt [OUT.pt] [--expression-bias disgust=0.5,other=0.5]
+        [--sequence build/runs/gru/model.pt]
 
 ``--expression-bias`` adds a constant to the expression logits of the named classes (chosen on the
-validation data with scripts/tune_expression_prior.py; recorded in the card). Writes assets/default_model.pt (student only: the GRU trained on the previous student's features is not
-shipped until it is retrained on this one) and prints the file's sha256. Export the ONNX next
-(scripts/build_default_model.sh does both).
+validation data with scripts/tune_expression_prior.py; recorded in the card). ``--sequence`` takes the
+temporal model (GRU) from an ``affect-train sequence-faces`` run on this student's features; the run's
+student must have the same weights (the logit bias aside), or the GRU would read features it never saw.
+Writes assets/default_model.pt; export the ONNX next (scripts/build_default_model.sh does both).
 """
 from __future__ import annotations
 
@@ -46,6 +48,7 @@ def main() -> None:
     parser.add_argument("run", type=Path)
     parser.add_argument("out", type=Path, nargs="?", default=ROOT / "assets" / "default_model.pt")
     parser.add_argument("--expression-bias", default="", help="class=value[,class=value]")
+    parser.add_argument("--sequence", type=Path, help="checkpoint whose GRU ships with the student")
     args = parser.parse_args()
     run, out = args.run, args.out
     bias = {}
@@ -63,14 +66,31 @@ def main() -> None:
     with torch.no_grad():
         for name, value in bias.items():
             student.expression.bias[EXPRESSIONS.index(name)] += value
+    sequence, sequence_extra = None, {}
+    if args.sequence:
+        from realtime_affect.models.checkpoint import load_checkpoint
+
+        gru = load_checkpoint(args.sequence)
+        if gru.sequence is None:
+            parser.error(f"{args.sequence} has no temporal model")
+        mine, theirs = student.state_dict(), gru.student.state_dict()
+        differ = [k for k in mine if k != "expression.bias" and not torch.equal(mine[k], theirs[k])]
+        if differ:
+            parser.error(f"{args.sequence} was trained on another student's features ({differ[0]} differs)")
+        sequence = gru.sequence
+        sequence_extra = {"history": gru.extra.get("history", []), "config": gru.extra.get("config", {}),
+                          "feature_scale": gru.extra.get("feature_scale", [])}
     card.name = "realtime-affect-default"
-    card.version = "0.3.0"
+    card.version = "0.4.0" if sequence is not None else "0.3.0"
     card.description = (
         "Multi-task student trained on real labelled faces of thousands of people (FER+ votes, CK+ expressions "
         "and FACS action units, muxspace/LFW crops), through the runtime's own landmarker and alignment. "
         "Grey 64x64 input (colour converted inside the model). Valence/arousal are NOT learnt from VA labels "
         "(no set here has them): they are derived from the expression distribution through fixed circumplex "
-        "centroids (trainers/va_targets.py). Per-frame output: no temporal model yet. See assets/DEFAULT_MODEL.md.")
+        "centroids (trainers/va_targets.py). " + (
+            "Temporal model: a bidirectional GRU over 32-frame windows of the student's features, trained on "
+            "sequences made from labelled stills (affect-train sequence-faces). " if sequence is not None else
+            "Per-frame output: no temporal model yet. ") + "See assets/DEFAULT_MODEL.md.")
     card.extra = {
         "data_sets": DATA_SETS,
         "valence_arousal": "derived from expression probabilities via circumplex centroids (no VA labels)",
@@ -81,10 +101,16 @@ def main() -> None:
         "ck_val_subjects": extra.get("ck_val_subjects", []),
         "recipe": "affect-train faces (trainers/faces_recipe.py); scripts/build_default_model.sh",
         "expression_logit_bias": bias,
+        **({"temporal_model": "bidirectional GRU, 32 frames, trained on sequences made from labelled stills "
+                              "(trainers/sequence_stills.py); files: centred windows, live: causal"}
+           if sequence is not None else {}),
     }
-    save_checkpoint(out, card, student, None, extra={"built_by": "scripts/build_default_model.sh",
-                                                     "history": extra.get("history", []),
-                                                     "config": extra.get("config", {})})
+    save_checkpoint(out, card, student, sequence, extra={"built_by": "scripts/build_default_model.sh",
+                                                         "history": extra.get("history", []),
+                                                         "config": extra.get("config", {}),
+                                                         **({"sequence": sequence_extra} if sequence_extra else {}),
+                                                         **({"feature_scale": sequence_extra["feature_scale"]}
+                                                            if sequence_extra else {})})
     print(f"wrote {out}")
 
 

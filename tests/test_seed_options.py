@@ -105,3 +105,33 @@ def test_co_training_and_semi_supervised_together_are_refused_in_one_line(data, 
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "co-training" in err[0]
+
+
+def test_semi_supervised_faces_uses_the_faces_the_recipe_leaves_unlabelled(tmp_path):
+    from realtime_affect.models.checkpoint import load_checkpoint
+    from synthetic_data import write_faces_folder
+    from trainers.faces_recipe import FacesConfig, build_splits, training_rows, unlabelled_rows
+
+    data = write_faces_folder(tmp_path / "data")
+    cfg = FacesConfig(data=data, out=tmp_path / "run", cache=tmp_path / "cache", workers=1, epochs=2, batch_size=8,
+                      csv_cap_per_class=1, semi_supervised=True)
+    splits = build_splits(cfg)
+    labelled = training_rows(splits.train, cfg.ck_repeat, cfg.csv_cap_per_class, cfg.seed)
+    pool = unlabelled_rows(splits.train, cfg.csv_cap_per_class, cfg.seed)
+    # the FER+ face with an "unknown" majority has no label; the CSV set keeps one face per class
+    assert len(pool) >= 1 and (pool.expression == -1).all()
+    expected = 0
+    for s in splits.train:
+        if s.name == "ferplus_train":
+            expected += int((s.fitted & (s.expression < 0)).sum())
+        elif s.name == "muxspace":
+            labels = s.expression[s.fitted & (s.expression >= 0)]
+            expected += len(labels) - len(np.unique(labels))  # one face per class stays labelled
+    assert len(pool) == expected and len(labelled) > 0
+    assert train_main(["faces", "--data", str(data), "--cache", str(tmp_path / "cache"), "--workers", "1",
+                       "--out", str(tmp_path / "run"), "--epochs", "2", "--batch-size", "8",
+                       "--semi-supervised"]) == 0
+    history = load_checkpoint(tmp_path / "run" / "student.pt").extra["history"]
+    assert [h["epoch"] for h in history] == [1, 2]
+    assert all(np.isfinite(h["unlabelled_loss"]) for h in history)
+    assert len(history[-1]["thresholds"]) == 8 and max(history[-1]["thresholds"]) <= 1.0

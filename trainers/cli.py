@@ -183,6 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="expression class weights (n_max / n_class) ** power (0: none)")
     fc.add_argument("--no-csv-set", action="store_true", help="leave the CSV + image folder set out")
     fc.add_argument("--limit", type=int, default=0, help="at most this many faces per set (quick trials)")
+    fc.add_argument("--semi-supervised", action="store_true",
+                    help="SS-MFAR (seeds 000/002) on the faces the recipe leaves unlabelled: FER+ faces without a "
+                         "majority and the CSV set's faces beyond the per-class cap")
     fc.add_argument("--train-faces", type=int, default=0,
                     help="train on a random subset of this many faces (validation stays whole; ablations)")
     _seed_001_args(fc)
@@ -417,7 +420,8 @@ def _faces(args: argparse.Namespace, console) -> int:
                       use_csv_set=not args.no_csv_set, limit=args.limit, threads=args.threads, workers=args.workers,
                       seed=args.seed, resume=args.resume, init=args.init, augment=args.augment,
                       train_faces=args.train_faces, co_training=args.co_training, mask_ratio=args.mask_ratio,
-                      co_weight=args.co_weight, va_from_scores=args.va_from_scores)
+                      co_weight=args.co_weight, va_from_scores=args.va_from_scores,
+                      semi_supervised=args.semi_supervised)
 
     def show(r: dict) -> None:
         figures = "  ".join(f"{k} {v:.3f}" for k, v in r.items() if "/" in k)

@@ -70,6 +70,7 @@ class FacesConfig:
     co_training: bool = False     # seed 001 masked co-training: two masked views, JS consistency
     mask_ratio: float = 0.5       # share of the 8x8 patches each co-training view hides
     co_weight: float = 1.0        # weight of the Jensen-Shannon term
+    semi_supervised: bool = False  # seeds 000/002 (SS-MFAR) on the faces whose labels the recipe leaves out
     name: str = "realtime-affect-default"
     card_extra: dict = field(default_factory=dict)
 
@@ -230,6 +231,29 @@ def training_rows(train: list[PreparedSet], ck_repeat: int, csv_cap: int = 0, se
                                    "inside")])
 
 
+def unlabelled_rows(train: list[PreparedSet], csv_cap: int = 0, seed: int = 0) -> PreparedSet:
+    """Fitted training faces the supervised recipe leaves out, for semi-supervised learning: faces
+    without an expression majority (FER+ "unknown"), and the CSV set's faces beyond the per-class cap
+    (their noisy labels withheld). Same selection as ``training_rows`` for the same seed."""
+    parts = []
+    rng = np.random.default_rng(seed)
+    for s in train:
+        pool = np.flatnonzero(s.fitted & (s.expression < 0))
+        if s.name == "muxspace" and csv_cap > 0:
+            keep = np.flatnonzero(s.fitted & (s.expression >= 0))
+            capped = np.concatenate([rng.permutation(keep[s.expression[keep] == c])[:csv_cap]
+                                     for c in range(len(EXPRESSIONS))])
+            pool = np.union1d(pool, np.setdiff1d(keep, capped))
+        if s.name != "ckplus":
+            parts.append(s.take(pool))
+    fields = ("crops", "fitted", "expression", "soft", "aus", "au_teacher", "va", "blendshapes", "inside")
+    if not parts:
+        return train[0].take(np.zeros(0, np.int64))
+    merged = PreparedSet("unlabelled", *[np.concatenate([getattr(p, f) for p in parts]) for f in fields])
+    merged.expression = np.full(len(merged), -1, np.int64)
+    return merged
+
+
 def training_label_counts(cfg: FacesConfig) -> np.ndarray:
     """Expression counts (8,) of the faces one epoch of ``train_faces`` sees (same splits, caps, repeats),
     without making any crop: the label prior for logit adjustment."""
@@ -308,6 +332,34 @@ def _co_training_losses(model, x, batch, class_w, mask_ratio: float, gen):
     a, b = _losses(first, batch, class_w), _losses(second, batch, class_w)
     expr, au, va = ((p + q) / 2 for p, q in zip(a, b))
     return expr, au, va, js_consistency(first["expression_logits"], second["expression_logits"])
+
+
+def _semi_supervised_losses(model, x, batch, class_w, unlabelled: PreparedSet, thresholds, gen, count: int):
+    """SS-MFAR (seeds 000/002) beside the supervised losses: a weak (light) and a strong view of ``count``
+    unlabelled faces; confident weak predictions (adaptive per-class thresholds) become pseudo-labels for
+    the strong view, the rest are kept consistent by a symmetric KL. One forward pass over all views
+    (shared BatchNorm statistics). Returns the losses, the unlabelled term, and the labelled faces'
+    (probabilities, labels) where the prediction was right, for the next epoch's thresholds."""
+    import torch
+
+    from .augment_batch import AugmentOptions
+    from .losses import SS_MFAR_WEIGHTS, semi_supervised_expression_loss
+
+    pick = torch.randint(0, len(unlabelled), (count,), generator=gen).numpy()
+    crops, inside = unlabelled.crops[pick], unlabelled.inside[pick]
+    weak = _as_input(crops, gen, augment=True, inside=inside, options=AugmentOptions.light())
+    strong = _as_input(crops, gen, augment=True, inside=inside, options=AugmentOptions())
+    n = x.shape[0]
+    out = model(torch.cat([x, weak, strong]))
+    labelled = {k: v[:n] for k, v in out.items()}
+    expr, au, va = _losses(labelled, batch, class_w)
+    ce_u, kl = semi_supervised_expression_loss(out["expression_logits"][n:n + count],
+                                               out["expression_logits"][n + count:], thresholds)
+    w1, w2, w3 = SS_MFAR_WEIGHTS
+    unsup = w2 * ce_u + w3 * kl
+    probs = labelled["expression_logits"].detach().softmax(-1)
+    right = (probs.argmax(-1) == batch["expression"]).numpy()
+    return w1 * expr + unsup, au, va, unsup.detach(), (probs.numpy()[right], batch["expression"].numpy()[right])
 
 
 def va_agreement(pred: np.ndarray, target: np.ndarray) -> float:
@@ -407,7 +459,16 @@ def train_faces(cfg: FacesConfig, on_epoch: Callable[[dict], None] | None = None
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         start, history = state["epoch"] + 1, state["history"]
+        thresholds = state.get("thresholds", thresholds)
         log.info("resumed %s at epoch %d", out, start + 1)
+    unlabelled = unlabelled_rows(splits.train, cfg.csv_cap_per_class, cfg.seed) if cfg.semi_supervised else None
+    if unlabelled is not None:
+        if cfg.co_training:
+            from .data import DataError
+
+            raise DataError("co-training and semi-supervised training both use a second view of each face: choose one")
+        log.info("semi-supervised: %d unlabelled faces", len(unlabelled))
+    thresholds = torch.ones(len(EXPRESSIONS))
     tensors = {
         "soft": torch.from_numpy(rows.soft), "expression": torch.from_numpy(np.maximum(rows.expression, 0)),
         "aus": torch.from_numpy(rows.aus.astype(np.float32)), "au_teacher": torch.from_numpy(rows.au_teacher),
@@ -422,22 +483,35 @@ def train_faces(cfg: FacesConfig, on_epoch: Callable[[dict], None] | None = None
         order = torch.randperm(len(rows), generator=gen).numpy()
         model.train()
         sums = np.zeros(5)
+        correct: list[tuple[np.ndarray, np.ndarray]] = []
         for step in range(steps_per_epoch):
             idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
             batch = {k: v[idx] for k, v in tensors.items()}
             x = _as_input(rows.crops[idx], gen, augment=True, inside=rows.inside[idx], options=aug_options)
             if cfg.co_training:
                 expr, au, va, co = _co_training_losses(model, x, batch, class_w, cfg.mask_ratio, gen)
+            elif unlabelled is not None and len(unlabelled):
+                expr, au, va, co, seen = _semi_supervised_losses(model, x, batch, class_w, unlabelled, thresholds,
+                                                                 gen, max(1, cfg.batch_size // 2))
+                correct.append(seen)
             else:
                 expr, au, va = _losses(model(x), batch, class_w)
                 co = torch.zeros(())
-            loss = expr + cfg.au_weight * au + cfg.va_weight * va + cfg.co_weight * co
+            loss = expr + cfg.au_weight * au + cfg.va_weight * va
+            if cfg.co_training:
+                loss = loss + cfg.co_weight * co  # (semi-supervised: ``co`` is the unlabelled term, already in expr)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
             sums += [float(loss.detach()), float(expr.detach()), float(au.detach()), float(va.detach()),
                      float(co.detach())]
+        if correct:
+            from .losses import adaptive_thresholds
+
+            probs = torch.from_numpy(np.concatenate([c[0] for c in correct]))
+            thresholds = adaptive_thresholds(probs, torch.from_numpy(np.concatenate([c[1] for c in correct])),
+                                             epoch + 1)
         metrics = {}
         for name, s in splits.val.items():
             pred = predict_prepared(model, s)
@@ -450,13 +524,15 @@ def train_faces(cfg: FacesConfig, on_epoch: Callable[[dict], None] | None = None
         mean = [float(v) / steps_per_epoch for v in sums]
         record = {"epoch": epoch + 1, "loss": mean[0], "expr_loss": mean[1], "au_loss": mean[2], "va_loss": mean[3],
                   **({"co_training_js": mean[4]} if cfg.co_training else {}),
+                  **({"unlabelled_loss": mean[4], "thresholds": thresholds.tolist()} if unlabelled is not None else {}),
                   "seconds": time.perf_counter() - t0, **{k: float(v) for k, v in metrics.items()}}
         history.append(record)
         extra = {"epoch": epoch + 1, "history": history, "config": _jsonable(asdict(cfg)),
                  "fit_report": splits.fit_report, "ck_val_subjects": splits.ck_val_subjects}
         save_checkpoint(out / "student.pt", card, model, extra=extra)
         torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                    "epoch": epoch, "history": history, "planned_epochs": cfg.epochs}, state_path.with_suffix(".tmp"))
+                    "epoch": epoch, "history": history, "planned_epochs": cfg.epochs, "thresholds": thresholds},
+                   state_path.with_suffix(".tmp"))
         state_path.with_suffix(".tmp").replace(state_path)
         (out / "history.json").write_text(json.dumps(history, indent=1))
         if on_epoch:
@@ -470,4 +546,4 @@ def _jsonable(d: dict) -> dict:
 
 __all__ = ["FacesConfig", "PreparedSet", "Splits", "build_splits", "train_faces", "grey_crops", "class_weights",
            "training_rows", "predict_prepared", "load_sets", "prepare", "validation_sets",
-           "training_label_counts", "va_agreement"]
+           "training_label_counts", "va_agreement", "unlabelled_rows"]
