@@ -139,13 +139,16 @@ def build_parser() -> argparse.ArgumentParser:
     ss.add_argument("--epochs", type=int, default=12)
     ss.add_argument("--sequences", type=int, default=8000, help="synthetic 32-step sequences per epoch")
     ss.add_argument("--lr", type=float, default=2e-3)
-    ss.add_argument("--noise", type=float, default=0.35,
+    ss.add_argument("--noise", type=float, default=0.08,
                     help="per-step feature noise in feature standard deviations (match the real clips' "
                          "frame-to-frame change: benchmarks/temporal_clips.py prints it)")
     ss.add_argument("--transition-rate", type=float, default=0.5, help="share of sequences whose expression changes")
     ss.add_argument("--truth-weight", type=float, default=0.5,
                     help="targets: this share the face's label, the rest the student's reading of the clean face")
-    ss.add_argument("--smoothness", type=float, default=0.5, help="weight of the step-to-step change penalty")
+    ss.add_argument("--smoothness", type=float, default=1.0, help="weight of the step-to-step change penalty")
+    ss.add_argument("--live-consistency", type=float, default=1.0,
+                    help="weight of the agreement between the last steps of windows one frame apart (live path)")
+    ss.add_argument("--skip", action="store_true", help="v1's per-step feature -> head path (default: off)")
     ss.add_argument("--limit", type=int, default=0, help="at most this many faces per set (quick trials)")
     ss.add_argument("--threads", type=int, default=2)
     ss.add_argument("--seed", type=int, default=0)
@@ -439,7 +442,8 @@ def _sequence_faces(args: argparse.Namespace, console) -> int:
                               views=args.views, hidden=args.hidden, epochs=args.epochs,
                               sequences_per_epoch=args.sequences, lr=args.lr, noise=args.noise,
                               transition_rate=args.transition_rate, truth_weight=args.truth_weight,
-                              smoothness=args.smoothness, threads=args.threads, seed=args.seed,
+                              smoothness=args.smoothness, live_consistency=args.live_consistency,
+                              skip=args.skip, threads=args.threads, seed=args.seed,
                               limit=args.limit)
 
     def show(r: dict) -> None:

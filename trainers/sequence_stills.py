@@ -52,9 +52,12 @@ class StillSequenceConfig:
     lr: float = 2e-3
     transition_rate: float = 0.5
     pad_rate: float = 0.3
-    noise: float = 0.35           # white per-step feature noise, in units of the per-dimension feature std
+    noise: float = 0.08           # white per-step feature noise, in per-dimension feature stds (real clips: see
+                                  # benchmarks/temporal_clips.py; 0.08 + the drift gives about their change)
     truth_weight: float = 0.5
-    smoothness: float = 0.5
+    smoothness: float = 1.0
+    live_consistency: float = 1.0  # last steps of windows one frame apart agree (the live path reports those)
+    skip: bool = False            # v1's per-step feature -> head path (off: outputs only via the GRU state)
     seed: int = 0
     threads: int = 2
     workers: int = 2
@@ -208,6 +211,16 @@ def sequence_losses(out, batch, smoothness: float):
     return expr, au, va, smoothness * jitter
 
 
+def live_consistency(now, later, full):
+    """The live path reports each window's last step: the last steps of two windows one frame apart
+    should agree where the target holds still (B, W+1 sequences in ``full``)."""
+    exp = full["expression"]
+    still = ((exp[:, -1] - exp[:, -2]).abs().sum(-1) < 1e-4).float() * full["mask"][:, -1] * full["mask"][:, -2]
+    a = now["expression_logits"][:, -1].softmax(-1)
+    b = later["expression_logits"][:, -1].softmax(-1)
+    return ((a - b).abs().sum(-1) * still).sum() / still.sum().clamp(min=1)
+
+
 def flips_per_100(top: np.ndarray, mask: np.ndarray) -> float:
     """Changes of the top class between consecutive real steps, per 100 steps."""
     both = (mask[:, 1:] * mask[:, :-1]) > 0
@@ -240,6 +253,35 @@ def evaluate_sequences(student, net, seqs: dict[str, np.ndarray]) -> dict[str, f
     }
 
 
+def _cached_banks(cfg: StillSequenceConfig, student, rows, splits, rng) -> tuple[FeatureBank, FeatureBank]:
+    """The training and validation feature banks, cached beside the landmark cache: computing them is
+    most of a run (tens of thousands of student passes), and they depend only on the student file, the
+    faces and the augmentation seed."""
+    import hashlib
+
+    from realtime_affect.assets import sha256_file
+
+    key = hashlib.sha256(json.dumps([sha256_file(Path(cfg.student)), cfg.faces, cfg.views, cfg.seed, cfg.truth_weight,
+                                     cfg.limit, str(Path(cfg.data).resolve())]).encode()).hexdigest()[:12]
+    path = Path(cfg.cache) / f"gru-bank-{key}.npz"
+    fields = ("features", "expression", "majority", "aus", "va")
+    if path.is_file():
+        with np.load(path) as z:
+            return (FeatureBank(*[z[f"train_{f}"] for f in fields]), FeatureBank(*[z[f"val_{f}"] for f in fields]))
+    bank = student_bank(student, rows, cfg.views, cfg.truth_weight, cfg.seed)
+    val_faces = splits.val["ferplus_valid"] if "ferplus_valid" in splits.val else next(iter(splits.val.values()))
+    val_index = np.flatnonzero(val_faces.fitted & (val_faces.expression >= 0))
+    val_count = max(500, cfg.faces // 4)
+    if cfg.faces > 0 and val_count < len(val_index):
+        val_index = np.sort(rng.choice(val_index, val_count, replace=False))
+    val_bank = student_bank(student, val_faces.take(val_index), cfg.views, cfg.truth_weight, cfg.seed + 1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp.npz")
+    np.savez(tmp, **{f"train_{f}": getattr(bank, f) for f in fields}, **{f"val_{f}": getattr(val_bank, f) for f in fields})
+    tmp.replace(path)
+    return bank, val_bank
+
+
 def train_still_sequences(cfg: StillSequenceConfig, on_epoch: Callable[[dict], None] | None = None,
                           on_progress: Callable[[str], None] | None = None) -> Path:
     """Build the feature banks, train the GRU, write ``out/model.pt`` (the student + the GRU)."""
@@ -263,13 +305,7 @@ def train_still_sequences(cfg: StillSequenceConfig, on_epoch: Callable[[dict], N
     if 0 < cfg.faces < len(rows):
         rows = rows.take(np.sort(rng.choice(len(rows), cfg.faces, replace=False)))
     t0 = time.perf_counter()
-    bank = student_bank(student, rows, cfg.views, cfg.truth_weight, cfg.seed)
-    val_faces = splits.val["ferplus_valid"] if "ferplus_valid" in splits.val else next(iter(splits.val.values()))
-    val_index = np.flatnonzero(val_faces.fitted & (val_faces.expression >= 0))
-    if 0 < cfg.faces < len(val_index):
-        val_index = np.sort(rng.choice(val_index, min(len(val_index), max(500, cfg.faces // 4)), replace=False))
-    val_faces = val_faces.take(val_index)
-    val_bank = student_bank(student, val_faces, cfg.views, cfg.truth_weight, cfg.seed + 1)
+    bank, val_bank = _cached_banks(cfg, student, rows, splits, rng)
     scale = bank.features.reshape(-1, bank.features.shape[-1]).std(0).astype(np.float32)
     if on_progress:
         on_progress(f"feature banks: {len(bank)} training and {len(val_bank)} validation faces x {cfg.views} copies "
@@ -278,8 +314,10 @@ def train_still_sequences(cfg: StillSequenceConfig, on_epoch: Callable[[dict], N
                               cfg.pad_rate, cfg.noise, scale)
     whole = ~val_seqs["change"] & (val_seqs["mask"].min(1) > 0)
     synthetic_change = float(np.median([frame_change(f, scale) for f in val_seqs["features"][whole][:300]]))
+    if on_progress:
+        on_progress(f"synthetic frame-to-frame feature change {synthetic_change:.3f} (noise {cfg.noise})")
     torch.manual_seed(cfg.seed)
-    net = SequenceNet(card.feature_dim, cfg.hidden)
+    net = SequenceNet(card.feature_dim, cfg.hidden, skip=cfg.skip)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
     steps_per_epoch = max(1, cfg.sequences_per_epoch // cfg.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch,
@@ -288,15 +326,18 @@ def train_still_sequences(cfg: StillSequenceConfig, on_epoch: Callable[[dict], N
     names = ("features", "mask", "expression", "aus", "va")
     for epoch in range(cfg.epochs):
         t0 = time.perf_counter()
-        seqs = make_sequences(bank, steps_per_epoch * cfg.batch_size, card.window, rng, cfg.transition_rate,
+        seqs = make_sequences(bank, steps_per_epoch * cfg.batch_size, card.window + 1, rng, cfg.transition_rate,
                               cfg.pad_rate, cfg.noise, scale)
         net.train()
-        sums = np.zeros(4)
+        sums = np.zeros(5)
         for step in range(steps_per_epoch):
             sl = slice(step * cfg.batch_size, (step + 1) * cfg.batch_size)
-            batch = {k: torch.from_numpy(seqs[k][sl]) for k in names}
+            full = {k: torch.from_numpy(seqs[k][sl]) for k in names}
+            batch = {k: v[:, :-1] for k, v in full.items()}  # a window, and the same window one frame later
             o = net(batch["features"])
             parts = sequence_losses(o, batch, cfg.smoothness)
+            later = net(full["features"][:, 1:])
+            parts = (*parts, cfg.live_consistency * live_consistency(o, later, full))
             loss = sum(parts)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -304,7 +345,8 @@ def train_still_sequences(cfg: StillSequenceConfig, on_epoch: Callable[[dict], N
             sched.step()
             sums += [float(p.detach()) for p in parts]
         record = {"epoch": epoch + 1, "seconds": time.perf_counter() - t0,
-                  **dict(zip(("expr_loss", "au_loss", "va_loss", "smooth_loss"), (sums / steps_per_epoch).tolist())),
+                  **dict(zip(("expr_loss", "au_loss", "va_loss", "smooth_loss", "live_loss"),
+                             (sums / steps_per_epoch).tolist())),
                   **{f"val/{k}": v for k, v in evaluate_sequences(student, net, val_seqs).items()}}
         history.append(record)
         if on_epoch:
@@ -317,4 +359,4 @@ def train_still_sequences(cfg: StillSequenceConfig, on_epoch: Callable[[dict], N
 
 
 __all__ = ["StillSequenceConfig", "FeatureBank", "student_bank", "make_sequences", "frame_change",
-           "sequence_losses", "flips_per_100", "evaluate_sequences", "train_still_sequences"]
+           "sequence_losses", "live_consistency", "flips_per_100", "evaluate_sequences", "train_still_sequences"]

@@ -39,7 +39,8 @@ def save_checkpoint(path: str | Path, card: ModelCard, student: StudentNet,
                     "va_from_scores": student.va_from_scores, "state_dict": student.state_dict()},
         "sequence": None if sequence is None else {
             "feature_dim": sequence.gru.input_size, "hidden": sequence.gru.hidden_size,
-            "layers": sequence.gru.num_layers, "state_dict": sequence.state_dict()},
+            "layers": sequence.gru.num_layers, "skip": sequence.skip is not None,
+            "state_dict": sequence.state_dict()},
         "extra": extra or {},
     }
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -73,7 +74,8 @@ def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
         sequence = None
         if payload.get("sequence"):
             spec = payload["sequence"]
-            sequence = SequenceNet(feature_dim=spec["feature_dim"], hidden=spec["hidden"], layers=spec["layers"])
+            sequence = SequenceNet(feature_dim=spec["feature_dim"], hidden=spec["hidden"], layers=spec["layers"],
+                                   skip=bool(spec.get("skip", True)))
             sequence.load_state_dict(spec["state_dict"])
     except (KeyError, RuntimeError, ValueError, TypeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
