@@ -117,3 +117,57 @@ def test_sequence_faces_trains_a_gru_the_runtime_runs_on_a_clip(tmp_path):
     faces = [f for r in results for f in r.faces]
     assert len(faces) >= 60 and all(f.temporal for f in faces)
     assert all(abs(float(np.sum(f.prediction.expression)) - 1) < 1e-4 for f in faces)
+
+
+def test_live_term_compares_the_last_steps_of_windows_one_frame_apart_only_where_the_target_holds():
+    import torch
+
+    from trainers.sequence_stills import live_consistency
+
+    expr = torch.zeros(2, 5, 8)
+    expr[:, :, 0] = 1
+    expr[1, -1] = 0
+    expr[1, -1, 4] = 1  # sequence 1 changes on its last step: its disagreement is expected
+    full = {"expression": expr, "mask": torch.ones(2, 5)}
+    now = {"expression_logits": torch.zeros(2, 4, 8)}
+    later = {"expression_logits": torch.zeros(2, 4, 8)}
+    assert float(live_consistency(now, later, full)) == 0.0
+    later["expression_logits"][1, -1, 4] = 20.0  # only the changing sequence moves: not penalised
+    assert float(live_consistency(now, later, full)) == 0.0
+    later["expression_logits"][0, -1, 4] = 20.0  # the still one moves: penalised
+    assert float(live_consistency(now, later, full)) > 1.0
+
+
+def test_a_gru_without_the_skip_path_survives_a_checkpoint(tmp_path):
+    import torch
+
+    from engines.card import ModelCard
+    from realtime_affect.models.checkpoint import load_checkpoint, save_checkpoint
+    from realtime_affect.models.sequence import SequenceNet
+    from realtime_affect.models.student import StudentNet
+
+    net = SequenceNet(16, 8, skip=False).eval()
+    assert net.skip is None
+    path = save_checkpoint(tmp_path / "m.pt", ModelCard(feature_dim=16), StudentNet("tiny", 16), net)
+    again = load_checkpoint(path).sequence
+    x = torch.randn(2, 32, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(again(x)["expression_logits"], net(x)["expression_logits"])
+    assert again.skip is None
+
+
+def test_overlap_term_compares_two_windows_on_the_frames_they_share():
+    import torch
+
+    from trainers.sequence_stills import overlap_consistency
+
+    logits = torch.randn(3, 10, 8)
+    full = torch.cat([logits, torch.randn(3, 4, 8)], dim=1)  # 14 frames; windows of 10 starting 0 and 4
+    first, second = {"expression_logits": full[:, :10]}, {"expression_logits": full[:, 4:14]}
+    batch = {"mask": torch.ones(3, 10)}
+    assert float(overlap_consistency(first, second, 4, batch)) == pytest.approx(0.0, abs=1e-6)
+    moved = {"expression_logits": second["expression_logits"].clone()}
+    moved["expression_logits"][:, 0] += torch.randn(3, 8) * 5  # frame 4 read differently by the second window
+    assert float(overlap_consistency(first, moved, 4, batch)) > 0.0
+    batch["mask"][:, 4] = 0  # ... unless frame 4 is padding
+    assert float(overlap_consistency(first, moved, 4, batch)) == pytest.approx(0.0, abs=1e-6)

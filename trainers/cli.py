@@ -148,6 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
     ss.add_argument("--smoothness", type=float, default=1.0, help="weight of the step-to-step change penalty")
     ss.add_argument("--live-consistency", type=float, default=1.0,
                     help="weight of the agreement between the last steps of windows one frame apart (live path)")
+    ss.add_argument("--overlap-consistency", type=float, default=1.0,
+                    help="weight of the agreement of windows 1..16 frames apart on their shared frames (file path)")
     ss.add_argument("--skip", action="store_true", help="v1's per-step feature -> head path (default: off)")
     ss.add_argument("--limit", type=int, default=0, help="at most this many faces per set (quick trials)")
     ss.add_argument("--threads", type=int, default=2)
@@ -443,6 +445,7 @@ def _sequence_faces(args: argparse.Namespace, console) -> int:
                               sequences_per_epoch=args.sequences, lr=args.lr, noise=args.noise,
                               transition_rate=args.transition_rate, truth_weight=args.truth_weight,
                               smoothness=args.smoothness, live_consistency=args.live_consistency,
+                              overlap_consistency=args.overlap_consistency,
                               skip=args.skip, threads=args.threads, seed=args.seed,
                               limit=args.limit)
 

@@ -36,6 +36,8 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
+MAX_SHIFT = 16  # the file path's hop: overlapping windows start this many frames apart
+
 
 @dataclass
 class StillSequenceConfig:
@@ -57,6 +59,8 @@ class StillSequenceConfig:
     truth_weight: float = 0.5
     smoothness: float = 1.0
     live_consistency: float = 1.0  # last steps of windows one frame apart agree (the live path reports those)
+    overlap_consistency: float = 1.0  # windows 1..16 frames apart agree on the frames they share (the file
+                                      # path averages overlapping windows)
     skip: bool = False            # v1's per-step feature -> head path (off: outputs only via the GRU state)
     seed: int = 0
     threads: int = 2
@@ -221,6 +225,15 @@ def live_consistency(now, later, full):
     return ((a - b).abs().sum(-1) * still).sum() / still.sum().clamp(min=1)
 
 
+def overlap_consistency(first, second, shift: int, batch):
+    """Two windows ``shift`` frames apart should give the frames they share the same expression
+    probabilities (the file path averages overlapping windows: disagreement becomes wobble)."""
+    a = first["expression_logits"][:, shift:].softmax(-1)
+    b = second["expression_logits"][:, :a.shape[1]].softmax(-1)
+    mask = batch["mask"][:, shift:]
+    return ((a - b).abs().sum(-1) * mask).sum() / mask.sum().clamp(min=1)
+
+
 def flips_per_100(top: np.ndarray, mask: np.ndarray) -> float:
     """Changes of the top class between consecutive real steps, per 100 steps."""
     both = (mask[:, 1:] * mask[:, :-1]) > 0
@@ -326,18 +339,22 @@ def train_still_sequences(cfg: StillSequenceConfig, on_epoch: Callable[[dict], N
     names = ("features", "mask", "expression", "aus", "va")
     for epoch in range(cfg.epochs):
         t0 = time.perf_counter()
-        seqs = make_sequences(bank, steps_per_epoch * cfg.batch_size, card.window + 1, rng, cfg.transition_rate,
-                              cfg.pad_rate, cfg.noise, scale)
+        seqs = make_sequences(bank, steps_per_epoch * cfg.batch_size, card.window + MAX_SHIFT, rng,
+                              cfg.transition_rate, cfg.pad_rate, cfg.noise, scale)
         net.train()
-        sums = np.zeros(5)
+        sums = np.zeros(6)
         for step in range(steps_per_epoch):
             sl = slice(step * cfg.batch_size, (step + 1) * cfg.batch_size)
             full = {k: torch.from_numpy(seqs[k][sl]) for k in names}
-            batch = {k: v[:, :-1] for k, v in full.items()}  # a window, and the same window one frame later
+            w = card.window
+            batch = {k: v[:, :w] for k, v in full.items()}  # a window, the next frame's, and one 1..16 later
             o = net(batch["features"])
             parts = sequence_losses(o, batch, cfg.smoothness)
-            later = net(full["features"][:, 1:])
-            parts = (*parts, cfg.live_consistency * live_consistency(o, later, full))
+            later = net(full["features"][:, 1:w + 1])
+            shift = int(rng.integers(1, MAX_SHIFT + 1))
+            shifted = later if shift == 1 else net(full["features"][:, shift:shift + w])
+            parts = (*parts, cfg.live_consistency * live_consistency(o, later, {k: v[:, :w + 1] for k, v in full.items()}),
+                     cfg.overlap_consistency * overlap_consistency(o, shifted, shift, batch))
             loss = sum(parts)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -345,7 +362,7 @@ def train_still_sequences(cfg: StillSequenceConfig, on_epoch: Callable[[dict], N
             sched.step()
             sums += [float(p.detach()) for p in parts]
         record = {"epoch": epoch + 1, "seconds": time.perf_counter() - t0,
-                  **dict(zip(("expr_loss", "au_loss", "va_loss", "smooth_loss", "live_loss"),
+                  **dict(zip(("expr_loss", "au_loss", "va_loss", "smooth_loss", "live_loss", "overlap_loss"),
                              (sums / steps_per_epoch).tolist())),
                   **{f"val/{k}": v for k, v in evaluate_sequences(student, net, val_seqs).items()}}
         history.append(record)
@@ -359,4 +376,4 @@ def train_still_sequences(cfg: StillSequenceConfig, on_epoch: Callable[[dict], N
 
 
 __all__ = ["StillSequenceConfig", "FeatureBank", "student_bank", "make_sequences", "frame_change",
-           "sequence_losses", "live_consistency", "flips_per_100", "evaluate_sequences", "train_still_sequences"]
+           "sequence_losses", "live_consistency", "overlap_consistency", "flips_per_100", "evaluate_sequences", "train_still_sequences"]
