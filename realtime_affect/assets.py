@@ -13,8 +13,9 @@ CHECKSUMS: dict[str, str] = {
     "face_detection_full_range_sparse.tflite":
         "2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1",
     # the bundled default model (scripts/build_default_model.sh; assets/DEFAULT_MODEL.md)
-    "default_model.pt": "84925612bda39dcc8bbd7e25627c890cfa6c6954377738a2124bee17c33ebe3f",
-    "default_model.onnx": "9e4c12296a5c218a4f220866079c23c35bc7d9822a604d8a67de956bd8244e79",
+    "default_model.pt": "78529b080b14c8854f61e6e75152c8af621bb733bfaedc0ba6eb60ba6736678f",
+    "default_model.onnx": "7b8e002bb69afdb0c3a84901bee8756d9d1e5bfaaa27763849f84c8d60f9afbc",
+    "default_model.sequence.onnx": "0814b47fb867ec42a1c6196c3ae0984ea27336757f098e8f628d9df3841bdd5f",
 }
 
 

@@ -23,8 +23,9 @@ def test_default_model_files_are_intact_and_carry_their_card():
         with open_model(resolve_model(None, backend), backend=backend) as model:
             card = model.card
             assert card.name == "realtime-affect-default" and card.input_size == 64
-            # per-frame output until the GRU is retrained on this student's features (its own issue)
-            assert model.sequence is None
+            # the temporal model ships with the student and reads its features
+            assert model.sequence is not None and card.window == 32
+            assert "stills" in card.extra["temporal_model"]
             assert set(card.trained) == {"expression", "action_units", "valence_arousal"}
             assert "expression" in card.extra["valence_arousal"]  # VA is derived, and the card says so
             names = " ".join(d["name"] for d in card.extra["data_sets"])
@@ -66,3 +67,24 @@ def test_pexels_moves_from_sad_or_neutral_to_happiness_when_she_laughs(pexels_ro
     assert happy_end > 0.6 and happy_start < 0.3
     assert np.mean([float(r["valence"]) for r in end]) > np.mean([float(r["valence"]) for r in start]) + 0.5
     assert np.mean([float(r["AU12"]) for r in end]) > np.mean([float(r["AU12"]) for r in start]) + 0.3
+
+
+def test_the_temporal_model_steadies_her_readings_without_changing_them(tmp_path, pexels_rows):
+    """Default output (GRU, centred windows) vs --no-temporal on the same clip: fewer changes of the top
+    expression, and the same reading over each second."""
+    out = tmp_path / "per_frame.csv"
+    assert main(["--video", str(PEXELS), "--csv", str(out), "--no-display", "-q", "--no-temporal"]) == 0
+    per_frame = read_csv(out)
+    assert len(per_frame) == len(pexels_rows) == 472
+    assert all(r["temporal"] == "1" for r in pexels_rows) and all(r["temporal"] == "0" for r in per_frame)
+
+    def flips(rows):
+        labels = [r["expression"] for r in rows]
+        return sum(a != b for a, b in zip(labels, labels[1:]))
+
+    assert flips(pexels_rows) <= flips(per_frame) / 2
+    labels = [r["expression"] for r in per_frame]
+    majority = [max(set(labels[max(0, i - 12):i + 13]), key=labels[max(0, i - 12):i + 13].count)
+                for i in range(len(labels))]
+    agree = np.mean([r["expression"] == m for r, m in zip(pexels_rows, majority)])
+    assert agree >= 0.9
