@@ -171,3 +171,17 @@ def test_overlap_term_compares_two_windows_on_the_frames_they_share():
     assert float(overlap_consistency(first, moved, 4, batch)) > 0.0
     batch["mask"][:, 4] = 0  # ... unless frame 4 is padding
     assert float(overlap_consistency(first, moved, 4, batch)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_hold_term_by_hand_penalises_a_near_tie_flip_but_not_a_kept_lead_or_a_real_change():
+    import torch
+
+    from trainers.sequence_stills import hold_top
+
+    still = {"expression": torch.tensor([[[1.0, 0, 0], [1.0, 0, 0]]]), "mask": torch.ones(1, 2)}
+    flip = torch.log(torch.tensor([[[0.6, 0.3, 0.1], [0.42, 0.45, 0.13]]]))
+    assert float(hold_top(flip, still, 0.1)) == pytest.approx(0.1 - (0.42 - 0.45), abs=1e-6)
+    kept = torch.log(torch.tensor([[[0.6, 0.3, 0.1], [0.7, 0.2, 0.1]]]))
+    assert float(hold_top(kept, still, 0.1)) == 0.0
+    change = {"expression": torch.tensor([[[1.0, 0, 0], [0, 1.0, 0]]]), "mask": torch.ones(1, 2)}
+    assert float(hold_top(flip, change, 0.1)) == 0.0

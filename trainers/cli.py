@@ -150,6 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="weight of the agreement between the last steps of windows one frame apart (live path)")
     ss.add_argument("--overlap-consistency", type=float, default=1.0,
                     help="weight of the agreement of windows 1..16 frames apart on their shared frames (file path)")
+    ss.add_argument("--hold", type=float, default=0.0,
+                    help="weight of the hold term: at near-ties the previous top expression stays on top by "
+                         "--hold-margin where the target holds still (learnt hysteresis)")
+    ss.add_argument("--hold-margin", type=float, default=0.1)
     ss.add_argument("--skip", action="store_true", help="v1's per-step feature -> head path (default: off)")
     ss.add_argument("--limit", type=int, default=0, help="at most this many faces per set (quick trials)")
     ss.add_argument("--threads", type=int, default=2)
@@ -445,7 +449,8 @@ def _sequence_faces(args: argparse.Namespace, console) -> int:
                               sequences_per_epoch=args.sequences, lr=args.lr, noise=args.noise,
                               transition_rate=args.transition_rate, truth_weight=args.truth_weight,
                               smoothness=args.smoothness, live_consistency=args.live_consistency,
-                              overlap_consistency=args.overlap_consistency,
+                              overlap_consistency=args.overlap_consistency, hold=args.hold,
+                              hold_margin=args.hold_margin,
                               skip=args.skip, threads=args.threads, seed=args.seed,
                               limit=args.limit)
 

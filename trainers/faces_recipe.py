@@ -362,6 +362,30 @@ def _semi_supervised_losses(model, x, batch, class_w, unlabelled: PreparedSet, t
     return w1 * expr + unsup, au, va, unsup.detach(), (probs.numpy()[right], batch["expression"].numpy()[right])
 
 
+def recalibrate_batchnorm(model, rows: PreparedSet, gen, options, batch_size: int, faces: int = 4096) -> None:
+    """Re-estimate BatchNorm statistics on whole (unmasked) faces. Co-training trains on views with half
+    their patches blanked, whose statistics differ from the whole faces the model serves; seed 001's ViTs
+    drop masked tokens and have no such statistics. A forward pass without gradients over ``faces``
+    training faces, in train mode with a cumulative average, puts the statistics back (weights unchanged)."""
+    import torch
+
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    saved = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative moving average over the batches below
+    model.train()
+    pick = torch.randperm(len(rows), generator=gen)[:faces].numpy()
+    with torch.no_grad():
+        for i in range(0, len(pick), batch_size):
+            idx = np.sort(pick[i:i + batch_size])
+            model(_as_input(rows.crops[idx], gen, augment=True, inside=rows.inside[idx], options=options))
+    for m, momentum in zip(norms, saved):
+        m.momentum = momentum
+
+
 def va_agreement(pred: np.ndarray, target: np.ndarray) -> float:
     """Mean concordance (CCC) of valence and arousal with their targets (here: expression-derived)."""
     from .metrics import ccc
@@ -445,6 +469,7 @@ def train_faces(cfg: FacesConfig, on_epoch: Callable[[dict], None] | None = None
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch,
                                                 pct_start=0.2)
     start = 0
+    thresholds = torch.ones(len(EXPRESSIONS))  # SS-MFAR: nothing is confident before the first epoch
     history: list[dict] = []
     state_path = out / "train_state.pt"
     if cfg.resume and state_path.is_file():
@@ -468,7 +493,6 @@ def train_faces(cfg: FacesConfig, on_epoch: Callable[[dict], None] | None = None
 
             raise DataError("co-training and semi-supervised training both use a second view of each face: choose one")
         log.info("semi-supervised: %d unlabelled faces", len(unlabelled))
-    thresholds = torch.ones(len(EXPRESSIONS))
     tensors = {
         "soft": torch.from_numpy(rows.soft), "expression": torch.from_numpy(np.maximum(rows.expression, 0)),
         "aus": torch.from_numpy(rows.aus.astype(np.float32)), "au_teacher": torch.from_numpy(rows.au_teacher),
@@ -506,6 +530,8 @@ def train_faces(cfg: FacesConfig, on_epoch: Callable[[dict], None] | None = None
             sched.step()
             sums += [float(loss.detach()), float(expr.detach()), float(au.detach()), float(va.detach()),
                      float(co.detach())]
+        if cfg.co_training:
+            recalibrate_batchnorm(model, rows, gen, aug_options, cfg.batch_size)
         if correct:
             from .losses import adaptive_thresholds
 
@@ -546,4 +572,4 @@ def _jsonable(d: dict) -> dict:
 
 __all__ = ["FacesConfig", "PreparedSet", "Splits", "build_splits", "train_faces", "grey_crops", "class_weights",
            "training_rows", "predict_prepared", "load_sets", "prepare", "validation_sets",
-           "training_label_counts", "va_agreement", "unlabelled_rows"]
+           "training_label_counts", "va_agreement", "unlabelled_rows", "recalibrate_batchnorm"]

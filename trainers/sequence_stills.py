@@ -62,6 +62,8 @@ class StillSequenceConfig:
     overlap_consistency: float = 1.0  # windows 1..16 frames apart agree on the frames they share (the file
                                       # path averages overlapping windows)
     skip: bool = False            # v1's per-step feature -> head path (off: outputs only via the GRU state)
+    hold: float = 0.0             # weight of the hold term: where the target holds still, the previous step's
+    hold_margin: float = 0.1      # top expression stays on top by this margin (learnt hysteresis at near-ties)
     seed: int = 0
     threads: int = 2
     workers: int = 2
@@ -234,6 +236,22 @@ def overlap_consistency(first, second, shift: int, batch):
     return ((a - b).abs().sum(-1) * mask).sum() / mask.sum().clamp(min=1)
 
 
+def hold_top(logits, batch, margin: float):
+    """Hinge on flips: where the target holds still between steps t-1 and t, the top expression of step
+    t-1 (no gradient) should lead step t's probabilities by ``margin``. Near-ties are where argmax labels
+    flicker; this teaches the model to keep its last decision there (hysteresis) rather than hover."""
+    import torch
+
+    probs = logits.softmax(-1)
+    prev = probs[:, :-1].detach().argmax(-1, keepdim=True)
+    cur = probs[:, 1:]
+    keep = cur.gather(-1, prev).squeeze(-1)
+    rival = cur.scatter(-1, prev, -1.0).max(-1).values
+    exp = batch["expression"]
+    still = ((exp[:, 1:] - exp[:, :-1]).abs().sum(-1) < 1e-4).float() * batch["mask"][:, 1:] * batch["mask"][:, :-1]
+    return (torch.relu(margin - (keep - rival)) * still).sum() / still.sum().clamp(min=1)
+
+
 def flips_per_100(top: np.ndarray, mask: np.ndarray) -> float:
     """Changes of the top class between consecutive real steps, per 100 steps."""
     both = (mask[:, 1:] * mask[:, :-1]) > 0
@@ -342,7 +360,7 @@ def train_still_sequences(cfg: StillSequenceConfig, on_epoch: Callable[[dict], N
         seqs = make_sequences(bank, steps_per_epoch * cfg.batch_size, card.window + MAX_SHIFT, rng,
                               cfg.transition_rate, cfg.pad_rate, cfg.noise, scale)
         net.train()
-        sums = np.zeros(6)
+        sums = np.zeros(7)
         for step in range(steps_per_epoch):
             sl = slice(step * cfg.batch_size, (step + 1) * cfg.batch_size)
             full = {k: torch.from_numpy(seqs[k][sl]) for k in names}
@@ -355,14 +373,18 @@ def train_still_sequences(cfg: StillSequenceConfig, on_epoch: Callable[[dict], N
             shifted = later if shift == 1 else net(full["features"][:, shift:shift + w])
             parts = (*parts, cfg.live_consistency * live_consistency(o, later, {k: v[:, :w + 1] for k, v in full.items()}),
                      cfg.overlap_consistency * overlap_consistency(o, shifted, shift, batch))
+            if cfg.hold:
+                steps = torch.cat([o["expression_logits"], later["expression_logits"][:, -1:]], dim=1)
+                parts = (*parts, cfg.hold * hold_top(steps, {k: v[:, :w + 1] for k, v in full.items()},
+                                                     cfg.hold_margin))
             loss = sum(parts)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
-            sums += [float(p.detach()) for p in parts]
+            sums[:len(parts)] += [float(p.detach()) for p in parts]
         record = {"epoch": epoch + 1, "seconds": time.perf_counter() - t0,
-                  **dict(zip(("expr_loss", "au_loss", "va_loss", "smooth_loss", "live_loss", "overlap_loss"),
+                  **dict(zip(("expr_loss", "au_loss", "va_loss", "smooth_loss", "live_loss", "overlap_loss", "hold_loss"),
                              (sums / steps_per_epoch).tolist())),
                   **{f"val/{k}": v for k, v in evaluate_sequences(student, net, val_seqs).items()}}
         history.append(record)
@@ -376,4 +398,4 @@ def train_still_sequences(cfg: StillSequenceConfig, on_epoch: Callable[[dict], N
 
 
 __all__ = ["StillSequenceConfig", "FeatureBank", "student_bank", "make_sequences", "frame_change",
-           "sequence_losses", "live_consistency", "overlap_consistency", "flips_per_100", "evaluate_sequences", "train_still_sequences"]
+           "sequence_losses", "live_consistency", "overlap_consistency", "hold_top", "flips_per_100", "evaluate_sequences", "train_still_sequences"]
