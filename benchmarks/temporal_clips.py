@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 CLIPS = [("WolfgangLanger_Pexels.mp4", "pensive/sad -> neutral -> laughing"),
          ("single_face.mp4", "neutral -> smile"),
          ("face_noface.mov", "a face (neutral -> smile), then a cartoon")]
-CREMA = {"ANG": "anger", "DIS": "disgust", "FEA": "fear", "HAP": "happiness", "NEU": "neutral", "SAD": "sadness"}
+from scripts.clip_readings import CREMA  # noqa: E402  (CREMA-D's emotion codes -> our labels)
 
 
 class _FeatureRecorder:
