@@ -135,3 +135,25 @@ def test_semi_supervised_faces_uses_the_faces_the_recipe_leaves_unlabelled(tmp_p
     assert [h["epoch"] for h in history] == [1, 2]
     assert all(np.isfinite(h["unlabelled_loss"]) for h in history)
     assert len(history[-1]["thresholds"]) == 8 and max(history[-1]["thresholds"]) <= 1.0
+
+
+def test_batchnorm_recalibration_puts_the_statistics_of_whole_faces_back():
+    from trainers.augment_batch import mask_patches
+    from trainers.batchnorm import recalibrate
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
+    whole = torch.rand(64, 3, 16, 16) + 1.0
+    gen = torch.Generator().manual_seed(0)
+    net.train()
+    with torch.no_grad():
+        for _ in range(20):
+            net(mask_patches(whole, 0.5, gen, grid=4))  # statistics of half-blanked faces
+    bn = net[1]
+    with torch.no_grad():
+        true_mean = net[0](whole).mean(dim=(0, 2, 3))
+    assert not torch.allclose(bn.running_mean, true_mean, atol=1e-3)
+    net.eval()
+    recalibrate(net, [whole[:32], whole[32:]])
+    assert not net.training and bn.momentum == 0.1
+    torch.testing.assert_close(bn.running_mean, true_mean, atol=1e-4, rtol=1e-4)

@@ -363,27 +363,15 @@ def _semi_supervised_losses(model, x, batch, class_w, unlabelled: PreparedSet, t
 
 
 def recalibrate_batchnorm(model, rows: PreparedSet, gen, options, batch_size: int, faces: int = 4096) -> None:
-    """Re-estimate BatchNorm statistics on whole (unmasked) faces. Co-training trains on views with half
-    their patches blanked, whose statistics differ from the whole faces the model serves; seed 001's ViTs
-    drop masked tokens and have no such statistics. A forward pass without gradients over ``faces``
-    training faces, in train mode with a cumulative average, puts the statistics back (weights unchanged)."""
+    """BatchNorm statistics re-estimated on ``faces`` whole (unmasked, augmented) training faces
+    (``batchnorm.recalibrate``: co-training's masked views shift them)."""
     import torch
 
-    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-    if not norms:
-        return
-    saved = [m.momentum for m in norms]
-    for m in norms:
-        m.reset_running_stats()
-        m.momentum = None  # cumulative moving average over the batches below
-    model.train()
+    from .batchnorm import recalibrate
+
     pick = torch.randperm(len(rows), generator=gen)[:faces].numpy()
-    with torch.no_grad():
-        for i in range(0, len(pick), batch_size):
-            idx = np.sort(pick[i:i + batch_size])
-            model(_as_input(rows.crops[idx], gen, augment=True, inside=rows.inside[idx], options=options))
-    for m, momentum in zip(norms, saved):
-        m.momentum = momentum
+    recalibrate(model, (_as_input(rows.crops[idx], gen, augment=True, inside=rows.inside[idx], options=options)
+                        for idx in (np.sort(pick[i:i + batch_size]) for i in range(0, len(pick), batch_size))))
 
 
 def va_agreement(pred: np.ndarray, target: np.ndarray) -> float:

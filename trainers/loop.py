@@ -255,6 +255,12 @@ def train_student(cfg: StudentConfig, train: Sequence[Sample], val: Sequence[Sam
             n += batch["image"].shape[0]
             if on_step is not None and dist.main:
                 on_step(epoch, step, float(loss.detach()))
+        if cfg.co_training:  # the masked views shifted BatchNorm's statistics: re-estimate them on whole faces
+            from itertools import islice
+
+            from .batchnorm import recalibrate
+
+            recalibrate(model, (b["image"].to(dist.device) for b in islice(loader, max(1, 4096 // cfg.batch_size))))
         if cfg.semi_supervised and correct_probs:
             thresholds = L.adaptive_thresholds(torch.cat(correct_probs), torch.cat(correct_labels), epoch + 1)
         if not dist.main:
