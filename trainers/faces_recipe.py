@@ -212,6 +212,19 @@ def _take_fit(fit: FaceFit, index: np.ndarray) -> FaceFit:
     return FaceFit(fit.fitted[index], fit.points[index], fit.blendshapes[index])
 
 
+def capped_per_class(index: np.ndarray, labels: np.ndarray, cap: int, rng: np.random.Generator) -> np.ndarray:
+    """At most ``cap`` of ``index`` per expression (``labels`` per entry of ``index``), drawn at random,
+    sorted: how the CSV set, 92% neutral/happy, is capped. Same draws for the same ``rng`` state."""
+    return np.sort(np.concatenate([rng.permutation(index[labels == c])[:cap] for c in range(len(EXPRESSIONS))]))
+
+
+_FIELDS = ("crops", "fitted", "expression", "soft", "aus", "au_teacher", "va", "blendshapes", "inside")
+
+
+def _concat(name: str, parts: list[PreparedSet]) -> PreparedSet:
+    return PreparedSet(name, *[np.concatenate([getattr(p, f) for p in parts]) for f in _FIELDS])
+
+
 def training_rows(train: list[PreparedSet], ck_repeat: int, csv_cap: int = 0, seed: int = 0) -> PreparedSet:
     """All training faces with an expression label that the landmarker fitted (what the runtime would
     see), CK+ repeated ``ck_repeat`` times so its FACS codes are not drowned by 40k faces without AUs,
@@ -223,12 +236,9 @@ def training_rows(train: list[PreparedSet], ck_repeat: int, csv_cap: int = 0, se
         if s.name == "ckplus":
             keep = np.tile(keep, max(1, ck_repeat))
         elif s.name == "muxspace" and csv_cap > 0:
-            keep = np.sort(np.concatenate([
-                rng.permutation(keep[s.expression[keep] == c])[:csv_cap] for c in range(len(EXPRESSIONS))]))
+            keep = capped_per_class(keep, s.expression[keep], csv_cap, rng)
         parts.append(s.take(keep))
-    return PreparedSet("train", *[np.concatenate([getattr(p, f) for p in parts]) for f in
-                                  ("crops", "fitted", "expression", "soft", "aus", "au_teacher", "va", "blendshapes",
-                                   "inside")])
+    return _concat("train", parts)
 
 
 def unlabelled_rows(train: list[PreparedSet], csv_cap: int = 0, seed: int = 0) -> PreparedSet:
@@ -241,15 +251,13 @@ def unlabelled_rows(train: list[PreparedSet], csv_cap: int = 0, seed: int = 0) -
         pool = np.flatnonzero(s.fitted & (s.expression < 0))
         if s.name == "muxspace" and csv_cap > 0:
             keep = np.flatnonzero(s.fitted & (s.expression >= 0))
-            capped = np.concatenate([rng.permutation(keep[s.expression[keep] == c])[:csv_cap]
-                                     for c in range(len(EXPRESSIONS))])
+            capped = capped_per_class(keep, s.expression[keep], csv_cap, rng)
             pool = np.union1d(pool, np.setdiff1d(keep, capped))
         if s.name != "ckplus":
             parts.append(s.take(pool))
-    fields = ("crops", "fitted", "expression", "soft", "aus", "au_teacher", "va", "blendshapes", "inside")
     if not parts:
         return train[0].take(np.zeros(0, np.int64))
-    merged = PreparedSet("unlabelled", *[np.concatenate([getattr(p, f) for p in parts]) for f in fields])
+    merged = _concat("unlabelled", parts)
     merged.expression = np.full(len(merged), -1, np.int64)
     return merged
 

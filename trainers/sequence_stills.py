@@ -91,32 +91,26 @@ def student_bank(student, prepared, views: int, truth_weight: float, seed: int,
     import torch
 
     from .augment_batch import AugmentOptions
-    from .faces_recipe import _as_input
+    from .faces_recipe import _as_input, predict_prepared
 
+    clean = predict_prepared(student, prepared, batch_size)  # copy 0 and the student's own reading
     gen = torch.Generator().manual_seed(seed)
     opts = AugmentOptions.light()
     n = len(prepared)
-    student.eval()
-    feats = np.zeros((n, views, student.neck[1].out_features), np.float32)
-    clean = {"expression": np.zeros((n, 8), np.float32), "aus": np.zeros((n, 12), np.float32),
-             "va": np.zeros((n, 2), np.float32)}
+    feats = np.zeros((n, views) + clean["features"].shape[1:], np.float32)
+    feats[:, 0] = clean["features"]
     with torch.no_grad():
         for s in range(0, n, batch_size):
             sl = slice(s, min(n, s + batch_size))
-            for v in range(views):
-                x = _as_input(prepared.crops[sl], gen, augment=v > 0, inside=prepared.inside[sl], options=opts)
-                o = student(x)
-                feats[sl, v] = o["features"].numpy()
-                if v == 0:
-                    clean["expression"][sl] = o["expression_logits"].softmax(-1).numpy()
-                    clean["aus"][sl] = o["au_logits"].sigmoid().numpy()
-                    clean["va"][sl] = o["valence_arousal"].numpy()
+            for v in range(1, views):
+                x = _as_input(prepared.crops[sl], gen, augment=True, inside=prepared.inside[sl], options=opts)
+                feats[sl, v] = student(x)["features"].numpy()
     w = truth_weight
     has_label = (prepared.expression >= 0)[:, None]
     expression = np.where(has_label, w * prepared.soft + (1 - w) * clean["expression"], clean["expression"])
     has_aus = prepared.aus >= 0
-    aus = np.where(has_aus, w * np.clip(prepared.aus, 0, 1) + (1 - w) * clean["aus"], clean["aus"])
-    va = np.where(has_label, w * prepared.va + (1 - w) * clean["va"], clean["va"])
+    aus = np.where(has_aus, w * np.clip(prepared.aus, 0, 1) + (1 - w) * clean["action_units"], clean["action_units"])
+    va = np.where(has_label, w * prepared.va + (1 - w) * clean["valence_arousal"], clean["valence_arousal"])
     return FeatureBank(feats, expression.astype(np.float32), prepared.expression.astype(np.int64),
                        aus.astype(np.float32), va.astype(np.float32))
 
