@@ -19,6 +19,15 @@ FIVE_POINT_GROUPS: tuple[tuple[int, ...], ...] = (
     (291,),       # mouth corner, image right
 )
 
+_GROUP_INDEX = np.array([i for group in FIVE_POINT_GROUPS for i in group])
+#: (5, 7) averaging matrix: row k averages the landmarks of group k (one matrix product per face).
+_GROUP_MEAN = np.zeros((len(FIVE_POINT_GROUPS), len(_GROUP_INDEX)))
+_col = 0
+for _row, _group in enumerate(FIVE_POINT_GROUPS):
+    _GROUP_MEAN[_row, _col:_col + len(_group)] = 1.0 / len(_group)
+    _col += len(_group)
+del _col, _row, _group
+
 # ArcFace's 112x112 template, zoomed out by ALIGN_ZOOM about the crop centre so brows and chin
 # (AU1/2/4, AU25/26) stay inside the crop.
 _ARCFACE_112 = np.array([
@@ -45,30 +54,29 @@ def five_points(landmarks: np.ndarray) -> np.ndarray:
         return pts[:, :2].copy()
     if pts.shape[0] < 468:
         raise ValueError(f"expected 478 MediaPipe landmarks or 5 points, got {pts.shape[0]}")
-    return np.stack([pts[list(group), :2].mean(axis=0) for group in FIVE_POINT_GROUPS])
+    return _GROUP_MEAN @ pts[_GROUP_INDEX, :2]
 
 
 def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """Least-squares similarity (rotation, uniform scale, translation) mapping src to dst (Umeyama).
+    """Least-squares similarity (rotation, uniform scale, translation) mapping src to dst.
 
+    The closed form of Umeyama's solution in 2D (no SVD: this runs for every face of every frame).
     Returns a 2x3 matrix for ``cv2.warpAffine``.
     """
     src = np.asarray(src, dtype=np.float64)
     dst = np.asarray(dst, dtype=np.float64)
-    n = src.shape[0]
     mu_s, mu_d = src.mean(0), dst.mean(0)
     sc, dc = src - mu_s, dst - mu_d
-    var_s = (sc ** 2).sum() / n
-    cov = dc.T @ sc / n
-    u, d, vt = np.linalg.svd(cov)
-    s = np.eye(2)
-    if np.linalg.det(u) * np.linalg.det(vt) < 0:
-        s[1, 1] = -1.0
-    rot = u @ s @ vt
-    scale = (d * np.diag(s)).sum() / var_s if var_s > 0 else 1.0
-    mat = np.zeros((2, 3))
-    mat[:, :2] = scale * rot
-    mat[:, 2] = mu_d - scale * rot @ mu_s
+    norm = float((sc ** 2).sum())
+    if norm <= 0:
+        a, b = 1.0, 0.0
+    else:
+        a = float((sc * dc).sum()) / norm
+        b = float((sc[:, 0] * dc[:, 1] - sc[:, 1] * dc[:, 0]).sum()) / norm
+    lin = np.array([[a, -b], [b, a]])
+    mat = np.empty((2, 3))
+    mat[:, :2] = lin
+    mat[:, 2] = mu_d - lin @ mu_s
     return mat
 
 
@@ -97,7 +105,9 @@ def crops(bgr: np.ndarray, landmarks: Sequence[np.ndarray], size: int = 112,
 
 def to_input(crops_bgr: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
     """Model input (N, 3, H, W) float32: BGR uint8 crops -> RGB in [0, 1] -> (x - mean) / std."""
-    x = crops_bgr[..., ::-1].astype(np.float32) * (1.0 / 255.0)
-    x -= np.asarray(mean, dtype=np.float32)
-    x /= np.asarray(std, dtype=np.float32)
-    return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+    n, h, w, _ = crops_bgr.shape
+    x = np.empty((n, 3, h, w), dtype=np.float32)
+    for c in range(3):  # one scale-and-shift per channel, written straight into the planar layout
+        np.multiply(crops_bgr[..., 2 - c], np.float32(1.0 / (255.0 * std[c])), out=x[:, c], casting="unsafe")
+        x[:, c] -= np.float32(mean[c] / std[c])
+    return x

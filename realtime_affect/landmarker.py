@@ -74,6 +74,9 @@ class FaceLandmarks(QuietTask):
         with quiet_native_stderr():
             self._task = vision.FaceLandmarker.create_from_options(task_options)
         self._last_ms = -1
+        from .landmark_reader import NativeReader
+
+        self._reader = NativeReader.attach(self._task)  # None: mediapipe's Python API reads the results
 
     def detect(self, rgb: np.ndarray, time_s: float = 0.0) -> list[Face]:
         """Faces in one RGB frame. In VIDEO mode ``time_s`` must grow; equal or earlier times are nudged."""
@@ -83,14 +86,20 @@ class FaceLandmarks(QuietTask):
         return self._faces(result, rgb.shape[1], rgb.shape[0])
 
     def _run(self, image, time_s: float):
-        if not self.video:
-            return self._task.detect(image)
-        ms = max(int(round(time_s * 1000.0)), self._last_ms + 1)
-        self._last_ms = ms
-        return self._task.detect_for_video(image, ms)
+        ms = None
+        if self.video:
+            ms = max(int(round(time_s * 1000.0)), self._last_ms + 1)
+            self._last_ms = ms
+        if self._reader is not None:
+            return self._reader.detect(image, ms)
+        return self._task.detect(image) if ms is None else self._task.detect_for_video(image, ms)
 
     @staticmethod
     def _faces(result, width: int, height: int) -> list[Face]:
+        from .landmark_reader import RawFaces
+
+        if isinstance(result, RawFaces):
+            return _faces_from_raw(result, width, height)
         faces = []
         for i, lms in enumerate(result.face_landmarks):
             pts = np.array([(p.x * width, p.y * height, p.z * width) for p in lms], dtype=np.float32)
@@ -104,3 +113,16 @@ class FaceLandmarks(QuietTask):
                               pose=pose, score=1.0))
         return faces
 
+
+
+def _faces_from_raw(raw, width: int, height: int) -> list[Face]:
+    """Faces from the numpy reader's output: the same values the Python API path gives."""
+    scale = np.array([width, height, width], dtype=np.float32)
+    faces = []
+    for i, normalised in enumerate(raw.landmarks):
+        pts = normalised * scale
+        shapes = raw.blendshapes[i] if i < len(raw.blendshapes) else None
+        pose = raw.matrices[i] if i < len(raw.matrices) else None
+        faces.append(Face(box=box_from_landmarks(pts, width, height), landmarks=pts, blendshapes=shapes,
+                          pose=pose, score=1.0))
+    return faces
