@@ -205,6 +205,13 @@ def build_parser() -> argparse.ArgumentParser:
     fc.add_argument("--init", type=Path, help="start from this checkpoint's student (fine-tuning)")
     fc.add_argument("--augment", default="strong", choices=("strong", "light"),
                     help="augmentation: strong (training from scratch) or light (fine-tuning)")
+    fc.add_argument("--distill-from", type=Path,
+                    help="teacher checkpoint (seed 004): its expression probabilities, averaged over each face and "
+                         "its mirror image, join the targets with --distill-weight")
+    fc.add_argument("--distill-weight", type=float, default=0.4, help="teacher share of the expression target")
+    fc.add_argument("--ema", type=float, default=0.0,
+                    help="keep an exponential moving average of the weights with this decay per step (e.g. 0.999); "
+                         "the average is validated and saved")
 
     fe = sub.add_parser("faces-eval", help="score model files (and the open teachers) on FER+ validation, "
                         "the held-out CK+ subjects and the CSV set's held-out part; markdown + JSON report")
@@ -430,7 +437,8 @@ def _faces(args: argparse.Namespace, console) -> int:
                       seed=args.seed, resume=args.resume, init=args.init, augment=args.augment,
                       train_faces=args.train_faces, co_training=args.co_training, mask_ratio=args.mask_ratio,
                       co_weight=args.co_weight, va_from_scores=args.va_from_scores,
-                      semi_supervised=args.semi_supervised)
+                      semi_supervised=args.semi_supervised, distill_from=args.distill_from,
+                      distill_weight=args.distill_weight, ema=args.ema)
 
     def show(r: dict) -> None:
         figures = "  ".join(f"{k} {v:.3f}" for k, v in r.items() if "/" in k)
