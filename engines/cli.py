@@ -24,6 +24,14 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--out", type=Path, help="output .onnx (default: beside the checkpoint)")
     ex.add_argument("--check-media", type=Path, help="video or image with faces to compare outputs on")
     ex.add_argument("--atol", type=float, default=1e-4)
+    qu = sub.add_parser("quantize", help="INT8 student for ONNX Runtime on CPUs (static, calibrated on real "
+                        "aligned faces; checked against the float model)")
+    qu.add_argument("onnx", type=Path, help="the float student .onnx (its .sequence.onnx is carried along)")
+    qu.add_argument("--calib", type=Path, action="append", required=True,
+                    help="calibration faces: a video, an image, or an .npz with aligned 'crops' (repeat)")
+    qu.add_argument("--calib-faces", type=int, default=512, help="at most this many calibration faces")
+    qu.add_argument("--out", type=Path, help="output .onnx (default: X.int8.onnx beside the input)")
+    qu.add_argument("--check-media", type=Path, help="video or image with faces to compare outputs on")
     bu = sub.add_parser("build", help="build a TensorRT engine from an ONNX model (NVIDIA GPU + TensorRT)")
     bu.add_argument("onnx", type=Path)
     bu.add_argument("--fp16", action="store_true")
@@ -49,6 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _export(args)
         if args.command == "build":
             return _build(args)
+        if args.command == "quantize":
+            return _quantize(args)
         return _bench(args)
     except Exception as exc:
         return _report(exc, args.verbose)
@@ -68,6 +78,24 @@ def _report(exc: BaseException, verbose: bool) -> int:
         return 2
     sys.stderr.write(f"affect-engine: internal error: {type(exc).__name__}: {exc} (run with -v for details)\n")
     return 1
+
+
+def _quantize(args: argparse.Namespace) -> int:
+    from .backends.onnxruntime import OnnxRuntimeBackend
+    from .export import ExportError
+    from .quantize import calibration_crops, quantize_student
+
+    if args.calib_faces < 1:
+        raise ExportError("--calib-faces must be at least 1")
+    size = OnnxRuntimeBackend(args.onnx).card.input_size
+    calibration = calibration_crops(args.calib, size, args.calib_faces)
+    out = args.out or args.onnx.with_name(args.onnx.stem + ".int8.onnx")
+    report = quantize_student(args.onnx, out, calibration, args.check_media)
+    print(f"wrote {report.path}" + (f" and {report.sequence_path}" if report.sequence_path else ""))
+    print(f"calibrated on {report.calibration_faces} faces; on {report.check_faces} other real face crops the top "
+          f"expression agrees with the float model on {100 * report.top_expression_agreement:.1f}%, largest "
+          f"expression probability change {report.max_abs_diff['expression']:.3f}")
+    return 0
 
 
 def _export(args: argparse.Namespace) -> int:

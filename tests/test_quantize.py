@@ -1,0 +1,68 @@
+"""affect-engine quantize: an INT8 student calibrated on real aligned faces, checked against the float one."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from engines.export import face_crops
+from engines.loader import open_model
+from helpers import PEXELS, SINGLE_FACE, read_csv
+from realtime_affect.cli import main
+from realtime_affect.labels import EXPRESSION_COLUMNS
+
+DEFAULT_ONNX = ROOT / "assets" / "default_model.onnx"
+
+
+def engine(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "engines.cli", *args], capture_output=True, text=True, cwd=ROOT,
+                          timeout=600)
+
+
+@pytest.fixture(scope="module")
+def int8_model(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("int8")
+    calib = folder / "calib.npz"
+    np.savez(calib, crops=face_crops(PEXELS, 64, limit=160))  # aligned by the runtime's own code
+    out = folder / "default.int8.onnx"
+    run = engine("quantize", str(DEFAULT_ONNX), "--calib", str(calib), "--out", str(out))
+    assert run.returncode == 0, run.stderr
+    assert "calibrated on 160 faces" in run.stdout and run.stderr == ""
+    return out
+
+
+@pytest.mark.slow
+def test_int8_student_keeps_the_float_readings_on_a_clip_it_was_not_calibrated_on(int8_model, tmp_path):
+    with open_model(int8_model) as q, open_model(DEFAULT_ONNX) as f:
+        assert q.card.extra["precision"] == "int8" and "precision" not in f.card.extra
+        assert q.sequence is not None and q.card.window == f.card.window
+    csvs = {}
+    for name, model in (("float", DEFAULT_ONNX), ("int8", int8_model)):
+        out = tmp_path / f"{name}.csv"
+        assert main(["--video", str(SINGLE_FACE), "--csv", str(out), "--model", str(model), "--no-temporal", "-q"]) == 0
+        csvs[name] = read_csv(out)
+    a, b = csvs["float"], csvs["int8"]
+    assert len(a) == len(b) > 50
+    pa = np.array([[float(r[c]) for c in EXPRESSION_COLUMNS] for r in a])
+    pb = np.array([[float(r[c]) for c in EXPRESSION_COLUMNS] for r in b])
+    assert (pa.argmax(1) == pb.argmax(1)).mean() >= 0.95
+    assert np.abs(pa - pb).max() < 0.1
+
+
+def test_quantize_refuses_what_it_cannot_do_in_one_line(int8_model, tmp_path):
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, faces=np.zeros((4, 64, 64, 3), np.uint8))
+    for args, says in (
+        (["quantize", str(DEFAULT_ONNX), "--calib", str(bad), "--out", str(tmp_path / "x.onnx")], "no 'crops' array"),
+        (["quantize", str(DEFAULT_ONNX), "--calib", str(tmp_path / "missing.mp4"), "--out", str(tmp_path / "y.onnx")],
+         "does not exist"),
+        (["quantize", str(int8_model), "--calib", str(PEXELS), "--out", str(tmp_path / "z.onnx")], "already quantized"),
+        (["quantize", str(DEFAULT_ONNX), "--calib", str(PEXELS), "--out", str(DEFAULT_ONNX)], "never overwritten"),
+    ):
+        run = engine(*args)
+        assert run.returncode == 2, run.stderr
+        assert says in run.stderr and len(run.stderr.strip().splitlines()) == 1
+    assert not list(tmp_path.glob("*.onnx"))
