@@ -49,6 +49,8 @@ def main() -> None:
     parser.add_argument("out", type=Path, nargs="?", default=ROOT / "assets" / "default_model.pt")
     parser.add_argument("--expression-bias", default="", help="class=value[,class=value]")
     parser.add_argument("--sequence", type=Path, help="checkpoint whose GRU ships with the student")
+    parser.add_argument("--mirror-average", action="store_true",
+                        help="serve the student on each face and its mirror image, outputs averaged")
     args = parser.parse_args()
     run, out = args.run, args.out
     bias = {}
@@ -61,7 +63,8 @@ def main() -> None:
     extra = json.loads(json.dumps(payload.get("extra") or {}, default=float))
     card = ModelCard.from_dict(payload["card"])
     student = StudentNet(payload["student"]["arch"], payload["student"]["feature_dim"],
-                         va_from_scores=bool(payload["student"].get("va_from_scores", False)))
+                         va_from_scores=bool(payload["student"].get("va_from_scores", False)),
+                         mirror_average=args.mirror_average)
     student.load_state_dict(payload["student"]["state_dict"])
     with torch.no_grad():
         for name, value in bias.items():
@@ -101,6 +104,8 @@ def main() -> None:
         "ck_val_subjects": extra.get("ck_val_subjects", []),
         "recipe": "affect-train faces (trainers/faces_recipe.py); scripts/build_default_model.sh",
         "expression_logit_bias": bias,
+        **({"test_time": "each face and its mirror image, raw outputs averaged (two views per face)"}
+           if args.mirror_average else {}),
         **({"temporal_model": "bidirectional GRU, 32 frames, trained on sequences made from labelled stills "
                               "(trainers/sequence_stills.py); files: centred windows, live: causal"}
            if sequence is not None else {}),

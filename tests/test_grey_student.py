@@ -52,3 +52,28 @@ def test_class_weights_favour_rare_classes_and_average_one_over_the_samples():
     assert w[3] / w[0] == np.float32(3.0)  # sqrt(90 / 10)
     assert abs(float(w[labels].mean()) - 1.0) < 1e-6
     assert w[1] == 0.0  # absent classes get no weight
+
+
+def test_a_mirror_averaged_student_reads_a_face_and_its_mirror_image_the_same_in_every_format(tmp_path):
+    from engines.card import ModelCard
+    from engines.export import export_onnx
+    from engines.loader import open_model
+    from realtime_affect.models.checkpoint import load_checkpoint, save_checkpoint
+
+    torch.manual_seed(1)
+    net = StudentNet("grey", mirror_average=True)
+    path = save_checkpoint(tmp_path / "mirror.pt", ModelCard(input_size=64, student_arch="grey"), net)
+    assert load_checkpoint(path).student.mirror_average
+    onnx_path = export_onnx(path, tmp_path / "mirror.onnx").student_path  # checked against torch inside
+    x = np.random.default_rng(2).normal(size=(3, 3, 64, 64)).astype(np.float32)
+    mirrored = np.ascontiguousarray(x[..., ::-1])
+    for model_file in (path, onnx_path):
+        with open_model(model_file) as model:
+            a, b = model.student(x), model.student(mirrored)
+            np.testing.assert_allclose(a["expression"], b["expression"], atol=1e-6)
+            np.testing.assert_allclose(a["features"], b["features"], atol=1e-5)
+    single = StudentNet("grey").eval()
+    single.load_state_dict(net.state_dict())
+    with torch.no_grad():  # the same weights served on one view do not have that symmetry
+        one, other = single(torch.from_numpy(x)), single(torch.from_numpy(mirrored))
+    assert not torch.allclose(one["features"], other["features"], atol=1e-5)

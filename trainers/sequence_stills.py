@@ -288,7 +288,8 @@ def _cached_banks(cfg: StillSequenceConfig, student, rows, splits, rng) -> tuple
     for name, tensor in sorted(student.state_dict().items()):  # the weights, not the file: a re-saved or
         weights.update(name.encode())                          # re-carded student keeps its banks
         weights.update(tensor.detach().cpu().numpy().tobytes())
-    key = hashlib.sha256(json.dumps([weights.hexdigest(), cfg.faces, cfg.views, cfg.seed, cfg.truth_weight,
+    served = ["mirror"] if student.mirror_average else []  # the same weights served on two views: other features
+    key = hashlib.sha256(json.dumps([weights.hexdigest(), *served, cfg.faces, cfg.views, cfg.seed, cfg.truth_weight,
                                      cfg.limit, str(Path(cfg.data).resolve())]).encode()).hexdigest()[:12]
     path = Path(cfg.cache) / f"gru-bank-{key}.npz"
     fields = ("features", "expression", "majority", "aus", "va")

@@ -36,7 +36,8 @@ def save_checkpoint(path: str | Path, card: ModelCard, student: StudentNet,
         "format": CHECKPOINT_FORMAT,
         "card": card.to_dict(),
         "student": {"arch": student.arch, "feature_dim": student.neck[1].out_features,
-                    "va_from_scores": student.va_from_scores, "state_dict": student.state_dict()},
+                    "va_from_scores": student.va_from_scores, "mirror_average": student.mirror_average,
+                    "state_dict": student.state_dict()},
         "sequence": None if sequence is None else {
             "feature_dim": sequence.gru.input_size, "hidden": sequence.gru.hidden_size,
             "layers": sequence.gru.num_layers, "skip": sequence.skip is not None,
@@ -69,7 +70,8 @@ def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
     try:
         spec = payload["student"]
         student = StudentNet(arch=spec["arch"], feature_dim=spec["feature_dim"],
-                             va_from_scores=bool(spec.get("va_from_scores", False)))
+                             va_from_scores=bool(spec.get("va_from_scores", False)),
+                             mirror_average=bool(spec.get("mirror_average", False)))
         student.load_state_dict(spec["state_dict"])
         sequence = None
         if payload.get("sequence"):

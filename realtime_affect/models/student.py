@@ -129,8 +129,12 @@ class StudentNet(nn.Module):
     """
 
     def __init__(self, arch: str = "small", feature_dim: int = 128, dropout: float = 0.2,
-                 backbone_weights: str | None = None, va_from_scores: bool = False) -> None:
+                 backbone_weights: str | None = None, va_from_scores: bool = False,
+                 mirror_average: bool = False) -> None:
         super().__init__()
+        #: Served (eval mode) on the face and its mirror image, outputs averaged: a two-view ensemble that
+        #: is steadier and more accurate than either view (set when shipping; training sees one view).
+        self.mirror_average = mirror_average
         if arch == "small":
             self.backbone, channels = _small_backbone()
         elif arch == "grey":
@@ -158,6 +162,13 @@ class StudentNet(nn.Module):
         self.valence_arousal = nn.Linear(feature_dim + scores, 2)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        if self.mirror_average and not self.training:
+            n = x.shape[0]
+            both = self._forward(torch.cat([x, torch.flip(x, dims=[3])]))
+            return {name: (value[:n] + value[n:]) * 0.5 for name, value in both.items()}
+        return self._forward(x)
+
+    def _forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         features = self.neck(self.pool(self.backbone(x)))
         h = self.dropout(features)
         expression, action_units = self.expression(h), self.action_units(h)
