@@ -13,9 +13,9 @@ CHECKSUMS: dict[str, str] = {
     "face_detection_full_range_sparse.tflite":
         "2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1",
     # the bundled default model (scripts/build_default_model.sh; assets/DEFAULT_MODEL.md)
-    "default_model.pt": "78529b080b14c8854f61e6e75152c8af621bb733bfaedc0ba6eb60ba6736678f",
-    "default_model.onnx": "7b8e002bb69afdb0c3a84901bee8756d9d1e5bfaaa27763849f84c8d60f9afbc",
-    "default_model.sequence.onnx": "0814b47fb867ec42a1c6196c3ae0984ea27336757f098e8f628d9df3841bdd5f",
+    "default_model.pt": "183ee3ee2e50727def53b9d2079f18f0727a8ac8685f3fb32a6bdbaf7fe13c58",
+    "default_model.onnx": "6d2d0fbd83eaeb025e692a9e39a36cd6264bede9377dd946f2cbb72b9f4af85a",
+    "default_model.sequence.onnx": "8f3138f64b3516c5da25bef652e1f7214b22c1b3502b419792449b2773678606",
 }
 
 

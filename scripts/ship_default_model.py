@@ -84,7 +84,7 @@ def main() -> None:
         sequence_extra = {"history": gru.extra.get("history", []), "config": gru.extra.get("config", {}),
                           "feature_scale": gru.extra.get("feature_scale", [])}
     card.name = "realtime-affect-default"
-    card.version = "0.4.0" if sequence is not None else "0.3.0"
+    card.version = "0.5.0"
     card.description = (
         "Multi-task student trained on real labelled faces of thousands of people (FER+ votes, CK+ expressions "
         "and FACS action units, muxspace/LFW crops), through the runtime's own landmarker and alignment. "

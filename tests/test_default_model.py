@@ -30,6 +30,9 @@ def test_default_model_files_are_intact_and_carry_their_card():
             assert "expression" in card.extra["valence_arousal"]  # VA is derived, and the card says so
             names = " ".join(d["name"] for d in card.extra["data_sets"])
             assert "FER+" in names and "CK+" in names
+            assert "mirror" in card.extra["test_time"]  # served on each face and its mirror image
+            # ONNX Runtime serves the INT8 student; torch the float one it was quantized from
+            assert (card.extra.get("precision") == "int8") == (backend == "onnxruntime")
 
 
 @pytest.mark.parametrize("clip", [c for c in CLIPS if c not in (PEXELS,)], ids=lambda p: p.name)
