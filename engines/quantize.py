@@ -1,9 +1,10 @@
 """INT8 student for ONNX Runtime on CPUs: static quantization (QDQ, per-channel weights) calibrated on real
 aligned face crops, checked against the float model before anything is written.
 
-On the 2-core CPU this project is measured on (AVX-512 VNNI) the default student runs in 0.86 ms instead of
-2.09 ms per face with one thread, and FER+ validation accuracy does not drop (0.8037 vs 0.8014 measured,
-``docs/int8.md``). The sequence model (GRU) stays float: it costs 0.1 ms per window and is not conv-bound.
+On the 2-core CPU this project is measured on (AVX-512 VNNI) the 0.4.0 default student ran in 0.86 ms instead
+of 2.09 ms per face with one thread, and FER+ validation accuracy did not drop (0.8037 vs 0.8014); the 0.5.0
+student scores 0.824 in INT8 and in float (``assets/DEFAULT_MODEL.md``, ``benchmarks/README.md``). The
+sequence model (GRU) stays float: it costs 0.1 ms per window and is not conv-bound.
 """
 from __future__ import annotations
 
