@@ -157,3 +157,49 @@ def test_batchnorm_recalibration_puts_the_statistics_of_whole_faces_back():
     recalibrate(net, [whole[:32], whole[32:]])
     assert not net.training and bn.momentum == 0.1
     torch.testing.assert_close(bn.running_mean, true_mean, atol=1e-4, rtol=1e-4)
+
+
+def test_distilled_targets_mix_labels_and_teacher_and_still_sum_to_one():
+    from trainers.faces_recipe import distilled_targets
+
+    soft = np.array([[1, 0, 0, 0, 0, 0, 0, 0], [0.5, 0.5, 0, 0, 0, 0, 0, 0]], np.float32)
+    teacher = np.full((2, 8), 1 / 8, np.float32)
+    mixed = distilled_targets(soft, teacher, 0.4)
+    np.testing.assert_allclose(mixed[0, 0], 0.6 + 0.4 / 8, rtol=1e-6)  # seed 004: 0.6 truth + 0.4 teacher
+    np.testing.assert_allclose(mixed.sum(1), 1.0, rtol=1e-6)
+    np.testing.assert_array_equal(distilled_targets(soft, teacher, 0.0), soft)
+
+
+def test_flip_averaged_teacher_reads_a_face_and_its_mirror_image_the_same():
+    from realtime_affect.models.student import StudentNet
+    from trainers.faces_recipe import flip_averaged_expression
+
+    torch.manual_seed(3)
+    teacher = StudentNet("grey")
+    crops = np.random.default_rng(0).integers(0, 256, (5, 64, 64), dtype=np.uint8)
+    a = flip_averaged_expression(teacher, crops)
+    b = flip_averaged_expression(teacher, np.ascontiguousarray(crops[:, :, ::-1]))
+    assert a.shape == (5, 8)
+    np.testing.assert_allclose(a, b, atol=1e-6)
+    np.testing.assert_allclose(a.sum(1), 1.0, rtol=1e-5)
+
+
+def test_distillation_with_a_weight_average_trains_resumes_and_saves_the_average(tmp_path):
+    from realtime_affect.models.checkpoint import load_checkpoint
+    from synthetic_data import write_faces_folder
+
+    data = write_faces_folder(tmp_path / "data")
+    common = ["faces", "--data", str(data), "--cache", str(tmp_path / "cache"), "--workers", "1", "--batch-size", "8"]
+    assert train_main(common + ["--out", str(tmp_path / "teacher"), "--epochs", "1"]) == 0
+    run = ["--out", str(tmp_path / "run"), "--epochs", "2", "--distill-from", str(tmp_path / "teacher" / "student.pt"),
+           "--ema", "0.9"]
+    assert train_main(common + run) == 0
+    saved = load_checkpoint(tmp_path / "run" / "student.pt").student.state_dict()
+    state = torch.load(tmp_path / "run" / "train_state.pt", weights_only=False)
+    raw, average = state["model"], state["ema"]
+    name = "expression.weight"
+    assert not torch.allclose(raw[name], saved[name])  # what is saved is the average, not the last step
+    torch.testing.assert_close(average[f"module.{name}"], saved[name])
+    assert train_main(common + run + ["--resume"]) == 0  # already complete: resumes to the same result
+    history = load_checkpoint(tmp_path / "run" / "student.pt").extra["history"]
+    assert [h["epoch"] for h in history] == [1, 2]

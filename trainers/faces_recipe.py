@@ -457,6 +457,11 @@ def train_faces(cfg: FacesConfig, on_epoch: Callable[[dict], None] | None = None
 
     from .face_metrics import expression_report, au_report
 
+    if not 0.0 <= cfg.distill_weight <= 1.0 or not 0.0 <= cfg.ema < 1.0:
+        from .data import DataError
+
+        raise DataError(f"--distill-weight must be in [0, 1] and --ema in [0, 1) (got {cfg.distill_weight}, "
+                        f"{cfg.ema})")
     torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
