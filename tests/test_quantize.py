@@ -8,13 +8,14 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from engines.export import face_crops
+from engines.export import export_onnx, face_crops
 from engines.loader import open_model
 from helpers import PEXELS, SINGLE_FACE, read_csv
 from realtime_affect.cli import main
 from realtime_affect.labels import EXPRESSION_COLUMNS
 
-DEFAULT_ONNX = ROOT / "assets" / "default_model.onnx"
+DEFAULT_PT = ROOT / "assets" / "default_model.pt"
+DEFAULT_ONNX = ROOT / "assets" / "default_model.onnx"  # shipped quantized
 
 
 def engine(*args: str) -> subprocess.CompletedProcess:
@@ -23,24 +24,29 @@ def engine(*args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def int8_model(tmp_path_factory):
+def float_model(tmp_path_factory):
+    return export_onnx(DEFAULT_PT, tmp_path_factory.mktemp("float") / "default.onnx").student_path
+
+
+@pytest.fixture(scope="module")
+def int8_model(float_model, tmp_path_factory):
     folder = tmp_path_factory.mktemp("int8")
     calib = folder / "calib.npz"
     np.savez(calib, crops=face_crops(PEXELS, 64, limit=160))  # aligned by the runtime's own code
     out = folder / "default.int8.onnx"
-    run = engine("quantize", str(DEFAULT_ONNX), "--calib", str(calib), "--out", str(out))
+    run = engine("quantize", str(float_model), "--calib", str(calib), "--out", str(out))
     assert run.returncode == 0, run.stderr
     assert "calibrated on 160 faces" in run.stdout and run.stderr == ""
     return out
 
 
 @pytest.mark.slow
-def test_int8_student_keeps_the_float_readings_on_a_clip_it_was_not_calibrated_on(int8_model, tmp_path):
-    with open_model(int8_model) as q, open_model(DEFAULT_ONNX) as f:
+def test_int8_student_keeps_the_float_readings_on_a_clip_it_was_not_calibrated_on(int8_model, float_model, tmp_path):
+    with open_model(int8_model) as q, open_model(float_model) as f:
         assert q.card.extra["precision"] == "int8" and "precision" not in f.card.extra
         assert q.sequence is not None and q.card.window == f.card.window
     csvs = {}
-    for name, model in (("float", DEFAULT_ONNX), ("int8", int8_model)):
+    for name, model in (("float", float_model), ("int8", int8_model)):
         out = tmp_path / f"{name}.csv"
         assert main(["--video", str(SINGLE_FACE), "--csv", str(out), "--model", str(model), "--no-temporal", "-q"]) == 0
         csvs[name] = read_csv(out)
@@ -52,17 +58,19 @@ def test_int8_student_keeps_the_float_readings_on_a_clip_it_was_not_calibrated_o
     assert np.abs(pa - pb).max() < 0.1
 
 
-def test_quantize_refuses_what_it_cannot_do_in_one_line(int8_model, tmp_path):
+def test_quantize_refuses_what_it_cannot_do_in_one_line(float_model, tmp_path):
     bad = tmp_path / "bad.npz"
     np.savez(bad, faces=np.zeros((4, 64, 64, 3), np.uint8))
     for args, says in (
-        (["quantize", str(DEFAULT_ONNX), "--calib", str(bad), "--out", str(tmp_path / "x.onnx")], "no 'crops' array"),
-        (["quantize", str(DEFAULT_ONNX), "--calib", str(tmp_path / "missing.mp4"), "--out", str(tmp_path / "y.onnx")],
+        (["quantize", str(float_model), "--calib", str(bad), "--out", str(tmp_path / "x.onnx")], "no 'crops' array"),
+        (["quantize", str(float_model), "--calib", str(tmp_path / "missing.mp4"), "--out", str(tmp_path / "y.onnx")],
          "does not exist"),
-        (["quantize", str(int8_model), "--calib", str(PEXELS), "--out", str(tmp_path / "z.onnx")], "already quantized"),
-        (["quantize", str(DEFAULT_ONNX), "--calib", str(PEXELS), "--out", str(DEFAULT_ONNX)], "never overwritten"),
+        (["quantize", str(DEFAULT_ONNX), "--calib", str(PEXELS), "--out", str(tmp_path / "z.onnx")], "already quantized"),
+        (["quantize", str(float_model), "--calib", str(PEXELS), "--out", str(float_model)], "never overwritten"),
     ):
         run = engine(*args)
         assert run.returncode == 2, run.stderr
         assert says in run.stderr and len(run.stderr.strip().splitlines()) == 1
     assert not list(tmp_path.glob("*.onnx"))
+    with open_model(float_model) as model:  # the float model it was asked to overwrite is untouched
+        assert "precision" not in model.card.extra
