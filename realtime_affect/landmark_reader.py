@@ -42,9 +42,10 @@ def _strided(pointer, count: int, struct: type, first: str, width: int) -> np.nd
 class NativeReader:
     """Runs one FaceLandmarker task through its C entry points and reads the result with numpy."""
 
-    def __init__(self, task, module) -> None:
+    def __init__(self, task, module, point_struct: type, category_struct: type) -> None:
         self._task = task
         self._m = module
+        self._point, self._category = point_struct, category_struct  # looked up once, not per frame
 
     @classmethod
     def attach(cls, task) -> "NativeReader | None":
@@ -63,7 +64,7 @@ class NativeReader:
             entry_points = all(hasattr(task._lib, name) for name in (
                 "MpFaceLandmarkerDetectImage", "MpFaceLandmarkerDetectForVideo", "MpFaceLandmarkerCloseResult"))
             if layout_ok and entry_points and task._handle is not None:
-                return cls(task, module)
+                return cls(task, module, point, category)
         except (ImportError, AttributeError) as exc:
             log.debug("mediapipe's C result layout is not the expected one (%s): using its Python API", exc)
         return None
@@ -82,15 +83,12 @@ class NativeReader:
         finally:
             task._lib.MpFaceLandmarkerCloseResult(ctypes.byref(result))
 
-    @staticmethod
-    def _read(result) -> RawFaces:
-        from mediapipe.tasks.python.components.containers import category_c, landmark_c
-
+    def _read(self, result) -> RawFaces:
         landmarks = [_strided(result.face_landmarks[i].landmarks, result.face_landmarks[i].landmarks_count,
-                              landmark_c.MpNormalizedLandmarkC, "x", 3)
+                              self._point, "x", 3)
                      for i in range(result.face_landmarks_count)]
         blendshapes = [_strided(result.face_blendshapes[i].categories, result.face_blendshapes[i].categories_count,
-                                category_c.MpCategoryC, "score", 1)[:, 0]
+                                self._category, "score", 1)[:, 0]
                        for i in range(result.face_blendshapes_count)]
         matrices = [result.facial_transformation_matrixes[i].to_numpy().astype(np.float32)
                     for i in range(result.facial_transformation_matrixes_count)]

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .assets import asset_path
+from .landmark_reader import NativeReader, RawFaces
 from .native_logs import QuietTask, quiet_native_stderr
 from .types import Face
 
@@ -74,8 +75,6 @@ class FaceLandmarks(QuietTask):
         with quiet_native_stderr():
             self._task = vision.FaceLandmarker.create_from_options(task_options)
         self._last_ms = -1
-        from .landmark_reader import NativeReader
-
         self._reader = NativeReader.attach(self._task)  # None: mediapipe's Python API reads the results
 
     def detect(self, rgb: np.ndarray, time_s: float = 0.0) -> list[Face]:
@@ -96,8 +95,6 @@ class FaceLandmarks(QuietTask):
 
     @staticmethod
     def _faces(result, width: int, height: int) -> list[Face]:
-        from .landmark_reader import RawFaces
-
         if isinstance(result, RawFaces):
             return _faces_from_raw(result, width, height)
         faces = []
