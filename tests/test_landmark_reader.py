@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 
 from helpers import DATA, PEXELS, decode_frames
 from realtime_affect.landmark_reader import NativeReader
@@ -15,6 +16,7 @@ def _run(frames, video: bool, native: bool):
             lm._reader = None
         else:
             assert lm._reader is not None, "this mediapipe's C result layout was not recognised"
+            assert lm._reader._lib is not None, "this mediapipe's raw C library was not reachable"
         return [lm.detect(rgb, i / 24.0) for i, rgb in enumerate(frames)]
 
 
@@ -53,3 +55,17 @@ def test_an_unknown_task_layout_falls_back_to_the_python_api():
         _handle = None
 
     assert NativeReader.attach(NotATask()) is None
+
+
+def test_a_direct_call_mediapipe_refuses_raises_its_error_and_the_task_keeps_working():
+    import mediapipe as mp
+
+    frame = np.zeros((120, 160, 3), dtype=np.uint8)
+    image = mp.Image(image_format=mp.ImageFormat.SRGB, data=frame)
+    with FaceLandmarks(LandmarkerOptions(max_faces=1), video=True) as lm:
+        reader = lm._reader
+        assert reader is not None and reader._lib is not None
+        assert reader.detect(image, 100).landmarks == []
+        with pytest.raises(ValueError, match="monotonically increasing"):
+            reader.detect(image, 50)  # an earlier timestamp: MediaPipe's status, raised as its exception
+        assert reader.detect(image, 200).landmarks == []
