@@ -4,6 +4,8 @@ Pure numpy; sizes are tiny (faces per frame), so a plain O(n^3) solver is plenty
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -80,6 +82,25 @@ def hungarian(cost: np.ndarray) -> list[tuple[int, int]]:
     return sorted(pairs)
 
 
+def _pair_scores(track_boxes: np.ndarray, det_boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(IoU, centre distance) matrices, in plain Python floats: for the few boxes of a frame this is several
+    times cheaper than numpy's per-call overhead, and it holds Python's lock for that much less."""
+    tracks = [[float(v) for v in box] for box in np.asarray(track_boxes).reshape(-1, 4)]
+    dets = [[float(v) for v in box] for box in np.asarray(det_boxes).reshape(-1, 4)]
+    iou = np.empty((len(tracks), len(dets)))
+    dist = np.empty((len(tracks), len(dets)))
+    for i, (ax, ay, aw, ah) in enumerate(tracks):
+        for j, (bx, by, bw, bh) in enumerate(dets):
+            iw = max(min(ax + aw, bx + bw) - max(ax, bx), 0.0)
+            ih = max(min(ay + ah, by + bh) - max(ay, by), 0.0)
+            inter = iw * ih
+            union = aw * ah + bw * bh - inter
+            iou[i, j] = inter / max(union, 1e-12) if union > 0 else 0.0
+            scale = max(math.sqrt(math.sqrt(max(aw * ah, 0.0)) * math.sqrt(max(bw * bh, 0.0))), 1e-6)
+            dist[i, j] = math.hypot(ax + aw / 2 - bx - bw / 2, ay + ah / 2 - by - bh / 2) / scale
+    return iou, dist
+
+
 def match(track_boxes: np.ndarray, det_boxes: np.ndarray, min_iou: float = 0.2,
           max_centre_distance: float = 0.6) -> tuple[list[tuple[int, int]], list[int], list[int]]:
     """Match tracks to detections; returns (pairs, unmatched tracks, unmatched detections).
@@ -89,12 +110,18 @@ def match(track_boxes: np.ndarray, det_boxes: np.ndarray, min_iou: float = 0.2,
     nt, nd = len(track_boxes), len(det_boxes)
     if nt == 0 or nd == 0:
         return [], list(range(nt)), list(range(nd))
-    iou = iou_matrix(track_boxes, det_boxes)
-    dist = centre_distance(track_boxes, det_boxes)
+    if nt * nd <= 64:
+        iou, dist = _pair_scores(track_boxes, det_boxes)
+    else:
+        iou, dist = iou_matrix(track_boxes, det_boxes), centre_distance(track_boxes, det_boxes)
     allowed = (iou >= min_iou) | (dist <= max_centre_distance)
     cost = (1.0 - iou) + 0.5 * np.minimum(dist, 2.0)
     cost = np.where(allowed, cost, 1e6)
-    pairs = [(t, d) for t, d in hungarian(cost) if allowed[t, d]]
+    if min(nt, nd) == 1:  # one track or one face: the best single pair is the optimal assignment
+        t, d = np.unravel_index(int(np.argmin(cost)), cost.shape)
+        pairs = [(int(t), int(d))] if allowed[t, d] else []
+    else:
+        pairs = [(t, d) for t, d in hungarian(cost) if allowed[t, d]]
     mt = {t for t, _ in pairs}
     md = {d for _, d in pairs}
     return pairs, [t for t in range(nt) if t not in mt], [d for d in range(nd) if d not in md]

@@ -32,3 +32,26 @@ def test_match_pairs_nearby_boxes_and_leaves_far_ones_unmatched():
     pairs, lost, new = match(tracks, dets)
     assert sorted(pairs) == [(0, 2), (1, 0)]
     assert lost == [] and new == [1]
+
+
+def test_match_gives_the_optimal_allowed_pairs_for_frames_of_one_to_six_faces():
+    """The per-frame fast path (plain-float scores, the single-pair shortcut) pairs exactly what the full
+    cost matrix and the Hungarian solver pair."""
+    from realtime_affect.matching import centre_distance
+
+    rng = np.random.default_rng(1)
+    for trial in range(500):
+        nt, nd = (int(v) for v in rng.integers(1, 7, 2))
+        tracks = np.abs(rng.normal(100, 60, (nt, 4))) + 1
+        faces = np.abs(rng.normal(100, 60, (nd, 4))) + 1
+        k = min(nt, nd)
+        if trial % 2:
+            faces[:k] = np.abs(tracks[:k] + rng.normal(0, 5, (k, 4))) + 1  # the same faces, moved a little
+        iou, dist = iou_matrix(tracks, faces), centre_distance(tracks, faces)
+        allowed = (iou >= 0.2) | (dist <= 0.6)
+        cost = np.where(allowed, (1 - iou) + 0.5 * np.minimum(dist, 2.0), 1e6)
+        expected = sorted((t, d) for t, d in hungarian(cost) if allowed[t, d])
+        pairs, lost, new = match(tracks, faces)
+        assert sorted(pairs) == expected
+        assert sorted(lost + [t for t, _ in pairs]) == list(range(nt))
+        assert sorted(new + [d for _, d in pairs]) == list(range(nd))
