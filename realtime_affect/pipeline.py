@@ -29,6 +29,9 @@ class AnalyzerOptions:
     temporal: bool = True
     #: Hop between centred windows (default: half a window).
     hop: int | None = None
+    #: Files on a multi-core CPU: run the ONNX student in a helper process at idle priority
+    #: (student_process.py); None: when it can help (see ``student_process.wanted``), False: never.
+    student_process: bool | None = None
     #: Full-range detection for small and distant faces (see finder.py), its sweep period, min face size.
     full_range: bool = True
     sweep_every: int = 20
@@ -60,10 +63,11 @@ def _prediction(outputs: dict[str, np.ndarray]) -> Prediction:
 class StudentRunner:
     """Aligns every face of a frame and runs the student once on the whole batch."""
 
-    def __init__(self, model: AffectModel, timer: StageTimer) -> None:
+    def __init__(self, model: AffectModel, timer: StageTimer, process=None) -> None:
         self.model = model
         self.card = model.card
         self.timer = timer
+        self.process = process  # a StudentProcess (takes the uint8 crops), or None: the model here
         self._crops = np.empty((16, self.card.input_size, self.card.input_size, 3), dtype=np.uint8)
 
     def __call__(self, bgr: np.ndarray, faces: list[Face]) -> list[dict[str, np.ndarray]]:
@@ -73,23 +77,26 @@ class StudentRunner:
             self._crops = np.empty((len(faces),) + self._crops.shape[1:], dtype=np.uint8)
         with self.timer.stage("align"):
             crops = align.crops(bgr, [f.landmarks for f in faces], self.card.input_size, out=self._crops)
-            batch = align.to_input(crops, self.card.mean, self.card.std)
         with self.timer.stage("student"):
-            out = self.model.student(batch)
+            out = self.process(crops, self.run_here) if self.process is not None else self.run_here(crops)
         return [{name: value[i] for name, value in out.items()} for i in range(len(faces))]
+
+    def run_here(self, crops: np.ndarray) -> dict[str, np.ndarray]:
+        """The student on aligned uint8 crops, in this process."""
+        return self.model.student(align.to_input(crops, self.card.mean, self.card.std))
 
 
 class StreamAnalyzer:
     """Analyses one video stream frame by frame (or independent stills with ``stills=True``)."""
 
     def __init__(self, model: AffectModel, landmarks, options: AnalyzerOptions | None = None,
-                 stills: bool = False, timer: StageTimer | None = None) -> None:
+                 stills: bool = False, timer: StageTimer | None = None, student_process=None) -> None:
         self.model = model
         self.options = options or AnalyzerOptions()
         self.landmarks = landmarks
         self.stills = stills
         self.timer = timer or StageTimer()
-        self.student = StudentRunner(model, self.timer)
+        self.student = StudentRunner(model, self.timer, student_process)
         self.tracker = Tracker(self.options.tracker)
         self.temporal = bool(self.options.temporal and model.sequence is not None and not stills)
         self.windows = CentredWindows(model.card.window, self.options.hop)

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from contextlib import closing
+from contextlib import closing, nullcontext
 from pathlib import Path
 from typing import Iterator, Sequence
 
 from engines.backends.base import AffectModel
 
+from . import student_process
 from .finder import FaceFinder, FinderOptions
 from .overlap import faces_ahead, timed_frames
 from .pipeline import AnalyzerOptions, StreamAnalyzer
@@ -33,11 +34,13 @@ def analyze_video(model: AffectModel, source: VideoSource, options: AnalyzerOpti
                   overlap: bool = True) -> Iterator[FrameResult]:
     """Results for every frame of an opened video source, in order; ends early when ``stop`` is set,
     after emitting every frame processed so far. With ``overlap`` a worker thread decodes and finds the
-    faces of the next frames while this thread runs the models on the current one (``overlap.py``)."""
+    faces of the next frames while this thread runs the models on the current one (``overlap.py``), and on a
+    multi-core CPU the student runs in a helper process at idle priority (``student_process.py``)."""
     options = options or AnalyzerOptions()
     timer = timer or StageTimer()
-    with _finder(options, video=True) as landmarks:
-        analyzer = StreamAnalyzer(model, landmarks, options, timer=timer)
+    helper = student_process.start_for(model, options) if overlap else None  # starts beside the landmarker
+    with helper or nullcontext(), _finder(options, video=True) as landmarks:
+        analyzer = StreamAnalyzer(model, landmarks, options, timer=timer, student_process=helper)
         frames = timed_frames(source, timer)
         if overlap:
             with closing(faces_ahead(frames, analyzer.find, stop=stop)) as found:  # joined before the finder closes

@@ -27,6 +27,7 @@ class OnnxRuntimeBackend(Backend):
         import onnxruntime as ort
 
         self.path = Path(path)
+        self.device, self.threads = device, threads
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
