@@ -95,12 +95,13 @@ class FullRangeDetector(QuietTask):
             running_mode=vision.RunningMode.IMAGE, min_detection_confidence=min_confidence)
         with quiet_native_stderr():  # "Sparsity tensors may not yet be fully supported" is harmless
             self._task = vision.FaceDetector.create_from_options(options)
+        self._direct = _direct_detector(self._task)  # None: mediapipe's own detect()
 
     def _detect_region(self, region: np.ndarray, x: int, y: int) -> list[Detection]:
         """Detections in ``region`` (an RGB array whose top-left is at frame pixel x, y), in frame pixels."""
         rh, rw = region.shape[:2]
         image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(region))
-        result = self._quiet_first(self._task.detect, image)
+        result = self._quiet_first(self._direct or self._task.detect, image)
         found = []
         for d in result.detections:
             b = d.bounding_box
@@ -127,6 +128,33 @@ class FullRangeDetector(QuietTask):
         found = self._detect_region(padded_crop(rgb, x, y, side), x, y)
         return max(found, key=lambda d: d.score) if found else None
 
+
+
+def _direct_detector(task):
+    """``detect(image)`` calling the FaceDetector's C functions from this thread (``mediapipe_direct.py``),
+    with mediapipe's own result conversion; None when this mediapipe's layout is not the expected one."""
+    import ctypes
+
+    from .mediapipe_direct import DirectCalls
+
+    try:
+        from mediapipe.tasks.python.components.containers import detections_c
+        from mediapipe.tasks.python.vision.face_detector import FaceDetectorResult
+    except ImportError:
+        return None
+    direct = DirectCalls.attach(task, ("MpFaceDetectorDetectImage", "MpFaceDetectorCloseResult"))
+    if direct is None or getattr(task, "_handle", None) is None:
+        return None
+
+    def detect(image):
+        result = detections_c.MpDetectionResultC()
+        direct.status("MpFaceDetectorDetectImage", task._handle, image._image_ptr, None, ctypes.byref(result))
+        try:
+            return FaceDetectorResult.from_ctypes(result)
+        finally:
+            direct.plain("MpFaceDetectorCloseResult", ctypes.byref(result))
+
+    return detect
 
 
 def crop_region(box: np.ndarray, scale: float, width: int, height: int) -> tuple[int, int, int]:

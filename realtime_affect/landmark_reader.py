@@ -7,11 +7,8 @@ copies the coordinates with numpy instead (about 0.05 ms per face). It relies on
 task object (``_lib``, ``_handle``) and on the C struct layout of mediapipe 1.2; ``NativeReader.attach``
 checks both and returns None when they differ, and the caller then keeps the public API.
 
-It also calls the C functions directly from the caller's thread. MediaPipe's wrapper hands every call to a
-one-thread executor and waits for it: two thread switches per call, each needing Python's lock, which the
-models' thread often holds (the task is only ever used from one thread at a time here, which is all the
-wrapper's serialisation guarantees). When the raw library is not where this mediapipe keeps it, the
-wrapper's calls are used.
+It also calls the C functions directly from the caller's thread (``mediapipe_direct.py``: MediaPipe's wrapper
+costs two lock-bound thread switches per call).
 """
 from __future__ import annotations
 
@@ -20,6 +17,8 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
+
+from .mediapipe_direct import DirectCalls
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +47,12 @@ def _strided(pointer, count: int, struct: type, first: str, width: int) -> np.nd
 class NativeReader:
     """Runs one FaceLandmarker task through its C entry points and reads the result with numpy."""
 
-    def __init__(self, task, module, point_struct: type, category_struct: type, lib=None, status=None) -> None:
+    def __init__(self, task, module, point_struct: type, category_struct: type,
+                 direct: DirectCalls | None = None) -> None:
         self._task = task
         self._m = module
         self._point, self._category = point_struct, category_struct  # looked up once, not per frame
-        self._lib = lib  # the raw ctypes library (direct calls), or None: mediapipe's dispatching wrapper
-        self._status = status  # mediapipe's status -> exception conversion, for direct calls
+        self.direct = direct  # None: calls go through mediapipe's dispatching wrapper
 
     @classmethod
     def attach(cls, task) -> "NativeReader | None":
@@ -72,45 +71,34 @@ class NativeReader:
             entry_points = all(hasattr(task._lib, name) for name in (
                 "MpFaceLandmarkerDetectImage", "MpFaceLandmarkerDetectForVideo", "MpFaceLandmarkerCloseResult"))
             if layout_ok and entry_points and task._handle is not None:
-                return cls(task, module, point, category, *_raw_library(task))
+                return cls(task, module, point, category, DirectCalls.attach(task, _DIRECT))
         except (ImportError, AttributeError) as exc:
             log.debug("mediapipe's C result layout is not the expected one (%s): using its Python API", exc)
         return None
 
     def detect(self, image, timestamp_ms: int | None) -> RawFaces:
         """The task's ``detect`` (``timestamp_ms`` None) or ``detect_for_video``, read into numpy."""
-        task = self._task
+        task, direct = self._task, self.direct
         result = self._m.MpFaceLandmarkerResultC()
-        if self._lib is not None:
-            self._call_direct(image, timestamp_ms, result)
+        if direct is not None:
+            if timestamp_ms is None:
+                direct.status("MpFaceLandmarkerDetectImage", task._handle, image._image_ptr, None,
+                              ctypes.byref(result))
+            else:
+                direct.status("MpFaceLandmarkerDetectForVideo", task._handle, image._image_ptr, None, timestamp_ms,
+                              ctypes.byref(result))
         elif timestamp_ms is None:
             task._lib.MpFaceLandmarkerDetectImage(task._handle, image._image_ptr, None, ctypes.byref(result))
         else:
             task._lib.MpFaceLandmarkerDetectForVideo(task._handle, image._image_ptr, None, timestamp_ms,
                                                      ctypes.byref(result))
-        lib = self._lib or task._lib
         try:
             return self._read(result)
         finally:
-            lib.MpFaceLandmarkerCloseResult(ctypes.byref(result))
-
-    def _call_direct(self, image, timestamp_ms: int | None, result) -> None:
-        """The detect C function called from this thread; raises mediapipe's exception on a bad status."""
-        error = ctypes.c_char_p()
-        handle, pointer = self._task._handle, image._image_ptr
-        if timestamp_ms is None:
-            status = self._lib.MpFaceLandmarkerDetectImage(handle, pointer, None, ctypes.byref(result),
-                                                           ctypes.byref(error))
-        else:
-            status = self._lib.MpFaceLandmarkerDetectForVideo(handle, pointer, None, timestamp_ms,
-                                                              ctypes.byref(result), ctypes.byref(error))
-        try:
-            exception = self._status(status, error)
-        finally:
-            if error.value is not None:
-                self._lib.MpErrorFree(error)
-        if exception is not None:
-            raise exception
+            if direct is not None:
+                direct.plain("MpFaceLandmarkerCloseResult", ctypes.byref(result))
+            else:
+                task._lib.MpFaceLandmarkerCloseResult(ctypes.byref(result))
 
     def _read(self, result) -> RawFaces:
         landmarks = [_strided(result.face_landmarks[i].landmarks, result.face_landmarks[i].landmarks_count,
@@ -124,18 +112,5 @@ class NativeReader:
         return RawFaces(landmarks, blendshapes, matrices)
 
 
-_DIRECT = ("MpFaceLandmarkerDetectImage", "MpFaceLandmarkerDetectForVideo", "MpFaceLandmarkerCloseResult",
-           "MpErrorFree")
 
-
-def _raw_library(task) -> tuple[object, object] | tuple[None, None]:
-    """(raw ctypes library, status converter) behind the task's dispatching wrapper, or (None, None)."""
-    try:
-        from mediapipe.tasks.python.core.mediapipe_c_utils import convert_to_exception
-
-        lib = task._lib._lib
-        if all(getattr(lib, name).argtypes for name in _DIRECT):  # signatures registered by mediapipe
-            return lib, convert_to_exception
-    except (ImportError, AttributeError) as exc:
-        log.debug("mediapipe's raw C library is not reachable (%s): calls go through its wrapper", exc)
-    return None, None
+_DIRECT = ("MpFaceLandmarkerDetectImage", "MpFaceLandmarkerDetectForVideo", "MpFaceLandmarkerCloseResult")

@@ -16,7 +16,7 @@ def _run(frames, video: bool, native: bool):
             lm._reader = None
         else:
             assert lm._reader is not None, "this mediapipe's C result layout was not recognised"
-            assert lm._reader._lib is not None, "this mediapipe's raw C library was not reachable"
+            assert lm._reader.direct is not None, "this mediapipe's raw C library was not reachable"
         return [lm.detect(rgb, i / 24.0) for i, rgb in enumerate(frames)]
 
 
@@ -64,8 +64,26 @@ def test_a_direct_call_mediapipe_refuses_raises_its_error_and_the_task_keeps_wor
     image = mp.Image(image_format=mp.ImageFormat.SRGB, data=frame)
     with FaceLandmarks(LandmarkerOptions(max_faces=1), video=True) as lm:
         reader = lm._reader
-        assert reader is not None and reader._lib is not None
+        assert reader is not None and reader.direct is not None
         assert reader.detect(image, 100).landmarks == []
         with pytest.raises(ValueError, match="monotonically increasing"):
             reader.detect(image, 50)  # an earlier timestamp: MediaPipe's status, raised as its exception
         assert reader.detect(image, 200).landmarks == []
+
+
+def test_the_full_range_detector_called_directly_finds_what_mediapipe_detect_finds():
+    from realtime_affect.detection import FullRangeDetector
+
+    frames = [cv2.cvtColor(f, cv2.COLOR_BGR2RGB) for f in decode_frames(PEXELS, 3)]
+    frames.append(np.zeros_like(frames[0]))
+    with FullRangeDetector() as detector:
+        assert detector._direct is not None, "this mediapipe's raw C library was not reachable"
+        direct = [detector.detect(rgb) for rgb in frames]
+        detector._direct = None
+        wrapper = [detector.detect(rgb) for rgb in frames]
+    assert [len(d) for d in direct] == [1, 1, 1, 0]  # her face in each frame, none in the black one
+    assert [len(d) for d in wrapper] == [1, 1, 1, 0]
+    for a, b in zip(direct, wrapper):
+        for x, y in zip(a, b):
+            assert np.array_equal(x.box, y.box) and np.array_equal(x.keypoints, y.keypoints)
+            assert x.score == y.score
