@@ -15,6 +15,7 @@ depend on which process computed them; only the speed does.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import pickle
 import select
@@ -63,6 +64,8 @@ class StudentProcess:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0, env=env,
             close_fds=True)
         self._capacity = _grow_pipe(self._proc.stdin.fileno())
+        self._replies = select.poll()
+        self._replies.register(self._proc.stdout.fileno(), select.POLLIN)
 
     @property
     def running(self) -> bool:
@@ -123,7 +126,7 @@ class StudentProcess:
         if self._proc is None:
             return None
         fd = self._proc.stdout.fileno()
-        if not select.select([fd], [], [], timeout_s)[0]:
+        if not self._replies.poll(math.ceil(timeout_s * 1000)):
             return None
         header = read_exact(fd, REPLY.size)
         data = read_exact(fd, REPLY.unpack(header)[1]) if header is not None else None
@@ -188,5 +191,11 @@ def wanted(model, options) -> bool:
 
 
 def start_for(model, options) -> StudentProcess | None:
-    """A started helper for this run when ``wanted``, else None."""
-    return StudentProcess(model.student.path, model.student.threads) if wanted(model, options) else None
+    """A started helper for this run when ``wanted`` (and the system lets us start one), else None."""
+    if not wanted(model, options):
+        return None
+    try:
+        return StudentProcess(model.student.path, model.student.threads)
+    except OSError as exc:
+        log.info("the student's helper process could not be started (%s); running it in this process", exc)
+        return None

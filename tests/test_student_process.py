@@ -163,3 +163,14 @@ def test_the_helper_ignores_ctrl_c_and_ends_with_its_input(model, crops):
     assert helper(crops[:1], here) is not None and helper.answered == 2
     helper.close()
     assert proc.returncode == 0
+
+
+def test_a_helper_the_system_cannot_start_leaves_the_student_here(model, monkeypatch):
+    import subprocess
+
+    def refuse(*args, **kwargs):
+        raise OSError("Resource temporarily unavailable")
+
+    monkeypatch.setattr(subprocess, "Popen", refuse)
+    assert wanted(model, AnalyzerOptions(student_process=True))
+    assert start_for(model, AnalyzerOptions(student_process=True)) is None
