@@ -78,27 +78,24 @@ class NativeReader:
 
     def detect(self, image, timestamp_ms: int | None) -> RawFaces:
         """The task's ``detect`` (``timestamp_ms`` None) or ``detect_for_video``, read into numpy."""
-        task, direct = self._task, self.direct
         result = self._m.MpFaceLandmarkerResultC()
-        if direct is not None:
-            if timestamp_ms is None:
-                direct.status("MpFaceLandmarkerDetectImage", task._handle, image._image_ptr, None,
-                              ctypes.byref(result))
-            else:
-                direct.status("MpFaceLandmarkerDetectForVideo", task._handle, image._image_ptr, None, timestamp_ms,
-                              ctypes.byref(result))
-        elif timestamp_ms is None:
-            task._lib.MpFaceLandmarkerDetectImage(task._handle, image._image_ptr, None, ctypes.byref(result))
+        if timestamp_ms is None:
+            self._call("MpFaceLandmarkerDetectImage", self._task._handle, image._image_ptr, None,
+                       ctypes.byref(result))
         else:
-            task._lib.MpFaceLandmarkerDetectForVideo(task._handle, image._image_ptr, None, timestamp_ms,
-                                                     ctypes.byref(result))
+            self._call("MpFaceLandmarkerDetectForVideo", self._task._handle, image._image_ptr, None, timestamp_ms,
+                       ctypes.byref(result))
         try:
             return self._read(result)
         finally:
-            if direct is not None:
-                direct.plain("MpFaceLandmarkerCloseResult", ctypes.byref(result))
-            else:
-                task._lib.MpFaceLandmarkerCloseResult(ctypes.byref(result))
+            self._call("MpFaceLandmarkerCloseResult", ctypes.byref(result), status=False)
+
+    def _call(self, name: str, *args, status: bool = True):
+        """A C function of the task: directly from this thread, else through mediapipe's wrapper (which adds
+        the error argument and raises by itself)."""
+        if self.direct is None:
+            return getattr(self._task._lib, name)(*args)
+        return self.direct.status(name, *args) if status else self.direct.plain(name, *args)
 
     def _read(self, result) -> RawFaces:
         landmarks = [_strided(result.face_landmarks[i].landmarks, result.face_landmarks[i].landmarks_count,

@@ -87,3 +87,21 @@ def test_the_full_range_detector_called_directly_finds_what_mediapipe_detect_fin
         for x, y in zip(a, b):
             assert np.array_equal(x.box, y.box) and np.array_equal(x.keypoints, y.keypoints)
             assert x.score == y.score
+
+
+def test_the_reader_through_mediapipes_wrapper_reads_what_the_direct_calls_read():
+    import mediapipe as mp
+
+    frames = [cv2.cvtColor(f, cv2.COLOR_BGR2RGB) for f in decode_frames(PEXELS, 4)]
+    read = {}
+    for direct in (True, False):
+        with FaceLandmarks(LandmarkerOptions(max_faces=2), video=True) as lm:
+            if not direct:
+                lm._reader.direct = None  # as when this mediapipe keeps its raw library elsewhere
+            read[direct] = [lm._reader.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb), 100 + 40 * i)
+                            for i, rgb in enumerate(frames)]
+    assert [len(r.landmarks) for r in read[True]] == [1, 1, 1, 1]
+    for a, b in zip(read[True], read[False]):
+        assert len(a.landmarks) == len(b.landmarks)
+        assert all(np.array_equal(x, y) for x, y in zip(a.landmarks, b.landmarks))
+        assert all(np.array_equal(x, y) for x, y in zip(a.blendshapes, b.blendshapes))
