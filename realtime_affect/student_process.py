@@ -52,7 +52,6 @@ class StudentProcess:
     def __init__(self, model_path: str | Path, threads: int | None,
                  options: StudentProcessOptions | None = None) -> None:
         self.options = options or StudentProcessOptions()
-        self.calls = 0
         self.answered = 0  # batches the helper computed
         self._seq = 0
         self._misses = 0
@@ -72,7 +71,6 @@ class StudentProcess:
         return self._proc is not None
 
     def __call__(self, crops: np.ndarray, fallback: Callable[[np.ndarray], dict]) -> dict[str, np.ndarray]:
-        self.calls += 1
         if self._proc is not None and (self._ready or self._check_ready()):
             out = self._ask(np.ascontiguousarray(crops, dtype=np.uint8))
             if out is not None:
@@ -129,11 +127,12 @@ class StudentProcess:
         if not self._replies.poll(math.ceil(timeout_s * 1000)):
             return None
         header = read_exact(fd, REPLY.size)
-        data = read_exact(fd, REPLY.unpack(header)[1]) if header is not None else None
+        seq, size = REPLY.unpack(header) if header is not None else (0, 0)
+        data = read_exact(fd, size) if header is not None else None
         if data is None:
             self._stop("the student's helper process ended; running it in this process")
             return None
-        return REPLY.unpack(header)[0], pickle.loads(data)
+        return seq, pickle.loads(data)
 
     def _stop(self, why: str | None = None) -> None:
         if self._proc is None:

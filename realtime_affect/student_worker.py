@@ -1,10 +1,11 @@
 """The helper process of ``student_process.py``: runs one ONNX student at idle CPU priority.
 
-Started as ``python -m realtime_affect.student_worker MODEL.onnx THREADS`` (0: ONNX Runtime's default). Protocol on stdin/stdout:
-each request is a header ``<QIII`` (sequence number, faces, height, width) followed by the aligned uint8 BGR
-crops; each reply is ``<QQ`` (sequence number, length) followed by the pickled outputs. The first reply
-(sequence 0) says whether the model loaded: ``{"ok": True}`` or ``{"error": message}``. End of stdin ends
-the process. Ctrl-C is left to the parent, which ends this process by closing its stdin.
+Started as ``python -m realtime_affect.student_worker MODEL.onnx THREADS`` (0: ONNX Runtime's default).
+Protocol on stdin/stdout: each request is a header ``<QIII`` (sequence number, faces, height, width)
+followed by the aligned uint8 BGR crops; each reply is ``<QQ`` (sequence number, length) followed by the
+pickled outputs. The first reply (sequence 0) says whether the model loaded: ``{"ok": True}`` or
+``{"error": message}``. End of stdin ends the process. Ctrl-C is left to the parent, which ends this process
+by closing its stdin.
 """
 from __future__ import annotations
 
@@ -75,15 +76,15 @@ def serve(model_path: str, threads: int, fd_in: int, fd_out: int) -> None:
         write_reply(fd_out, seq, backend(to_input(crops, card.mean, card.std)))
 
 
-def main() -> int:
+def main() -> None:
+    """Serve until the parent closes our input (the process then ends with status 0)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     lower_priority()
     try:
         serve(sys.argv[1], int(sys.argv[2]), sys.stdin.fileno(), sys.stdout.fileno())
-    except (BrokenPipeError, KeyboardInterrupt):
+    except BrokenPipeError:  # the parent went away mid-reply: nothing left to answer
         pass
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
