@@ -152,7 +152,7 @@ def _direct_detector(task):
         try:
             return FaceDetectorResult.from_ctypes(result)
         finally:
-            direct.plain("MpFaceDetectorCloseResult", ctypes.byref(result))
+            direct.quick("MpFaceDetectorCloseResult", ctypes.byref(result))
 
     return detect
 

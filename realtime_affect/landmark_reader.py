@@ -90,12 +90,17 @@ class NativeReader:
         finally:
             self._call("MpFaceLandmarkerCloseResult", ctypes.byref(result), status=False)
 
+    def image(self, rgb: np.ndarray, image_format: int):
+        """``rgb`` as an image for ``detect``, made without releasing Python's lock (``mediapipe_direct.py``),
+        or None: use ``mediapipe.Image``."""
+        return self.direct.image(rgb, image_format) if self.direct is not None else None
+
     def _call(self, name: str, *args, status: bool = True):
         """A C function of the task: directly from this thread, else through mediapipe's wrapper (which adds
         the error argument and raises by itself)."""
         if self.direct is None:
             return getattr(self._task._lib, name)(*args)
-        return self.direct.status(name, *args) if status else self.direct.plain(name, *args)
+        return self.direct.status(name, *args) if status else self.direct.quick(name, *args)
 
     def _read(self, result) -> RawFaces:
         landmarks = [_strided(result.face_landmarks[i].landmarks, result.face_landmarks[i].landmarks_count,

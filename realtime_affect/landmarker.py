@@ -80,7 +80,10 @@ class FaceLandmarks(QuietTask):
     def detect(self, rgb: np.ndarray, time_s: float = 0.0) -> list[Face]:
         """Faces in one RGB frame. In VIDEO mode ``time_s`` must grow; equal or earlier times are nudged."""
         mp = self._mp
-        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+        rgb = np.ascontiguousarray(rgb)
+        image = self._reader.image(rgb, mp.ImageFormat.SRGB) if self._reader is not None else None
+        if image is None:
+            image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
         result = self._quiet_first(self._run, image, time_s)
         return self._faces(result, rgb.shape[1], rgb.shape[0])
 

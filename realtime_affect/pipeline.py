@@ -199,8 +199,9 @@ class StreamAnalyzer:
 def _find_faces(finder, frame: Frame, max_faces: int, timer: StageTimer) -> list[Face]:
     """The faces of one frame (timed as the "landmarks" stage), at most ``max_faces``, largest kept."""
     timer.frames += 1
+    rgb, frame.rgb = frame.rgb, None  # frames wait for their temporal results with ``bgr`` alone
     with timer.stage("landmarks"):
-        faces = finder.detect(_rgb(frame.bgr), frame.time_s)
+        faces = finder.detect(rgb if rgb is not None else _rgb(frame.bgr), frame.time_s)
     return _keep_largest(faces, max_faces)
 
 

@@ -96,6 +96,8 @@ class VideoSource:
 
     # -- decoding thread ------------------------------------------------------------------------
     def _decode(self) -> None:
+        import cv2
+
         av = self._av
         index = 0
         start_pts = None
@@ -115,7 +117,8 @@ class VideoSource:
                     time_s = last_time + 1e-6
                 last_time = time_s
                 bgr = _rotate(frame.to_ndarray(format="bgr24"), frame.rotation)
-                self._put(Frame(index=index, time_s=time_s, bgr=bgr, source=self.name))
+                self._put(Frame(index=index, time_s=time_s, bgr=bgr, source=self.name,
+                                rgb=cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)))
                 index += 1
         except (av.error.InvalidDataError, av.error.EOFError, av.error.FFmpegError, OSError) as exc:
             self.truncated = True

@@ -23,6 +23,9 @@ class Frame:
     image_path: str | None = None
     #: time.monotonic() when the frame was captured (cameras), for latency measurement.
     captured_at: float | None = None
+    #: The same picture in RGB order (MediaPipe's input) when the source made it in its own thread, off the
+    #: landmarker's critical path; the face finder takes it (and drops it) instead of converting ``bgr``.
+    rgb: np.ndarray | None = None
 
     @property
     def height(self) -> int:

@@ -105,3 +105,26 @@ def test_the_reader_through_mediapipes_wrapper_reads_what_the_direct_calls_read(
         assert len(a.landmarks) == len(b.landmarks)
         assert all(np.array_equal(x, y) for x, y in zip(a.landmarks, b.landmarks))
         assert all(np.array_equal(x, y) for x, y in zip(a.blendshapes, b.blendshapes))
+
+
+def test_images_made_with_the_lock_held_read_the_same_faces_as_mediapipe_images():
+    import mediapipe as mp
+
+    from realtime_affect.mediapipe_direct import NativeImage
+
+    frames = [cv2.cvtColor(f, cv2.COLOR_BGR2RGB) for f in decode_frames(PEXELS, 6)]
+    made = {}
+    for held in (True, False):
+        with FaceLandmarks(LandmarkerOptions(max_faces=2), video=True) as lm:
+            if held:
+                image = lm._reader.image(frames[0], mp.ImageFormat.SRGB)
+                assert isinstance(image, NativeImage), "this mediapipe's image functions were not recognised"
+                image.close()
+                image.close()  # a second close is harmless
+                assert not image._image_ptr
+            else:
+                lm._reader.direct._held = {}  # as when the quick functions are not reachable: mediapipe.Image
+                assert lm._reader.image(frames[0], mp.ImageFormat.SRGB) is None
+            made[held] = [lm.detect(rgb, i / 24.0) for i, rgb in enumerate(frames)]
+    assert [len(f) for f in made[True]] == [1] * 6  # her face in every frame
+    assert _differences(made[True], made[False]) == []

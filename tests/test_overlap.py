@@ -83,3 +83,19 @@ def test_overlapped_video_gives_the_same_rows_as_one_thread(tiny_model):
     one, two = rows(False), rows(True)
     assert len(one) > 30 and any(faces for _, faces in one)
     assert one == two
+
+
+def test_video_frames_come_with_rgb_which_the_finder_takes_so_waiting_frames_hold_bgr_alone(tiny_model):
+    import cv2
+
+    from engines.loader import open_model
+    from realtime_affect.runner import analyze_video
+    from realtime_affect.sources import VideoSource
+
+    with VideoSource(DATA / "single_face.mp4") as source:
+        first = next(iter(source))
+    assert first.rgb is not None and np.array_equal(first.rgb, cv2.cvtColor(first.bgr, cv2.COLOR_BGR2RGB))
+    with open_model(tiny_model) as model, VideoSource(DATA / "single_face.mp4") as source:
+        results = list(analyze_video(model, source))
+    assert len(results) == 72 and sum(len(r.faces) for r in results) == 72  # one face in every frame
+    assert all(r.frame.rgb is None for r in results)
