@@ -6,6 +6,7 @@ twice the detected box, mapped back to the frame.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,26 +83,38 @@ def nms(dets: list[Detection], iou: float = 0.4) -> list[Detection]:
 
 
 class FullRangeDetector(QuietTask):
-    """BlazeFace full-range (IMAGE mode) over the frame and, for large frames, its tiles."""
+    """BlazeFace full-range (IMAGE mode) over the frame and, for large frames, its tiles.
 
-    def __init__(self, min_confidence: float = 0.5) -> None:
+    ``idle``: the task's graph threads run at idle CPU priority (``cores.at_idle_priority``), for sweeps in the
+    background that must not take cycles from the landmarker.
+    """
+
+    def __init__(self, min_confidence: float = 0.5, idle: bool = False) -> None:
         import mediapipe as mp
         from mediapipe.tasks import python as mp_tasks
         from mediapipe.tasks.python import vision
+
+        from .cores import at_idle_priority
 
         self._mp = mp
         options = vision.FaceDetectorOptions(
             base_options=mp_tasks.BaseOptions(model_asset_path=str(asset_path("face_detection_full_range_sparse.tflite"))),
             running_mode=vision.RunningMode.IMAGE, min_detection_confidence=min_confidence)
-        with quiet_native_stderr():  # "Sparsity tensors may not yet be fully supported" is harmless
-            self._task = vision.FaceDetector.create_from_options(options)
+
+        def create():
+            with quiet_native_stderr():  # "Sparsity tensors may not yet be fully supported" is harmless
+                return vision.FaceDetector.create_from_options(options)
+
+        self._task = at_idle_priority(create) if idle else create()
+        self._lock = threading.Lock()  # a background sweep and ``detect_near`` may come from two threads
         self._direct = _direct_detector(self._task)  # None: mediapipe's own detect()
 
     def _detect_region(self, region: np.ndarray, x: int, y: int) -> list[Detection]:
         """Detections in ``region`` (an RGB array whose top-left is at frame pixel x, y), in frame pixels."""
         rh, rw = region.shape[:2]
         image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(region))
-        result = self._quiet_first(self._direct or self._task.detect, image)
+        with self._lock:
+            result = self._quiet_first(self._direct or self._task.detect, image)
         found = []
         for d in result.detections:
             b = d.bounding_box

@@ -5,6 +5,11 @@ Video: the full-frame landmarker (VIDEO mode) runs every frame; faces it does no
 in the previous frame are followed by landmarking a crop around their last box; every ``sweep_every``
 frames (and soon after a face is lost) the full-range detector sweeps the frame for new faces, each
 landmarked on a crop of about twice its box. Stills: the detector and the landmarker, merged.
+
+A sweep costs ~8 ms here (the sparse full-range model), and in line the landmarker waits for it. Files
+therefore run sweeps after their first (in line: far faces are there from the first frame) in the background
+on idle-priority threads and merge each exactly ``sweep_lag`` frames later (the results never depend on
+timing); live mode merges a background sweep whenever it is done.
 """
 from __future__ import annotations
 
@@ -33,8 +38,12 @@ class FinderOptions:
     #: detector's keypoints and marked ``fitted=False``; off: such faces are left out.
     keep_unfitted: bool = True
     #: Live mode: run the full-range sweeps in a background thread and merge their faces into a later frame,
-    #: so no frame waits ~10 ms for a sweep (results then depend on timing: files keep sweeps in line).
+    #: so no frame waits ~10 ms for a sweep (results then depend on timing).
     background_sweeps: bool = False
+    #: Files: run each sweep after the first in the background, on detector threads at idle CPU priority, and
+    #: merge it exactly this many frames later (waiting for it then if need be), so results never depend on
+    #: timing; a new face a later sweep finds then appears that many frames late. 0: sweeps in line.
+    sweep_lag: int = 0
 
 
 def _covered(box: np.ndarray, faces: list[Face], overlap: float) -> int | None:
@@ -62,15 +71,16 @@ class FaceFinder:
         self.options = options or FinderOptions()
         self.video = video
         self.landmarks = FaceLandmarks(LandmarkerOptions(max_faces=self.options.max_faces + 2), video=video)
-        self.detector = FullRangeDetector() if self.options.full_range else None
+        lagged = self.video and self.options.sweep_lag > 0
+        self.detector = FullRangeDetector(idle=lagged) if self.options.full_range else None
         self.crops = CropLandmarker() if self.options.full_range else None
         self._previous: list[Face] = []
         self._frame = 0
         self._last_sweep = -10 ** 9
         self.sweeps = 0
         self._pool = None
-        self._pending = None  # a background sweep in flight
-        if self.detector is not None and self.video and self.options.background_sweeps:
+        self._pending = None  # a background sweep in flight: (future, frame it started on, faces found there)
+        if self.detector is not None and self.video and (self.options.background_sweeps or lagged):
             from concurrent.futures import ThreadPoolExecutor
 
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="affect-sweep")
@@ -92,7 +102,7 @@ class FaceFinder:
             lost = len(faces) < len(self._previous)
             due = self._frame - self._last_sweep >= opts.sweep_every
             soon = lost and self._frame - self._last_sweep >= max(1, opts.sweep_every // 3)
-            if self._pool is not None:
+            if self._pool is not None and (self.sweeps > 0 or opts.sweep_lag == 0):
                 faces = self._background_sweep(rgb, faces, due or soon)
             elif not self.video or due or soon:
                 faces = self._sweep(rgb, faces)
@@ -103,7 +113,10 @@ class FaceFinder:
         self._frame += 1
         return faces
 
-    def _sweep(self, rgb: np.ndarray, faces: list[Face], detections: list[Detection] | None = None) -> list[Face]:
+    def _sweep(self, rgb: np.ndarray, faces: list[Face], detections: list[Detection] | None = None,
+               known: list[Face] | None = None) -> list[Face]:
+        """Merge a sweep's detections (made now when None) into ``faces``; ``known``: the faces of the frame a
+        background sweep ran on, whose detections are not new faces even when they have moved since."""
         if detections is None:
             self._last_sweep = self._frame
             self.sweeps += 1
@@ -115,6 +128,8 @@ class FaceFinder:
             if hit is not None:
                 faces[hit].score = det.score  # the detector's confidence for a face already found
                 continue
+            if known is not None and _covered(det.box, known, self.options.overlap) is not None:
+                continue  # found on the sweep's own frame: the landmarker has followed it since
             found = self._from_detection(rgb, det)
             if found is not None:
                 faces.append(found)
@@ -128,20 +143,24 @@ class FaceFinder:
         return found
 
     def _background_sweep(self, rgb: np.ndarray, faces: list[Face], wanted: bool) -> list[Face]:
-        """Merge a finished background sweep into this frame's faces; start one when wanted and none runs."""
-        if self._pending is not None and self._pending.done():
-            detections = self._pending.result()
-            self._pending = None
-            faces = self._sweep(rgb, faces, detections)
+        """Merge the background sweep that is due into this frame's faces (with ``sweep_lag``: the one started
+        exactly that many frames ago, waited for; else one that has finished); start one when wanted and
+        none runs. ``rgb`` is never written after it is made, so the sweep reads it without a copy."""
+        lag = self.options.sweep_lag
+        if self._pending is not None:
+            future, started, known = self._pending
+            if (self._frame - started >= lag) if lag > 0 else future.done():
+                self._pending = None
+                faces = self._sweep(rgb, faces, future.result(), known)
         if wanted and self._pending is None:
             self._last_sweep = self._frame
             self.sweeps += 1
-            self._pending = self._pool.submit(self.detector.detect, rgb.copy())
+            self._pending = (self._pool.submit(self.detector.detect, rgb), self._frame, list(faces))
         return faces
 
     def close(self) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=True)  # the detector must not be closed under a running sweep
+            self._pool.shutdown(wait=True, cancel_futures=True)  # the detector must not close under a sweep
         self.landmarks.close()
         if self.detector is not None:
             self.detector.close()

@@ -13,6 +13,7 @@ from typing import Iterator, Sequence
 from engines.backends.base import AffectModel
 
 from . import student_process
+from .cores import usable_cores
 from .finder import FaceFinder, FinderOptions
 from .overlap import faces_ahead, timed_frames
 from .pipeline import AnalyzerOptions, StreamAnalyzer
@@ -23,10 +24,22 @@ from .types import FrameResult
 log = logging.getLogger(__name__)
 
 
-def _finder(options: AnalyzerOptions, video: bool, background_sweeps: bool = False) -> FaceFinder:
+#: Frames after which a file's background sweep is merged: time enough for ~8 ms of detector work on idle
+#: cycles (~100 ms of video at 60 fps); a new face a sweep finds appears this much later.
+SWEEP_LAG = 6
+
+
+def _finder(options: AnalyzerOptions, video: bool, background_sweeps: bool = False,
+            sweep_lag: int = 0) -> FaceFinder:
     return FaceFinder(FinderOptions(max_faces=options.max_faces, sweep_every=options.sweep_every,
                                     min_face_size=options.min_face_size, full_range=options.full_range,
-                                    background_sweeps=background_sweeps), video=video)
+                                    background_sweeps=background_sweeps, sweep_lag=sweep_lag), video=video)
+
+
+def _sweep_lag(options: AnalyzerOptions) -> int:
+    """``SWEEP_LAG`` when a file's sweeps should run in the background (``options.idle_sweeps``), else 0."""
+    wanted = options.idle_sweeps if options.idle_sweeps is not None else usable_cores() >= 2
+    return SWEEP_LAG if wanted and options.full_range else 0
 
 
 def analyze_video(model: AffectModel, source: VideoSource, options: AnalyzerOptions | None = None,
@@ -35,11 +48,12 @@ def analyze_video(model: AffectModel, source: VideoSource, options: AnalyzerOpti
     """Results for every frame of an opened video source, in order; ends early when ``stop`` is set,
     after emitting every frame processed so far. With ``overlap`` a worker thread decodes and finds the
     faces of the next frames while this thread runs the models on the current one (``overlap.py``), and on a
-    multi-core CPU the student runs in a helper process at idle priority (``student_process.py``)."""
+    multi-core CPU the student runs in a helper process at idle priority (``student_process.py``) and the
+    full-range sweeps on idle-priority threads, merged ``SWEEP_LAG`` frames later (``finder.py``)."""
     options = options or AnalyzerOptions()
     timer = timer or StageTimer()
     helper = student_process.start_for(model, options) if overlap else None  # starts beside the landmarker
-    with helper or nullcontext(), _finder(options, video=True) as landmarks:
+    with helper or nullcontext(), _finder(options, video=True, sweep_lag=_sweep_lag(options)) as landmarks:
         analyzer = StreamAnalyzer(model, landmarks, options, timer=timer, student_process=helper)
         frames = timed_frames(source, timer)
         if overlap:

@@ -198,3 +198,65 @@ def test_live_mode_sweeps_in_the_background_and_still_finds_every_face(multiscal
         assert finder.sweeps >= 1
     assert counts[0] < 6  # the first frame does not wait for the sweep...
     assert counts[-8:] == [6] * 8  # ...whose faces are then followed on every frame
+
+
+def _small_face_arrives(frames: int = 32, arrives: int = 8) -> list[np.ndarray]:
+    """1280x720 RGB frames: one near face throughout, and a distant one (about 40 px) from frame ``arrives``
+    on, which only the full-range sweeps find."""
+    import cv2
+
+    from helpers import PEXELS, SINGLE_FACE
+
+    near, far = decode_frames(PEXELS, frames), decode_frames(SINGLE_FACE, frames)
+    out = []
+    for i in range(frames):
+        canvas = np.full((720, 1280, 3), 40, np.uint8)
+        canvas[20:380, 20:660] = near[i]
+        if i >= arrives:
+            small = cv2.resize(far[i], (160, 90), interpolation=cv2.INTER_AREA)
+            canvas[500:590, 900:1060] = small
+        out.append(cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB))
+    return out
+
+
+def test_file_sweeps_in_the_background_merge_exactly_their_lag_later_however_slow(monkeypatch):
+    """Files: a sweep after the first runs on idle-priority threads and joins exactly ``sweep_lag`` frames later,
+    so the faces found never depend on how fast the sweep was."""
+    import time
+
+    from realtime_affect.detection import FullRangeDetector
+    from realtime_affect.finder import FaceFinder, FinderOptions
+
+    frames = _small_face_arrives()
+
+    def first_with_two(lag: int) -> int:
+        with FaceFinder(FinderOptions(max_faces=4, sweep_every=20, sweep_lag=lag), video=True) as finder:
+            counts = [len(finder.detect(rgb, i / 24.0)) for i, rgb in enumerate(frames)]
+        assert counts[0] == 1 and counts[-1] == 2, counts
+        return counts.index(2)
+
+    assert first_with_two(0) == 20  # the sweep due on frame 20 finds the distant face
+    assert first_with_two(6) == 26  # started on frame 20, merged on frame 26
+    detect = FullRangeDetector.detect
+
+    def slow(self, rgb):
+        time.sleep(0.3)  # a sweep far slower than 6 frames: frame 26 waits for it
+        return detect(self, rgb)
+
+    monkeypatch.setattr(FullRangeDetector, "detect", slow)
+    assert first_with_two(6) == 26
+
+
+def test_files_sweep_in_the_background_on_two_cores_and_in_line_otherwise(monkeypatch):
+    import realtime_affect.runner as runner
+    from realtime_affect.batch.job import JobOptions
+    from realtime_affect.pipeline import AnalyzerOptions
+
+    monkeypatch.setattr(runner, "usable_cores", lambda: 2)
+    assert runner._sweep_lag(AnalyzerOptions()) == runner.SWEEP_LAG == 6
+    assert runner._sweep_lag(AnalyzerOptions(idle_sweeps=False)) == 0
+    assert runner._sweep_lag(AnalyzerOptions(full_range=False)) == 0
+    monkeypatch.setattr(runner, "usable_cores", lambda: 1)
+    assert runner._sweep_lag(AnalyzerOptions()) == 0  # one core: idle threads would only run when we wait
+    assert runner._sweep_lag(AnalyzerOptions(idle_sweeps=True)) == 6
+    assert JobOptions().analyzer_options().idle_sweeps is False  # batch workers share the cores

@@ -39,10 +39,11 @@ class JobOptions:
     threads: int | None = None
 
     def analyzer_options(self) -> AnalyzerOptions:
-        # Batch workers already share the cores between them: no idle-priority helper (it would starve).
+        # Batch workers already share the cores between them: no idle-priority helper or sweeps (they would
+        # starve).
         return AnalyzerOptions(max_faces=self.max_faces, temporal=self.temporal, full_range=self.full_range,
                                sweep_every=max(1, self.sweep_every), min_face_size=max(0, self.min_face_size),
-                               student_process=False)
+                               student_process=False, idle_sweeps=False)
 
 
 @dataclass
