@@ -7,9 +7,9 @@ frames (and soon after a face is lost) the full-range detector sweeps the frame 
 landmarked on a crop of about twice its box. Stills: the detector and the landmarker, merged.
 
 A sweep costs ~8 ms here (the sparse full-range model), and in line the landmarker waits for it. Files
-therefore run sweeps after their first (in line: far faces are there from the first frame) in the background
-on idle-priority threads and merge each exactly ``sweep_lag`` frames later (the results never depend on
-timing); live mode merges a background sweep whenever it is done.
+therefore run sweeps after their first (in line: far faces are there from the first frame) in the background,
+on idle-priority threads where cores are spare, and merge each exactly ``sweep_lag`` frames later (the
+results never depend on timing or priority); live mode merges a background sweep whenever it is done.
 """
 from __future__ import annotations
 
@@ -40,10 +40,12 @@ class FinderOptions:
     #: Live mode: run the full-range sweeps in a background thread and merge their faces into a later frame,
     #: so no frame waits ~10 ms for a sweep (results then depend on timing).
     background_sweeps: bool = False
-    #: Files: run each sweep after the first in the background, on detector threads at idle CPU priority, and
-    #: merge it exactly this many frames later (waiting for it then if need be), so results never depend on
-    #: timing; a new face a later sweep finds then appears that many frames late. 0: sweeps in line.
+    #: Files: run each sweep after the first in the background and merge it exactly this many frames later
+    #: (waiting for it then if need be), so results never depend on timing; a new face a later sweep finds
+    #: then appears that many frames late. 0: sweeps in line.
     sweep_lag: int = 0
+    #: Background sweeps' detector threads at idle CPU priority: they take only cycles nothing else wants.
+    idle_sweeps: bool = False
 
 
 def _covered(box: np.ndarray, faces: list[Face], overlap: float) -> int | None:
@@ -72,7 +74,9 @@ class FaceFinder:
         self.video = video
         self.landmarks = FaceLandmarks(LandmarkerOptions(max_faces=self.options.max_faces + 2), video=video)
         lagged = self.video and self.options.sweep_lag > 0
-        self.detector = FullRangeDetector(idle=lagged) if self.options.full_range else None
+        background = self.video and (self.options.background_sweeps or lagged)
+        idle = background and self.options.idle_sweeps
+        self.detector = FullRangeDetector(idle=idle) if self.options.full_range else None
         self.crops = CropLandmarker() if self.options.full_range else None
         self._previous: list[Face] = []
         self._frame = 0
@@ -80,7 +84,7 @@ class FaceFinder:
         self.sweeps = 0
         self._pool = None
         self._pending = None  # a background sweep in flight: (future, frame it started on, faces found there)
-        if self.detector is not None and self.video and (self.options.background_sweeps or lagged):
+        if self.detector is not None and background:
             from concurrent.futures import ThreadPoolExecutor
 
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="affect-sweep")

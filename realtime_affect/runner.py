@@ -24,22 +24,24 @@ from .types import FrameResult
 log = logging.getLogger(__name__)
 
 
-#: Frames after which a file's background sweep is merged: time enough for ~8 ms of detector work on idle
-#: cycles (~100 ms of video at 60 fps); a new face a sweep finds appears this much later.
+#: Frames after which a file's background sweep is merged, whatever the machine (so the results are the same
+#: everywhere): time enough for ~8 ms of detector work on idle cycles; a new face a sweep finds appears this
+#: much later.
 SWEEP_LAG = 6
 
 
-def _finder(options: AnalyzerOptions, video: bool, background_sweeps: bool = False,
-            sweep_lag: int = 0) -> FaceFinder:
+def _finder(options: AnalyzerOptions, video: bool, background_sweeps: bool = False, sweep_lag: int = 0,
+            idle_sweeps: bool = False) -> FaceFinder:
     return FaceFinder(FinderOptions(max_faces=options.max_faces, sweep_every=options.sweep_every,
                                     min_face_size=options.min_face_size, full_range=options.full_range,
-                                    background_sweeps=background_sweeps, sweep_lag=sweep_lag), video=video)
+                                    background_sweeps=background_sweeps, sweep_lag=sweep_lag,
+                                    idle_sweeps=idle_sweeps), video=video)
 
 
-def _sweep_lag(options: AnalyzerOptions) -> int:
-    """``SWEEP_LAG`` when a file's sweeps should run in the background (``options.idle_sweeps``), else 0."""
-    wanted = options.idle_sweeps if options.idle_sweeps is not None else usable_cores() >= 2
-    return SWEEP_LAG if wanted and options.full_range else 0
+def _idle_sweeps(options: AnalyzerOptions) -> bool:
+    """Whether a file's background sweeps run at idle priority (``options.idle_sweeps``; by default with at
+    least 2 cores, where the landmarker leaves cycles free). Only the speed depends on it, never the results."""
+    return options.idle_sweeps if options.idle_sweeps is not None else usable_cores() >= 2
 
 
 def analyze_video(model: AffectModel, source: VideoSource, options: AnalyzerOptions | None = None,
@@ -48,12 +50,14 @@ def analyze_video(model: AffectModel, source: VideoSource, options: AnalyzerOpti
     """Results for every frame of an opened video source, in order; ends early when ``stop`` is set,
     after emitting every frame processed so far. With ``overlap`` a worker thread decodes and finds the
     faces of the next frames while this thread runs the models on the current one (``overlap.py``), and on a
-    multi-core CPU the student runs in a helper process at idle priority (``student_process.py``) and the
-    full-range sweeps on idle-priority threads, merged ``SWEEP_LAG`` frames later (``finder.py``)."""
+    multi-core CPU the student runs in a helper process at idle priority (``student_process.py``). Full-range
+    sweeps after the first run in the background and are merged ``SWEEP_LAG`` frames later (``finder.py``),
+    on idle-priority threads where that helps."""
     options = options or AnalyzerOptions()
     timer = timer or StageTimer()
     helper = student_process.start_for(model, options) if overlap else None  # starts beside the landmarker
-    with helper or nullcontext(), _finder(options, video=True, sweep_lag=_sweep_lag(options)) as landmarks:
+    finder = _finder(options, video=True, sweep_lag=SWEEP_LAG, idle_sweeps=_idle_sweeps(options))
+    with helper or nullcontext(), finder as landmarks:
         analyzer = StreamAnalyzer(model, landmarks, options, timer=timer, student_process=helper)
         frames = timed_frames(source, timer)
         if overlap:

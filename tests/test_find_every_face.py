@@ -229,14 +229,16 @@ def test_file_sweeps_in_the_background_merge_exactly_their_lag_later_however_slo
 
     frames = _small_face_arrives()
 
-    def first_with_two(lag: int) -> int:
-        with FaceFinder(FinderOptions(max_faces=4, sweep_every=20, sweep_lag=lag), video=True) as finder:
+    def first_with_two(lag: int, idle: bool = True) -> int:
+        options = FinderOptions(max_faces=4, sweep_every=20, sweep_lag=lag, idle_sweeps=idle)
+        with FaceFinder(options, video=True) as finder:
             counts = [len(finder.detect(rgb, i / 24.0)) for i, rgb in enumerate(frames)]
         assert counts[0] == 1 and counts[-1] == 2, counts
         return counts.index(2)
 
     assert first_with_two(0) == 20  # the sweep due on frame 20 finds the distant face
     assert first_with_two(6) == 26  # started on frame 20, merged on frame 26
+    assert first_with_two(6, idle=False) == 26  # the same at normal priority (batch workers, one core)
     detect = FullRangeDetector.detect
 
     def slow(self, rgb):
@@ -247,16 +249,15 @@ def test_file_sweeps_in_the_background_merge_exactly_their_lag_later_however_slo
     assert first_with_two(6) == 26
 
 
-def test_files_sweep_in_the_background_on_two_cores_and_in_line_otherwise(monkeypatch):
+def test_file_sweeps_run_at_idle_priority_on_two_cores_and_merge_at_the_same_frame_everywhere(monkeypatch):
     import realtime_affect.runner as runner
     from realtime_affect.batch.job import JobOptions
     from realtime_affect.pipeline import AnalyzerOptions
 
     monkeypatch.setattr(runner, "usable_cores", lambda: 2)
-    assert runner._sweep_lag(AnalyzerOptions()) == runner.SWEEP_LAG == 6
-    assert runner._sweep_lag(AnalyzerOptions(idle_sweeps=False)) == 0
-    assert runner._sweep_lag(AnalyzerOptions(full_range=False)) == 0
+    assert runner._idle_sweeps(AnalyzerOptions()) is True
+    assert runner._idle_sweeps(AnalyzerOptions(idle_sweeps=False)) is False
     monkeypatch.setattr(runner, "usable_cores", lambda: 1)
-    assert runner._sweep_lag(AnalyzerOptions()) == 0  # one core: idle threads would only run when we wait
-    assert runner._sweep_lag(AnalyzerOptions(idle_sweeps=True)) == 6
+    assert runner._idle_sweeps(AnalyzerOptions()) is False  # one core: idle threads would only run when we wait
     assert JobOptions().analyzer_options().idle_sweeps is False  # batch workers share the cores
+    assert runner.SWEEP_LAG == 6  # the merge frame never depends on the machine: same rows everywhere

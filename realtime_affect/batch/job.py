@@ -39,8 +39,8 @@ class JobOptions:
     threads: int | None = None
 
     def analyzer_options(self) -> AnalyzerOptions:
-        # Batch workers already share the cores between them: no idle-priority helper or sweeps (they would
-        # starve).
+        # Batch workers already share the cores between them: no idle-priority helper or sweep threads (they
+        # would starve); the sweeps still merge as in affect-live, so the rows are the same.
         return AnalyzerOptions(max_faces=self.max_faces, temporal=self.temporal, full_range=self.full_range,
                                sweep_every=max(1, self.sweep_every), min_face_size=max(0, self.min_face_size),
                                student_process=False, idle_sweeps=False)
