@@ -1,4 +1,5 @@
-"""Call a MediaPipe task's C functions from the caller's thread (leaf module: ctypes only).
+"""Call a MediaPipe task's C functions from the caller's thread (leaf module: ctypes; mediapipe and numpy
+are imported only when attaching to a task).
 
 MediaPipe's Python wrapper (mediapipe 1.2) hands every call to a one-thread executor and waits for it: two
 thread switches per call, each needing Python's lock, which the models' thread often holds while the
