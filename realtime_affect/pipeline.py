@@ -35,8 +35,8 @@ class AnalyzerOptions:
     #: Full-range detection for small and distant faces (see finder.py), its sweep period, min face size.
     full_range: bool = True
     sweep_every: int = 20
-    #: Files: the full-range sweeps (in the background, each merged ``runner.SWEEP_LAG`` frames later) on
-    #: idle-priority threads; None: with at least 2 cores, False: normal priority. Speed only, same results.
+    #: Background full-range sweeps (files: each merged ``runner.SWEEP_LAG`` frames later; live: when done) on
+    #: idle-priority threads; None: with at least 2 cores, False: normal priority. A file's rows stay the same.
     idle_sweeps: bool | None = None
     min_face_size: int = 0
     tracker: TrackerOptions = field(default_factory=TrackerOptions)

@@ -39,8 +39,9 @@ def _finder(options: AnalyzerOptions, video: bool, background_sweeps: bool = Fal
 
 
 def _idle_sweeps(options: AnalyzerOptions) -> bool:
-    """Whether a file's background sweeps run at idle priority (``options.idle_sweeps``; by default with at
-    least 2 cores, where the landmarker leaves cycles free). Only the speed depends on it, never the results."""
+    """Whether background sweeps run at idle priority (``options.idle_sweeps``; by default with at least 2
+    cores, where the landmarker leaves cycles free). A file's rows never depend on it; in live mode, where a
+    sweep joins when it is done, a busy machine delays the faces it finds instead of every frame."""
     return options.idle_sweeps if options.idle_sweeps is not None else usable_cores() >= 2
 
 
@@ -92,7 +93,8 @@ def analyze_camera(model: AffectModel, source, options: AnalyzerOptions | None =
 
     options = options or AnalyzerOptions()
     timer = timer or StageTimer()
-    with _finder(options, video=True, background_sweeps=True) as landmarks:  # no frame waits for a sweep
+    finder = _finder(options, video=True, background_sweeps=True, idle_sweeps=_idle_sweeps(options))
+    with finder as landmarks:  # no frame waits for a sweep
         analyzer = LiveAnalyzer(model, landmarks, options, lookahead=lookahead, timer=timer)
         for frame in source:
             if stop is not None and stop.is_set():
