@@ -55,9 +55,11 @@ class DirectCalls:
         return function(*args)
 
     def image(self, rgb, image_format: int) -> "NativeImage | None":
-        """``rgb`` (uint8, H x W x 3, C-contiguous) copied into a MediaPipe image, or None when this
-        mediapipe's image functions are not the expected ones (use ``mediapipe.Image`` then)."""
+        """``rgb`` (uint8, H x W x 3, C-contiguous) copied into a MediaPipe image, or None for any other array or
+        when this mediapipe's image functions are not the expected ones (use ``mediapipe.Image`` then)."""
         if "MpImageCreateFromUint8Data" not in self._held or "MpImageFree" not in self._held:
+            return None
+        if str(rgb.dtype) != "uint8" or rgb.ndim != 3 or rgb.shape[2] != 3 or not rgb.flags["C_CONTIGUOUS"]:
             return None
         return NativeImage(self, rgb, image_format)
 

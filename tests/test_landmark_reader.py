@@ -119,6 +119,8 @@ def test_images_made_with_the_lock_held_read_the_same_faces_as_mediapipe_images(
             if held:
                 image = lm._reader.image(frames[0], mp.ImageFormat.SRGB)
                 assert isinstance(image, NativeImage), "this mediapipe's image functions were not recognised"
+                assert lm._reader.image(frames[0].astype(np.float32), mp.ImageFormat.SRGB) is None  # not uint8
+                assert lm._reader.image(frames[0][:, ::2], mp.ImageFormat.SRGB) is None  # not contiguous
                 image.close()
                 image.close()  # a second close is harmless
                 assert not image._image_ptr
