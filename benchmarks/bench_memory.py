@@ -49,7 +49,7 @@ def main() -> None:
 
     import av
 
-    from engines.loader import open_model
+    from realtime_affect.models.loader import open_model
     from realtime_affect.models.defaults import resolve_model
     from realtime_affect.pipeline import AnalyzerOptions
     from realtime_affect.runner import analyze_video

@@ -33,7 +33,7 @@ def floor_run(clip: Path, max_faces: int) -> tuple[float, int]:
     """Decode + landmarks only: seconds, frames."""
     import cv2
 
-    from realtime_affect.landmarker import FaceLandmarks, LandmarkerOptions
+    from realtime_affect.faces.landmarker import FaceLandmarks, LandmarkerOptions
     from realtime_affect.sources import VideoSource
 
     start = time.perf_counter()
@@ -81,7 +81,7 @@ def build_grid4(path: Path) -> Path:
 def default_model(tmp: Path) -> Path:
     import torch
 
-    from engines.card import ModelCard
+    from realtime_affect.models.card import ModelCard
     from realtime_affect.models.checkpoint import save_checkpoint
     from realtime_affect.models.sequence import SequenceNet
     from realtime_affect.models.student import StudentNet
@@ -100,15 +100,15 @@ def main() -> None:
     parser.add_argument("--max-faces", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--threads", type=int, help="ONNX Runtime intra-op threads (default: what affect-live "
-                        "uses, realtime_affect.cores.model_threads())")
+                        "uses, realtime_affect.system.cores.model_threads())")
     parser.add_argument("--grid4", action="store_true",
                         help="use a 1280x720 2x2 grid of four faces built from the test clips (72 frames)")
     args = parser.parse_args()
     if args.grid4:
         args.clip = build_grid4(Path(tempfile.mkdtemp()) / "grid4.mp4")
 
-    from engines.loader import open_model
-    from realtime_affect.cores import model_threads
+    from realtime_affect.models.loader import open_model
+    from realtime_affect.system.cores import model_threads
 
     args.threads = args.threads or model_threads()
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .backends.base import AffectModel
+from realtime_affect.models.backends.base import AffectModel
 
 
 @dataclass

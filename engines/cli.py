@@ -67,9 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _report(exc: BaseException, verbose: bool) -> int:
     from realtime_affect.models.checkpoint import ModelFileError
 
-    from .backends.base import BackendError
-    from .card import CardError
-    from .export import ExportError
+    from realtime_affect.models.backends.base import BackendError
+    from realtime_affect.models.card import CardError
+    from engines.export import ExportError
 
     if verbose:
         log.exception("details")
@@ -81,9 +81,9 @@ def _report(exc: BaseException, verbose: bool) -> int:
 
 
 def _quantize(args: argparse.Namespace) -> int:
-    from .backends.onnxruntime import OnnxRuntimeBackend
-    from .export import ExportError
-    from .quantize import calibration_crops, quantize_student
+    from realtime_affect.models.backends.onnxruntime import OnnxRuntimeBackend
+    from engines.export import ExportError
+    from engines.quantize import calibration_crops, quantize_student
 
     if args.calib_faces < 1:
         raise ExportError("--calib-faces must be at least 1")
@@ -99,7 +99,7 @@ def _quantize(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from .export import export_onnx
+    from engines.export import export_onnx
 
     out = args.out or args.checkpoint.with_suffix(".onnx")
     report = export_onnx(args.checkpoint, out, args.check_media, args.atol)
@@ -110,9 +110,10 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from .backends.base import BackendError
-    from .backends.onnxruntime import sequence_path_for
-    from .tensorrt_build import EngineError, build_engine, cache_path, default_cache_dir, device_key
+    from realtime_affect.models.backends.base import BackendError
+    from realtime_affect.models.backends.onnxruntime import sequence_path_for
+    from engines.tensorrt_build import build_engine
+    from realtime_affect.models.tensorrt_engines import EngineError, cache_path, default_cache_dir, device_key
 
     try:
         key = device_key()  # fails early, with what is missing, on machines without TensorRT or a GPU
@@ -142,11 +143,11 @@ def _calibration_crops(onnx_path: Path, calib: Path):
     import numpy as np
     import onnx
 
-    from realtime_affect import align
+    from realtime_affect.faces import align
 
-    from .backends.onnxruntime import CARD_KEY
-    from .card import ModelCard
-    from .export import face_crops
+    from realtime_affect.models.backends.onnxruntime import CARD_KEY
+    from realtime_affect.models.card import ModelCard
+    from engines.export import face_crops
 
     meta = {p.key: p.value for p in onnx.load(str(onnx_path), load_external_data=False).metadata_props}
     card = ModelCard.from_json(meta[CARD_KEY])
@@ -156,8 +157,8 @@ def _calibration_crops(onnx_path: Path, calib: Path):
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from .bench import bench_model
-    from .loader import open_model
+    from engines.bench import bench_model
+    from realtime_affect.models.loader import open_model
 
     batches = tuple(int(b) for b in args.batches.split(","))
     names = [b.strip() for b in args.backends.split(",") if b.strip()]
@@ -166,11 +167,11 @@ def _bench(args: argparse.Namespace) -> int:
         for name in names:
             path = args.model
             if name == "onnxruntime" and args.model.suffix == ".pt":
-                from .export import export_onnx
+                from engines.export import export_onnx
 
                 path = export_onnx(args.model, Path(tmp) / "model.onnx").student_path
             if name.startswith("torch-"):
-                from .backends.torch import load_torch_model
+                from realtime_affect.models.backends.torch import load_torch_model
 
                 model = load_torch_model(args.model, device=args.device, half="fp16" in name,
                                          cuda_graphs="graphs" in name, max_batch=max(batches))

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .backends.base import SEQUENCE_OUTPUTS, STUDENT_OUTPUTS, BackendError
-from .backends.onnxruntime import card_metadata, sequence_path_for
+from realtime_affect.models.backends.base import SEQUENCE_OUTPUTS, STUDENT_OUTPUTS, BackendError
+from realtime_affect.models.backends.onnxruntime import card_metadata, sequence_path_for
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +36,8 @@ def face_crops(media: str | Path, size: int, limit: int = 32) -> np.ndarray:
     """Aligned BGR crops (N, size, size, 3) from a video or image, with the runtime's own code."""
     import cv2
 
-    from realtime_affect import align
-    from realtime_affect.landmarker import FaceLandmarks, LandmarkerOptions
+    from realtime_affect.faces import align
+    from realtime_affect.faces.landmarker import FaceLandmarks, LandmarkerOptions
     from realtime_affect.sources import IMAGE_SUFFIXES, VideoSource, read_image
 
     media = Path(media)
@@ -80,12 +80,12 @@ def export_onnx(checkpoint: str | Path, out: str | Path, check_media: str | Path
     """Write ``out`` (student) and ``out.sequence.onnx`` (GRU, when the checkpoint has one)."""
     import torch
 
-    from realtime_affect import align
+    from realtime_affect.faces import align
     from realtime_affect.models.checkpoint import load_checkpoint
     from realtime_affect.models.sequence import ServingSequence
     from realtime_affect.models.student import ServingStudent
 
-    from .backends.onnxruntime import OnnxRuntimeBackend
+    from realtime_affect.models.backends.onnxruntime import OnnxRuntimeBackend
 
     ckpt = load_checkpoint(checkpoint)
     card = ckpt.card

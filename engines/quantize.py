@@ -19,9 +19,9 @@ from typing import Sequence
 
 import numpy as np
 
-from .backends.base import STUDENT_OUTPUTS
-from .backends.onnxruntime import CARD_KEY, sequence_path_for
-from .export import ExportError, face_crops
+from realtime_affect.models.backends.base import STUDENT_OUTPUTS
+from realtime_affect.models.backends.onnxruntime import CARD_KEY, sequence_path_for
+from engines.export import ExportError, face_crops
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class QuantizeReport:
 
 def calibration_crops(sources: Sequence[str | Path], size: int, limit: int = 512) -> np.ndarray:
     """Aligned BGR crops (N, size, size, 3) for calibration: ``.npz`` files with an array ``crops`` (already
-    aligned by ``realtime_affect.align``, e.g. from a training set), or videos and images whose faces are
+    aligned by ``realtime_affect.faces.align``, e.g. from a training set), or videos and images whose faces are
     found and aligned with the runtime's own code."""
     crops: list[np.ndarray] = []
     for source in sources:
@@ -80,10 +80,10 @@ def quantize_student(model: str | Path, out: str | Path, calibration: np.ndarray
                                           quantize_static)
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    from realtime_affect import align
+    from realtime_affect.faces import align
 
-    from .backends.onnxruntime import OnnxRuntimeBackend
-    from .export import DEFAULT_CHECK_MEDIA
+    from realtime_affect.models.backends.onnxruntime import OnnxRuntimeBackend
+    from engines.export import DEFAULT_CHECK_MEDIA
 
     model, out = Path(model), Path(out)
     if out.suffix != ".onnx":

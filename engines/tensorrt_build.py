@@ -1,119 +1,31 @@
-"""TensorRT engines (TensorRT 10 API): building from ONNX, the engine file header, and the engine cache.
+"""Building TensorRT engines from ONNX (TensorRT 10 API), with fp16 or INT8 calibration.
 
 Supported: TensorRT 10 (``tensorrt>=10,<11``). TensorRT 11 removed the builder precision flags, the
 implicit INT8 calibrators and ``set_calibration_profile`` that ``--fp16``/``--int8`` use here; it is refused
 with a clear message until strongly typed networks (fp16 ONNX, Q/DQ INT8) are supported.
 
-Everything that does not need TensorRT (version check, cache keys and lookup, the header, profile shapes,
-calibration batches and cache names, dtype names) is plain Python and unit-tested on any machine;
-``build_engine`` imports TensorRT when called.
+The engine file format, the cache and the version check live in the runtime
+(``realtime_affect.models.tensorrt_engines``), which reads what this module writes. Everything here that does
+not need TensorRT (profile shapes, calibration batches and cache names) is plain Python and unit-tested on any
+machine; ``build_engine`` imports TensorRT when called.
 """
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import struct
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
-from .card import ModelCard
+from realtime_affect.models.card import ModelCard
+from realtime_affect.models.tensorrt_engines import EngineError, import_pycuda, import_tensorrt, write_engine_file
 
 log = logging.getLogger(__name__)
 
-MAGIC = b"RAFFTRT1"
-ENGINE_SUFFIX = ".engine"
-#: TensorRT major versions this code is written and tested against.
-SUPPORTED_TENSORRT_MAJOR = (10,)
 #: Faces per INT8 calibration batch; the calibration profile is fixed at this batch (see ``build_engine``).
 CALIBRATION_BATCH = 8
-
-
-class EngineError(RuntimeError):
-    """TensorRT or a GPU is missing, parsing or building failed, or an engine file is damaged."""
-
-
-# -- engine file: header (magic, JSON length, JSON with the card and build facts) + serialized engine --
-
-def write_engine_file(path: Path, card: ModelCard, meta: dict, engine_bytes: bytes) -> None:
-    header = json.dumps({"card": card.to_dict(), **meta}, sort_keys=True).encode()
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(MAGIC)
-        fh.write(struct.pack("<I", len(header)))
-        fh.write(header)
-        fh.write(engine_bytes)
-    tmp.replace(path)
-
-
-def read_engine_file(path: Path) -> tuple[ModelCard, dict, bytes]:
-    data = Path(path).read_bytes()
-    if len(data) < len(MAGIC) + 4 or data[: len(MAGIC)] != MAGIC:
-        raise EngineError(f"{path}: not a realtime-affect TensorRT engine (build one with affect-engine build)")
-    (n,) = struct.unpack("<I", data[len(MAGIC): len(MAGIC) + 4])
-    start = len(MAGIC) + 4
-    if start + n > len(data):
-        raise EngineError(f"{path}: engine header is truncated")
-    try:
-        meta = json.loads(data[start: start + n])
-    except json.JSONDecodeError as exc:
-        raise EngineError(f"{path}: engine header is damaged") from exc
-    card = ModelCard.from_dict(meta.pop("card"))
-    return card, meta, data[start + n:]
-
-
-# -- engine cache: engines only run on the GPU model and TensorRT version they were built for --
-
-@dataclass(frozen=True)
-class DeviceKey:
-    gpu_name: str
-    compute_capability: tuple[int, int]
-    tensorrt_version: str
-
-    def slug(self) -> str:
-        gpu = "".join(c if c.isalnum() else "-" for c in self.gpu_name).strip("-").lower()
-        return f"{gpu}-sm{self.compute_capability[0]}{self.compute_capability[1]}-trt{self.tensorrt_version}"
-
-
-def default_cache_dir() -> Path:
-    """``$REALTIME_AFFECT_CACHE`` or ``~/.cache/realtime-affect/engines``."""
-    import os
-
-    root = os.environ.get("REALTIME_AFFECT_CACHE") or Path.home() / ".cache" / "realtime-affect"
-    return Path(root) / "engines"
-
-
-def _content_digest(onnx_path: Path) -> str:
-    return hashlib.sha256(Path(onnx_path).read_bytes()).hexdigest()[:16]
-
-
-def cache_path(cache_dir: Path, onnx_path: Path, key: DeviceKey, precision: str, max_batch: int) -> Path:
-    """Where the engine for this ONNX file (by content), device and settings lives."""
-    digest = _content_digest(onnx_path)
-    return Path(cache_dir) / key.slug() / f"{Path(onnx_path).stem}-{digest}-{precision}-b{max_batch}{ENGINE_SUFFIX}"
-
-
-def find_cached_engine(cache_dir: Path, onnx_path: Path, key: DeviceKey,
-                       precisions: tuple[str, ...] = ("fp16", "fp32", "int8")) -> Path | None:
-    """The cached engine for this ONNX file and device, whatever ``--max-batch`` it was built with: the
-    first precision in ``precisions`` that has one, and of those the largest batch; None when none."""
-    folder = Path(cache_dir) / key.slug()
-    if not folder.is_dir():
-        return None
-    prefix = f"{Path(onnx_path).stem}-{_content_digest(onnx_path)}-"
-    for precision in precisions:
-        found = []
-        for path in folder.glob(f"{prefix}{precision}-b*{ENGINE_SUFFIX}"):
-            batch = path.name[len(prefix) + len(precision) + 2: -len(ENGINE_SUFFIX)]
-            if batch.isdigit():
-                found.append((int(batch), path))
-        if found:
-            return max(found)[1]
-    return None
 
 
 # -- optimisation profiles --
@@ -163,41 +75,11 @@ def calibration_batches(crops: np.ndarray, batch_size: int) -> Iterator[np.ndarr
         yield np.ascontiguousarray(crops[start:start + batch_size], dtype=np.float32)
 
 
-def device_key() -> DeviceKey:
-    """The current GPU and TensorRT version (needs both)."""
-    trt = _import_tensorrt()
-    cuda = _import_pycuda()
-    cuda.init()
-    dev = cuda.Device(0)
-    return DeviceKey(dev.name(), dev.compute_capability(), trt.__version__)
-
-
-def check_tensorrt_version(version: str) -> None:
-    """Refuse TensorRT versions this code does not support, saying which to install."""
-    try:
-        major = int(str(version).split(".")[0])
-    except ValueError as exc:
-        raise EngineError(f"TensorRT reports an unreadable version {version!r}") from exc
-    if major not in SUPPORTED_TENSORRT_MAJOR:
-        raise EngineError(f"TensorRT {version} is not supported (it removed the precision flags and calibrators "
-                          f"used here): pip install 'tensorrt>=10,<11', or 'realtime-affect[tensorrt]'")
-
-
-def _import_tensorrt():
-    try:
-        import tensorrt as trt
-    except ImportError as exc:
-        raise EngineError("TensorRT is not installed: on an NVIDIA GPU machine, pip install "
-                          "'realtime-affect[tensorrt]'") from exc
-    check_tensorrt_version(trt.__version__)
-    return trt
-
-
 @contextmanager
 def cuda_context():
     """The first GPU's primary CUDA context, current for the block (pycuda needs one current for every
     allocation and copy, including the INT8 calibrator's during a build); released afterwards."""
-    cuda = _import_pycuda()
+    cuda = import_pycuda()
     cuda.init()
     if cuda.Device.count() < 1:
         raise EngineError("no CUDA device found")
@@ -210,19 +92,11 @@ def cuda_context():
         ctx.detach()
 
 
-def _import_pycuda():
-    try:
-        import pycuda.driver as cuda
-    except ImportError as exc:
-        raise EngineError("pycuda is not installed: pip install 'realtime-affect[tensorrt]'") from exc
-    return cuda
-
-
 def build_engine(onnx_path: Path, out: Path, fp16: bool = True, int8_crops: np.ndarray | None = None,
                  max_batch: int = 16, workspace_gb: float = 2.0) -> Path:
     """Parse the ONNX model, build a serialized engine with an optimisation profile, write it with its card."""
-    trt = _import_tensorrt()
-    from .backends.onnxruntime import CARD_KEY, ROLE_KEY
+    trt = import_tensorrt()
+    from realtime_affect.models.backends.onnxruntime import CARD_KEY, ROLE_KEY
 
     import onnx
 

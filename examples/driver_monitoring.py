@@ -26,10 +26,10 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from realtime_affect import Analyzer
-    from realtime_affect.display import LiveWindow, display_available
+    from realtime_affect.ui.live_window import LiveWindow, display_available
     from realtime_affect.driver.dashboard import draw_dashboard
     from realtime_affect.driver.monitor import DriverConfig, DriverMonitor
-    from realtime_affect.overlay import OverlayState
+    from realtime_affect.ui.overlay import OverlayState
 
     show = not args.no_display and display_available()
     window = LiveWindow("driver monitoring") if show else None  # before PyAV is imported

@@ -24,11 +24,11 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .api import Analyzer
-    from .labels import ACTION_UNITS, EXPRESSIONS
-    from .pipeline import AnalyzerOptions
-    from .results import read_results
-    from .types import Face, FaceResult, Frame, FrameResult, Prediction
+    from realtime_affect.api import Analyzer
+    from realtime_affect.labels import ACTION_UNITS, EXPRESSIONS
+    from realtime_affect.pipeline import AnalyzerOptions
+    from realtime_affect.results import read_results
+    from realtime_affect.types import Face, FaceResult, Frame, FrameResult, Prediction
 
 
 def __getattr__(name: str) -> Any:

@@ -11,8 +11,8 @@ import threading
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
-from .pipeline import AnalyzerOptions
-from .types import FrameResult
+from realtime_affect.pipeline import AnalyzerOptions
+from realtime_affect.types import FrameResult
 
 
 class Analyzer:
@@ -20,21 +20,21 @@ class Analyzer:
 
     def __init__(self, model: str | Path | None = None, backend: str = "auto", device: str = "cpu",
                  options: AnalyzerOptions | None = None) -> None:
-        from engines.loader import open_model
+        from realtime_affect.models.loader import open_model
 
-        from .cores import model_threads
-        from .models.defaults import resolve_model
+        from realtime_affect.system.cores import model_threads
+        from realtime_affect.models.defaults import resolve_model
 
         self.options = options or AnalyzerOptions()
         self.model = open_model(resolve_model(model, backend), backend=backend, device=device,
-                                threads=model_threads())  # the landmarker has its own thread (cores.py)
+                                threads=model_threads())  # the landmarker has its own thread (system/cores.py)
         self._stop = threading.Event()
 
     def video(self, location: str | Path, callback: Callable[[FrameResult], None] | None = None
               ) -> Iterator[FrameResult]:
         """Results for every frame of a video file or stream URL, in order."""
-        from .runner import analyze_video
-        from .sources import VideoSource
+        from realtime_affect.runner import analyze_video
+        from realtime_affect.sources import VideoSource
 
         with VideoSource(location) as source:
             for result in analyze_video(self.model, source, self.options, stop=self._stop):
@@ -44,8 +44,8 @@ class Analyzer:
 
     def images(self, paths: Sequence[str | Path]) -> Iterator[FrameResult]:
         """Results for still images (or folders of them), each on its own."""
-        from .runner import analyze_images
-        from .sources import list_images
+        from realtime_affect.runner import analyze_images
+        from realtime_affect.sources import list_images
 
         files: list[Path] = []
         for path in paths:
@@ -55,8 +55,8 @@ class Analyzer:
     def camera(self, device: int | str = 0, lookahead: int = 0,
                callback: Callable[[FrameResult], None] | None = None) -> Iterator[FrameResult]:
         """Live results from a camera (newest frame wins); ends on ``stop()`` or when the camera stops."""
-        from .runner import analyze_camera
-        from .sources import CameraSource
+        from realtime_affect.runner import analyze_camera
+        from realtime_affect.sources import CameraSource
 
         with CameraSource(device) as source:
             for result in analyze_camera(self.model, source, self.options, lookahead, stop=self._stop):
@@ -90,8 +90,8 @@ class FrameSession:
     """
 
     def __init__(self, analyzer: Analyzer) -> None:
-        from .pipeline import LiveAnalyzer
-        from .runner import _finder
+        from realtime_affect.pipeline import LiveAnalyzer
+        from realtime_affect.runner import _finder
 
         self._landmarks = _finder(analyzer.options, video=True)
         self._live = LiveAnalyzer(analyzer.model, self._landmarks, analyzer.options)
@@ -101,7 +101,7 @@ class FrameSession:
         """Results for one BGR frame (H, W, 3) uint8 taken at ``time_s`` seconds (must grow)."""
         import numpy as np
 
-        from .types import Frame
+        from realtime_affect.types import Frame
 
         image = np.asarray(bgr)
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:

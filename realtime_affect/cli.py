@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-class _Stop:
+class StopSignals:
     """SIGINT/SIGTERM set a flag checked between frames; a second Ctrl-C interrupts at once."""
 
     def __init__(self) -> None:
@@ -90,7 +90,7 @@ class _Totals:
     latencies: list[float] = field(default_factory=list)
 
 
-def _setup_logging(verbose: bool, console) -> None:
+def setup_logging(verbose: bool, console) -> None:
     from rich.logging import RichHandler
 
     handler = RichHandler(console=console, show_time=False, show_path=False, markup=False,
@@ -102,7 +102,7 @@ def _setup_logging(verbose: bool, console) -> None:
             logging.getLogger(noisy).setLevel(logging.ERROR)
 
 
-def _progress(console, quiet: bool):
+def progress_bar(console, quiet: bool):
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                                TimeRemainingColumn)
 
@@ -117,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     console = Console(stderr=True)
-    _setup_logging(args.verbose, console)
+    setup_logging(args.verbose, console)
     given = [name for name in ("video", "images", "camera") if getattr(args, name)]
     if not given:
         parser.error("give an input: --camera 0, --video PATH|URL ... or --images DIR ...")
@@ -132,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     saved = args.csv or args.jsonl or args.parquet or args.out
     if not saved and (args.no_display or not args.camera and args.images):
         log.warning("no output file given (--csv, --jsonl, --parquet, --out): results are computed but not saved")
-    stop = _Stop()
+    stop = StopSignals()
     stop.install()
     try:
         return _run(args, console, stop)
@@ -140,34 +140,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.print("[yellow]stopped[/]")
         return EXIT_SIGINT
     except Exception as exc:  # every error reaches the user as one line
-        return _report(exc, args.verbose)
+        return report_error(exc, args.verbose)
     finally:
         stop.restore()
 
 
-def _report(exc: BaseException, verbose: bool) -> int:
-    from engines.backends.base import BackendError
-    from engines.card import CardError
+def report_error(exc: BaseException, verbose: bool, prog: str = "affect-live",
+                 also_expected: tuple[type[BaseException], ...] = ()) -> int:
+    """One line on stderr and the exit code: 2 for bad input, output or model (and ``also_expected``), 1 for a
+    bug (with ``-v``: the traceback)."""
+    from realtime_affect.assets import AssetError
+    from realtime_affect.models.backends.base import BackendError
+    from realtime_affect.models.card import CardError
+    from realtime_affect.models.checkpoint import ModelFileError
+    from realtime_affect.sinks import SinkError
+    from realtime_affect.sources import SourceError
 
-    from .assets import AssetError
-    from .models.checkpoint import ModelFileError
-    from .sinks import SinkError
-    from .sources import SourceError
-
-    expected = (SourceError, SinkError, BackendError, CardError, ModelFileError, AssetError)
+    expected = (SourceError, SinkError, BackendError, CardError, ModelFileError, AssetError, *also_expected)
     if verbose:
         log.exception("details")
     if isinstance(exc, expected):
-        sys.stderr.write(f"affect-live: error: {exc}\n")
+        sys.stderr.write(f"{prog}: error: {exc}\n")
         return EXIT_USAGE
-    sys.stderr.write(f"affect-live: internal error: {type(exc).__name__}: {exc} (run with -v for details)\n")
+    sys.stderr.write(f"{prog}: internal error: {type(exc).__name__}: {exc} (run with -v for details)\n")
     return EXIT_INTERNAL
 
 
 def _open_sinks(args: argparse.Namespace, stack: ExitStack, fps: float, opened: list) -> list:
-    from .sinks.csv_sink import CsvSink
-    from .sinks.jsonl_sink import JsonlSink
-    from .sinks.video_sink import VideoSink
+    from realtime_affect.sinks.csv_sink import CsvSink
+    from realtime_affect.sinks.jsonl_sink import JsonlSink
+    from realtime_affect.sinks.video_sink import VideoSink
 
     sinks = []
     if args.csv:
@@ -175,7 +177,7 @@ def _open_sinks(args: argparse.Namespace, stack: ExitStack, fps: float, opened: 
     if args.jsonl:
         sinks.append(stack.enter_context(JsonlSink(args.jsonl, overwrite=args.overwrite)))
     if args.parquet:
-        from .sinks.parquet_sink import ParquetSink
+        from realtime_affect.sinks.parquet_sink import ParquetSink
 
         sinks.append(stack.enter_context(ParquetSink(args.parquet, overwrite=args.overwrite)))
     if args.out:
@@ -184,19 +186,18 @@ def _open_sinks(args: argparse.Namespace, stack: ExitStack, fps: float, opened: 
     return sinks
 
 
-def _run(args: argparse.Namespace, console, stop: _Stop) -> int:
-    from engines.loader import open_model
-
-    from .cores import model_threads
-
-    from .display import LiveWindow, display_available
-    from .models.defaults import resolve_model
-    from .overlay import OverlayState, draw
-    from .pipeline import AnalyzerOptions
-    from .runner import analyze_camera, analyze_images, analyze_video
-    from .sources import CameraSource, SourceError, VideoSource, check_readable_file, is_stream_url, list_images
-    from .sinks import check_outputs, prepare_output
-    from .timing import StageTimer
+def _run(args: argparse.Namespace, console, stop: StopSignals) -> int:
+    from realtime_affect.models.defaults import resolve_model
+    from realtime_affect.models.loader import open_model
+    from realtime_affect.pipeline import AnalyzerOptions
+    from realtime_affect.runner import analyze_camera, analyze_images, analyze_video
+    from realtime_affect.sinks import check_outputs, prepare_output
+    from realtime_affect.sources import (CameraSource, SourceError, VideoSource, check_readable_file, is_stream_url,
+                                         list_images)
+    from realtime_affect.system.cores import model_threads
+    from realtime_affect.timing import StageTimer
+    from realtime_affect.ui.live_window import LiveWindow, display_available
+    from realtime_affect.ui.overlay import OverlayState, draw
 
     # Check every input and output before any work, so a typo fails fast and nothing is half-written.
     image_paths: list[Path] = []
@@ -225,16 +226,16 @@ def _run(args: argparse.Namespace, console, stop: _Stop) -> int:
     opened: list = []
     started = time.perf_counter()
     with ExitStack() as stack:
-        # The window must exist before PyAV is imported (see display.py).
+        # The window must exist before PyAV is imported (see ui/live_window.py).
         window = stack.enter_context(LiveWindow()) if show else None
         camera = stack.enter_context(CameraSource(args.camera)) if args.camera is not None else None
         model_path = resolve_model(args.model, args.backend)
-        # Files: the landmarker runs a frame ahead in its own thread, so the model gets fewer threads (cores.py);
-        # the camera runs one frame at a time and keeps the runtime's default.
+        # Files: the landmarker runs a frame ahead in its own thread, so the model gets fewer threads
+        # (system/cores.py); the camera runs one frame at a time and keeps the runtime's default.
         threads = None if camera is not None else model_threads()
         model = stack.enter_context(open_model(model_path, backend=args.backend, device=args.device,
                                                threads=threads))
-        progress = stack.enter_context(_progress(console, args.quiet or args.camera is not None))
+        progress = stack.enter_context(progress_bar(console, args.quiet or args.camera is not None))
         overlay = OverlayState()
 
         def consume(results, task, name: str, sinks: list) -> bool:

@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engines.backends.base import AffectModel
+from realtime_affect.models.backends.base import AffectModel
 
-from . import align
-from .timing import StageTimer
-from .tracking import Tracker, TrackerOptions, TrackUpdate
-from .types import Face, FaceResult, Frame, FrameResult, Prediction
-from .window import CentredWindows, Observation, WindowJob
+from realtime_affect.faces import align
+from realtime_affect.timing import StageTimer
+from realtime_affect.faces.tracking import Tracker, TrackerOptions, TrackUpdate
+from realtime_affect.types import Face, FaceResult, Frame, FrameResult, Prediction
+from realtime_affect.temporal.feature_windows import CentredWindows, Observation, WindowJob
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +30,9 @@ class AnalyzerOptions:
     #: Hop between centred windows (default: half a window).
     hop: int | None = None
     #: Files on a multi-core CPU: run the ONNX student in a helper process at idle priority
-    #: (student_process.py); None: when it can help (see ``student_process.wanted``), False: never.
+    #: (models/student_process.py); None: when it can help (see ``student_process.wanted``), False: never.
     student_process: bool | None = None
-    #: Full-range detection for small and distant faces (see finder.py), its sweep period, min face size.
+    #: Full-range detection for small and distant faces (see faces/finder.py), its sweep period, min face size.
     full_range: bool = True
     sweep_every: int = 20
     #: Background full-range sweeps (files: each merged ``runner.SWEEP_LAG`` frames later; live: when done) on
@@ -238,7 +238,7 @@ class LiveAnalyzer:
 
     def __init__(self, model: AffectModel, landmarks, options: AnalyzerOptions | None = None,
                  lookahead: int = 0, timer: StageTimer | None = None) -> None:
-        from .window import LiveWindows
+        from realtime_affect.temporal.feature_windows import LiveWindows
 
         self.model = model
         self.options = options or AnalyzerOptions()

@@ -14,7 +14,7 @@ def read_results(path: str | Path):
     bools; ``temporal`` and ``fitted`` as bool). CSVs from versions without ``fitted`` get it as True."""
     import pandas as pd
 
-    from .sinks.parquet_sink import COLUMN_TYPES
+    from realtime_affect.sinks.parquet_sink import COLUMN_TYPES
 
     path = Path(path)
     if not path.is_file():

@@ -10,16 +10,16 @@ from contextlib import closing, nullcontext
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from engines.backends.base import AffectModel
+from realtime_affect.models.backends.base import AffectModel
 
-from . import student_process
-from .cores import usable_cores
-from .finder import FaceFinder, FinderOptions
-from .overlap import faces_ahead, timed_frames
-from .pipeline import AnalyzerOptions, StreamAnalyzer
-from .sources import ImageSource, VideoSource
-from .timing import StageTimer
-from .types import FrameResult
+from realtime_affect.models import student_process
+from realtime_affect.system.cores import usable_cores
+from realtime_affect.faces.finder import FaceFinder, FinderOptions
+from realtime_affect.faces.ahead import faces_ahead, timed_frames
+from realtime_affect.pipeline import AnalyzerOptions, StreamAnalyzer
+from realtime_affect.sources import ImageSource, VideoSource
+from realtime_affect.timing import StageTimer
+from realtime_affect.types import FrameResult
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +50,10 @@ def analyze_video(model: AffectModel, source: VideoSource, options: AnalyzerOpti
                   overlap: bool = True) -> Iterator[FrameResult]:
     """Results for every frame of an opened video source, in order; ends early when ``stop`` is set,
     after emitting every frame processed so far. With ``overlap`` a worker thread decodes and finds the
-    faces of the next frames while this thread runs the models on the current one (``overlap.py``), and on a
-    multi-core CPU the student runs in a helper process at idle priority (``student_process.py``). Full-range
-    sweeps after the first run in the background and are merged ``SWEEP_LAG`` frames later (``finder.py``),
-    on idle-priority threads where that helps."""
+    faces of the next frames while this thread runs the models on the current one (``faces/ahead.py``), and on
+    a multi-core CPU the student runs in a helper process at idle priority (``models/student_process.py``).
+    Full-range sweeps after the first run in the background and are merged ``SWEEP_LAG`` frames later
+    (``faces/finder.py``), on idle-priority threads where that helps."""
     options = options or AnalyzerOptions()
     timer = timer or StageTimer()
     helper = student_process.start_for(model, options) if overlap else None  # starts beside the landmarker
@@ -89,7 +89,7 @@ def analyze_images(model: AffectModel, paths: Sequence[str | Path], options: Ana
 def analyze_camera(model: AffectModel, source, options: AnalyzerOptions | None = None, lookahead: int = 0,
                    timer: StageTimer | None = None, stop: threading.Event | None = None) -> Iterator[FrameResult]:
     """Results per camera frame as soon as each is processed (newest frame wins, nothing queues)."""
-    from .pipeline import LiveAnalyzer
+    from realtime_affect.pipeline import LiveAnalyzer
 
     options = options or AnalyzerOptions()
     timer = timer or StageTimer()

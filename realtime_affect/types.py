@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .labels import ACTION_UNITS, EXPRESSIONS
+from realtime_affect.labels import ACTION_UNITS, EXPRESSIONS
 
 
 @dataclass

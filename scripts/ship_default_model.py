@@ -36,7 +36,7 @@ DATA_SETS = [
 def main() -> None:
     import torch
 
-    from engines.card import ModelCard
+    from realtime_affect.models.card import ModelCard
     from realtime_affect.models.checkpoint import save_checkpoint
     from realtime_affect.models.student import StudentNet
 

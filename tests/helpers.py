@@ -16,7 +16,7 @@ def write_tiny_checkpoint(path: Path, sequence: bool = True, seed: int = 0, wind
     """A randomly initialised tiny student (+ GRU) saved as a real checkpoint with its card."""
     import torch
 
-    from engines.card import ModelCard
+    from realtime_affect.models.card import ModelCard
     from realtime_affect.models.checkpoint import save_checkpoint
     from realtime_affect.models.sequence import SequenceNet
     from realtime_affect.models.student import StudentNet

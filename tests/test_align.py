@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from realtime_affect import align
+from realtime_affect.faces import align
 
 
 def _landmarks_from_points(points5: np.ndarray) -> np.ndarray:

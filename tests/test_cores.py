@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from realtime_affect.cores import at_idle_priority
+from realtime_affect.system.cores import at_idle_priority
 
 linux_only = pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="per-thread idle priority is Linux's")
 

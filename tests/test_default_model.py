@@ -16,7 +16,7 @@ def pexels_rows(tmp_path_factory):
 
 
 def test_default_model_files_are_intact_and_carry_their_card():
-    from engines.loader import open_model
+    from realtime_affect.models.loader import open_model
     from realtime_affect.models.defaults import resolve_model
 
     for backend in ("onnxruntime", "torch"):

@@ -150,7 +150,7 @@ def test_demo_writes_events_video_and_a_summary(tmp_path):
 def test_dashboard_draws_the_panel_and_event_border():
     from realtime_affect.driver.dashboard import draw_dashboard
     from realtime_affect.driver.monitor import DriverState
-    from realtime_affect.overlay import OverlayState
+    from realtime_affect.ui.overlay import OverlayState
 
     result = frame_result(0.0)
     state = DriverState(time_s=0.0, track_id=1, ear=0.1, eyes_closed=True, active=["drowsy"])

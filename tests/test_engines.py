@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from engines.backends.base import BackendError
+from realtime_affect.models.backends.base import BackendError
 from engines.export import ExportError, export_onnx
-from engines.loader import open_model
+from realtime_affect.models.loader import open_model
 from helpers import SINGLE_FACE, read_csv
 from realtime_affect.cli import main
 from realtime_affect.labels import ACTION_UNITS, EXPRESSION_COLUMNS

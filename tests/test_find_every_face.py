@@ -6,9 +6,9 @@ import pytest
 
 from helpers import build_multiscale_video, decode_frames, read_csv
 from realtime_affect.cli import main
-from realtime_affect.detection import crop_region, padded_crop, tiles
-from realtime_affect.finder import dedupe
-from realtime_affect.matching import iou_matrix
+from realtime_affect.faces.detection import crop_region, padded_crop, tiles
+from realtime_affect.faces.finder import dedupe
+from realtime_affect.faces.matching import iou_matrix
 from realtime_affect.types import Face
 
 
@@ -106,8 +106,8 @@ def test_dedupe_keeps_one_of_two_overlapping_faces():
 
 def _landmarker_fails(monkeypatch):
     """Stand-in for a face the landmarker cannot fit (profile, heavy occlusion): it finds nothing."""
-    from realtime_affect.detection import CropLandmarker
-    from realtime_affect.landmarker import FaceLandmarks
+    from realtime_affect.faces.detection import CropLandmarker
+    from realtime_affect.faces.landmarker import FaceLandmarks
 
     monkeypatch.setattr(FaceLandmarks, "detect", lambda self, rgb, time_s=0.0: [])
     monkeypatch.setattr(CropLandmarker, "landmark", lambda self, rgb, box, score=1.0: None)
@@ -136,9 +136,9 @@ def test_keypoint_alignment_matches_the_mesh_alignment():
     import cv2
 
     from helpers import SINGLE_JPG
-    from realtime_affect import align
-    from realtime_affect.detection import FullRangeDetector, face_from_detection
-    from realtime_affect.landmarker import FaceLandmarks
+    from realtime_affect.faces import align
+    from realtime_affect.faces.detection import FullRangeDetector, face_from_detection
+    from realtime_affect.faces.landmarker import FaceLandmarks
 
     bgr = cv2.imread(str(SINGLE_JPG))
     rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
@@ -157,8 +157,8 @@ def test_detector_face_without_keypoints_or_with_keep_unfitted_off_is_left_out(m
     import cv2
 
     from helpers import SINGLE_JPG
-    from realtime_affect.detection import Detection, face_from_detection
-    from realtime_affect.finder import FaceFinder, FinderOptions
+    from realtime_affect.faces.detection import Detection, face_from_detection
+    from realtime_affect.faces.finder import FaceFinder, FinderOptions
 
     assert face_from_detection(Detection(np.array([0, 0, 10, 10], np.float32), 0.9)) is None
     _landmarker_fails(monkeypatch)
@@ -187,7 +187,7 @@ def test_live_mode_sweeps_in_the_background_and_still_finds_every_face(multiscal
     """Camera mode: no frame waits for a full-range sweep; its faces join a frame or two later."""
     import cv2
 
-    from realtime_affect.finder import FaceFinder, FinderOptions
+    from realtime_affect.faces.finder import FaceFinder, FinderOptions
 
     video, layout = multiscale
     frames = decode_frames(video)
@@ -224,8 +224,8 @@ def test_file_sweeps_in_the_background_merge_exactly_their_lag_later_however_slo
     so the faces found never depend on how fast the sweep was."""
     import time
 
-    from realtime_affect.detection import FullRangeDetector
-    from realtime_affect.finder import FaceFinder, FinderOptions
+    from realtime_affect.faces.detection import FullRangeDetector
+    from realtime_affect.faces.finder import FaceFinder, FinderOptions
 
     frames = _small_face_arrives()
 

@@ -55,9 +55,9 @@ def test_class_weights_favour_rare_classes_and_average_one_over_the_samples():
 
 
 def test_a_mirror_averaged_student_reads_a_face_and_its_mirror_image_the_same_in_every_format(tmp_path):
-    from engines.card import ModelCard
+    from realtime_affect.models.card import ModelCard
     from engines.export import export_onnx
-    from engines.loader import open_model
+    from realtime_affect.models.loader import open_model
     from realtime_affect.models.checkpoint import load_checkpoint, save_checkpoint
 
     torch.manual_seed(1)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from helpers import DATA, PEXELS, decode_frames
-from realtime_affect.landmark_reader import NativeReader
-from realtime_affect.landmarker import FaceLandmarks, LandmarkerOptions
+from realtime_affect.faces.landmark_reader import NativeReader
+from realtime_affect.faces.landmarker import FaceLandmarks, LandmarkerOptions
 
 
 def _run(frames, video: bool, native: bool):
@@ -72,7 +72,7 @@ def test_a_direct_call_mediapipe_refuses_raises_its_error_and_the_task_keeps_wor
 
 
 def test_the_full_range_detector_called_directly_finds_what_mediapipe_detect_finds():
-    from realtime_affect.detection import FullRangeDetector
+    from realtime_affect.faces.detection import FullRangeDetector
 
     frames = [cv2.cvtColor(f, cv2.COLOR_BGR2RGB) for f in decode_frames(PEXELS, 3)]
     frames.append(np.zeros_like(frames[0]))
@@ -110,7 +110,7 @@ def test_the_reader_through_mediapipes_wrapper_reads_what_the_direct_calls_read(
 def test_images_made_with_the_lock_held_read_the_same_faces_as_mediapipe_images():
     import mediapipe as mp
 
-    from realtime_affect.mediapipe_direct import NativeImage
+    from realtime_affect.faces.mediapipe_direct import NativeImage
 
     frames = [cv2.cvtColor(f, cv2.COLOR_BGR2RGB) for f in decode_frames(PEXELS, 6)]
     made = {}

@@ -2,7 +2,7 @@ import itertools
 
 import numpy as np
 
-from realtime_affect.matching import hungarian, iou_matrix, match
+from realtime_affect.faces.matching import hungarian, iou_matrix, match
 
 
 def test_hungarian_is_optimal_on_random_rectangular_matrices():
@@ -37,7 +37,7 @@ def test_match_pairs_nearby_boxes_and_leaves_far_ones_unmatched():
 def test_match_gives_the_optimal_allowed_pairs_for_frames_of_one_to_six_faces():
     """The per-frame fast path (plain-float scores, the single-pair shortcut) pairs exactly what the full
     cost matrix and the Hungarian solver pair."""
-    from realtime_affect.matching import centre_distance
+    from realtime_affect.faces.matching import centre_distance
 
     rng = np.random.default_rng(1)
     for trial in range(500):

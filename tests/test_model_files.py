@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from engines.card import CardError, ModelCard
-from engines.loader import open_model
+from realtime_affect.models.card import CardError, ModelCard
+from realtime_affect.models.loader import open_model
 from realtime_affect.models.checkpoint import ModelFileError, load_checkpoint, save_checkpoint
 from realtime_affect.models.student import StudentNet
 

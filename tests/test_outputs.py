@@ -15,7 +15,7 @@ import pytest
 from conftest import ROOT
 from helpers import PEXELS, SINGLE_FACE, read_csv
 from realtime_affect.cli import main
-from realtime_affect.overlay import OverlayState, draw
+from realtime_affect.ui.overlay import OverlayState, draw
 from realtime_affect.types import Face, FaceResult, Frame, FrameResult, Prediction
 
 
@@ -178,9 +178,9 @@ def test_a_camera_that_stops_delivering_ends_the_stream():
 
 
 def test_live_analyzer_reports_each_frame_at_once_and_with_lookahead(tiny_model):
-    from engines.loader import open_model
+    from realtime_affect.models.loader import open_model
     from helpers import decode_frames
-    from realtime_affect.landmarker import FaceLandmarks
+    from realtime_affect.faces.landmarker import FaceLandmarks
     from realtime_affect.pipeline import LiveAnalyzer
 
     frames = [Frame(index=i, time_s=i / 30, bgr=img) for i, img in enumerate(decode_frames(SINGLE_FACE, 20))]

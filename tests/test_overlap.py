@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from realtime_affect.overlap import ahead
+from realtime_affect.faces.ahead import ahead
 
 DATA = Path(__file__).parent / "data"
 
@@ -71,7 +71,7 @@ def test_closing_early_joins_the_worker():
 
 @pytest.mark.slow
 def test_overlapped_video_gives_the_same_rows_as_one_thread(tiny_model):
-    from engines.loader import open_model
+    from realtime_affect.models.loader import open_model
     from realtime_affect.runner import analyze_video
     from realtime_affect.sources import VideoSource
 
@@ -88,7 +88,7 @@ def test_overlapped_video_gives_the_same_rows_as_one_thread(tiny_model):
 def test_video_frames_come_with_rgb_which_the_finder_takes_so_waiting_frames_hold_bgr_alone(tiny_model):
     import cv2
 
-    from engines.loader import open_model
+    from realtime_affect.models.loader import open_model
     from realtime_affect.runner import analyze_video
     from realtime_affect.sources import VideoSource
 

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import ROOT
 from engines.export import export_onnx, face_crops
-from engines.loader import open_model
+from realtime_affect.models.loader import open_model
 from helpers import PEXELS, SINGLE_FACE, read_csv
 from realtime_affect.cli import main
 from realtime_affect.labels import EXPRESSION_COLUMNS

@@ -235,7 +235,7 @@ def test_a_20000_frame_video_runs_in_bounded_memory(tmp_path, tiny_model):
     """Long files: resident memory stays flat (a small synthetic video keeps the test quick)."""
     import av
 
-    from engines.loader import open_model
+    from realtime_affect.models.loader import open_model
     from realtime_affect.pipeline import AnalyzerOptions
     from realtime_affect.runner import analyze_video
     from realtime_affect.sources import VideoSource

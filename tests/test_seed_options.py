@@ -35,7 +35,7 @@ def test_pyramid_student_fuses_three_levels_and_keeps_the_served_outputs():
 
 
 def test_va_from_scores_reads_the_expression_and_au_scores_and_survives_a_checkpoint(tmp_path):
-    from engines.card import ModelCard
+    from realtime_affect.models.card import ModelCard
     from realtime_affect.models.checkpoint import load_checkpoint, save_checkpoint
     from realtime_affect.models.student import StudentNet
 

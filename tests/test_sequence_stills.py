@@ -141,7 +141,7 @@ def test_live_term_compares_the_last_steps_of_windows_one_frame_apart_only_where
 def test_a_gru_without_the_skip_path_survives_a_checkpoint(tmp_path):
     import torch
 
-    from engines.card import ModelCard
+    from realtime_affect.models.card import ModelCard
     from realtime_affect.models.checkpoint import load_checkpoint, save_checkpoint
     from realtime_affect.models.sequence import SequenceNet
     from realtime_affect.models.student import StudentNet

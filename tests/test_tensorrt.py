@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engines.backends.base import BackendError
-from engines.card import ModelCard
-from engines.loader import open_model
-from engines.backends.tensorrt import max_batch_of_profile, numpy_dtype
-from engines.tensorrt_build import (CALIBRATION_BATCH, DeviceKey, EngineError, cache_path, calibration_batches,
-                                    calibration_cache_path, calibration_profile_shapes, check_tensorrt_version,
-                                    find_cached_engine, profile_shapes, read_engine_file, write_engine_file)
+from realtime_affect.models.backends.base import BackendError
+from realtime_affect.models.card import ModelCard
+from realtime_affect.models.loader import open_model
+from realtime_affect.models.backends.tensorrt import max_batch_of_profile, numpy_dtype
+from engines.tensorrt_build import (CALIBRATION_BATCH, calibration_batches, calibration_cache_path,
+                                    calibration_profile_shapes, profile_shapes)
+from realtime_affect.models.tensorrt_engines import (DeviceKey, EngineError, cache_path, check_tensorrt_version,
+                                                     find_cached_engine, read_engine_file, write_engine_file)
 
 
 def test_engine_file_header_round_trip(tmp_path):
@@ -173,7 +174,8 @@ def test_tensorrt_engines_match_onnxruntime_at_several_batch_sizes_in_a_row(tmp_
 def test_cached_engine_with_a_non_default_max_batch_is_used(tmp_path, tiny_model, monkeypatch):
     _tensorrt_and_cuda()
     from engines.export import export_onnx
-    from engines.tensorrt_build import build_engine, default_cache_dir, device_key
+    from engines.tensorrt_build import build_engine
+    from realtime_affect.models.tensorrt_engines import default_cache_dir, device_key
 
     monkeypatch.setenv("REALTIME_AFFECT_CACHE", str(tmp_path / "cache"))
     onnx_path = export_onnx(tiny_model, tmp_path / "tiny.onnx").student_path

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engines.backends.base import BackendError
-from engines.backends.torch import batch_bucket, load_torch_model
+from realtime_affect.models.backends.base import BackendError
+from realtime_affect.models.backends.torch import batch_bucket, load_torch_model
 
 
 def test_batch_buckets_are_powers_of_two_capped_at_the_maximum():
@@ -16,7 +16,7 @@ def test_batch_buckets_are_powers_of_two_capped_at_the_maximum():
 
 
 def test_graph_buckets_cover_every_batch_up_to_the_maximum():
-    from engines.backends.torch import _CudaGraphs
+    from realtime_affect.models.backends.torch import _CudaGraphs
 
     graphs = _CudaGraphs(module=None, tail=(3, 8, 8), dtype=None, device="cuda", max_batch=16)
     assert graphs.buckets() == [1, 2, 4, 8, 16]

@@ -1,6 +1,6 @@
 import numpy as np
 
-from realtime_affect.tracking import Tracker, TrackerOptions
+from realtime_affect.faces.tracking import Tracker, TrackerOptions
 from realtime_affect.types import Face
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from realtime_affect.window import CentredWindows, centre_weights, pad_window
+from realtime_affect.temporal.feature_windows import CentredWindows, centre_weights, pad_window
 
 
 def _run(n: int, window: int = 32, hop: int | None = None):

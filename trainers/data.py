@@ -262,7 +262,7 @@ class FaceDataset:
         return len(self.samples)
 
     def _tensor(self, bgr: np.ndarray) -> np.ndarray:
-        from realtime_affect.align import to_input
+        from realtime_affect.faces.align import to_input
 
         return to_input(bgr[None], self.mean, self.std)[0]
 

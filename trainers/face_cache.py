@@ -4,7 +4,7 @@ The labelled sets hold small, tightly cropped faces. MediaPipe's landmarker expe
 context around it, so each face is upscaled (cubic) until its longer side is ``CANVAS_FACE`` pixels and set
 in the middle of a black canvas twice that size (measured on 300 FER+ faces: 98% fitted, against 92-95%
 with replicated borders or a smaller/larger margin). The five alignment points of the fitted landmarks are
-kept; crops are then made with ``realtime_affect.align.crops`` on the same canvas, exactly as the runtime
+kept; crops are then made with ``realtime_affect.faces.align.crops`` on the same canvas, exactly as the runtime
 crops a frame, at whatever input size a model wants.
 
 A face the landmarker cannot fit is not thrown away silently: it is counted per set, and aligned with the
@@ -69,8 +69,8 @@ def _fit_chunk(images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np
     """Landmark a chunk of faces in one landmarker (IMAGE mode, the runtime's confidences)."""
     import cv2
 
-    from realtime_affect import align
-    from realtime_affect.landmarker import FaceLandmarks, LandmarkerOptions
+    from realtime_affect.faces import align
+    from realtime_affect.faces.landmarker import FaceLandmarks, LandmarkerOptions
 
     n = len(images)
     fitted = np.zeros(n, bool)
@@ -123,7 +123,7 @@ def fit_faces(images: Sequence[np.ndarray], workers: int = 1, chunk: int = 1000,
 
 def _fill_unfitted(images: Sequence[np.ndarray], fitted: np.ndarray, points: np.ndarray) -> None:
     """Unfitted faces get the set's mean points (relative to the canvas), or a fixed frontal guess."""
-    from realtime_affect import align
+    from realtime_affect.faces import align
 
     sizes = np.array([_canvas_shape(img)[::-1] for img in images], np.float32)  # (N, 2) as (w, h)
     if fitted.any():
@@ -136,7 +136,7 @@ def _fill_unfitted(images: Sequence[np.ndarray], fitted: np.ndarray, points: np.
 
 def aligned_crops(images: Sequence[np.ndarray], fit: FaceFit, size: int) -> np.ndarray:
     """(N, size, size, 3) uint8 BGR crops, made by the runtime's ``align.crops`` on each face's canvas."""
-    from realtime_affect import align
+    from realtime_affect.faces import align
 
     out = np.empty((len(images), size, size, 3), np.uint8)
     for i, image in enumerate(images):
@@ -151,7 +151,7 @@ def aligned_masks(images: Sequence[np.ndarray], fit: FaceFit, size: int) -> np.n
     surroundings (real frames have background there)."""
     import cv2
 
-    from realtime_affect import align
+    from realtime_affect.faces import align
 
     out = np.empty((len(images), size, size), bool)
     for i, image in enumerate(images):

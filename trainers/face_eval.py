@@ -1,6 +1,6 @@
 """Score model files on labelled faces through the runtime's own path.
 
-Each face is set on the landmarker's canvas (``face_cache``), aligned with ``realtime_affect.align`` at
+Each face is set on the landmarker's canvas (``face_cache``), aligned with ``realtime_affect.faces.align`` at
 the model card's input size, normalised with ``align.to_input`` and run by the model's backend (torch
 checkpoint, ONNX Runtime, TensorRT): exactly what ``affect-live`` does to a face in a frame. The open
 teachers (face-api, fer) are scored on the original tight face crop with their own preprocessing, as the
@@ -36,8 +36,8 @@ class EvalSet:
 
 def run_model_file(path: str | Path, s: EvalSet, backend: str = "auto", batch: int = 64) -> dict[str, np.ndarray]:
     """Outputs of a model file's student on every face of the set (the runtime's crop and input path)."""
-    from engines.loader import open_model
-    from realtime_affect import align
+    from realtime_affect.models.loader import open_model
+    from realtime_affect.faces import align
 
     with open_model(path, backend=backend) as model:
         card = model.card

@@ -451,7 +451,7 @@ def train_faces(cfg: FacesConfig, on_epoch: Callable[[dict], None] | None = None
     (several runs in one process, e.g. an ablation)."""
     import torch
 
-    from engines.card import ModelCard
+    from realtime_affect.models.card import ModelCard
     from realtime_affect.models.checkpoint import save_checkpoint
     from realtime_affect.models.student import StudentNet
 

@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from engines.card import ModelCard
+from realtime_affect.models.card import ModelCard
 from realtime_affect.models.checkpoint import save_checkpoint
 from realtime_affect.models.student import StudentNet
 

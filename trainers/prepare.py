@@ -21,10 +21,10 @@ def prepare_videos(videos: list[Path], out: Path, size: int = 112,
     """
     import cv2
 
-    from realtime_affect import align
-    from realtime_affect.landmarker import FaceLandmarks, LandmarkerOptions
+    from realtime_affect.faces import align
+    from realtime_affect.faces.landmarker import FaceLandmarks, LandmarkerOptions
     from realtime_affect.sources import VideoSource
-    from realtime_affect.tracking import Tracker, TrackerOptions
+    from realtime_affect.faces.tracking import Tracker, TrackerOptions
 
     written: dict[str, int] = {}
     for video in videos:

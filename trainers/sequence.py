@@ -15,7 +15,7 @@ import torch
 from realtime_affect.labels import MISSING_VA
 from realtime_affect.models.checkpoint import load_checkpoint, save_checkpoint
 from realtime_affect.models.sequence import SequenceNet
-from realtime_affect.window import CentredWindows
+from realtime_affect.temporal.feature_windows import CentredWindows
 
 from .data import FaceDataset, Sample, label_counts
 from .loop import Distributed, EpochReport, predict

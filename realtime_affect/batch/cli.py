@@ -21,7 +21,7 @@ EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_FAILED, EXIT_SIGINT, EXIT_SIGTERM = 0, 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ..cores import usable_cores
+    from realtime_affect.system.cores import usable_cores
 
     p = argparse.ArgumentParser(prog="affect-batch", description="Annotate many video files: one CSV or Parquet "
                                 "file per input, rows identical to affect-live --video X --csv.")
@@ -72,16 +72,16 @@ class _Interrupt:
 def main(argv: Sequence[str] | None = None) -> int:
     from rich.console import Console
 
-    from ..cli import _setup_logging
-    from .inputs import BatchInputError, assign_outputs, expand
-    from .job import FORMATS, JobOptions, JobResult, is_complete
-    from .local import run_local, threads_per_worker
-    from .summary import write_summary
+    from realtime_affect.cli import setup_logging
+    from realtime_affect.batch.inputs import BatchInputError, assign_outputs, expand
+    from realtime_affect.batch.job import FORMATS, JobOptions, JobResult, is_complete
+    from realtime_affect.batch.local import run_local, threads_per_worker
+    from realtime_affect.batch.summary import write_summary
 
     parser = build_parser()
     args = parser.parse_args(argv)
     console = Console(stderr=True)
-    _setup_logging(args.verbose, console)
+    setup_logging(args.verbose, console)
     if args.workers < 1:
         parser.error("--workers must be at least 1")
     if args.max_faces < 1:
@@ -123,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         try:
             if args.ray is not None:
-                from .ray_runner import RayMissing, run_ray
+                from realtime_affect.batch.ray_runner import RayMissing, run_ray
 
                 try:
                     run_ray(todo, out_dir, options, args.ray or None, args.workers, stop, on_result)
@@ -153,14 +153,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def check_model(options) -> None:
     """Open and close the model once (a missing or damaged file fails here, with its message)."""
-    from .job import open_job_model
+    from realtime_affect.batch.job import open_job_model
 
     open_job_model(options).close()
 
 
 def _refuse_inputs_as_outputs(items, out_dir: Path) -> None:
-    from ..sinks import SinkError, check_outputs
-    from .inputs import BatchInputError
+    from realtime_affect.sinks import SinkError, check_outputs
+    from realtime_affect.batch.inputs import BatchInputError
 
     try:
         check_outputs([out_dir / item.output for item in items], [i.location for i in items
@@ -222,7 +222,7 @@ class _Progress:
 def _frame_count(location: str) -> int:
     """Frames in a video from its header, as ``VideoSource`` probes it (0 when unknown or unreadable): only
     for the progress bar."""
-    from ..sources import VideoSource
+    from realtime_affect.sources import VideoSource
 
     try:
         with VideoSource(location, open_timeout_s=5.0) as source:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from ..sources import is_stream_url
+from realtime_affect.sources import is_stream_url
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".flv", ".mpg", ".mpeg", ".ts",
                             ".mts", ".m2ts", ".wmv", ".3gp", ".ogv"})

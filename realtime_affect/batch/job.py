@@ -12,9 +12,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-from ..pipeline import AnalyzerOptions
-from ..sources import is_stream_url
-from .inputs import BatchInput
+from realtime_affect.pipeline import AnalyzerOptions
+from realtime_affect.sources import is_stream_url
+from realtime_affect.batch.inputs import BatchInput
 
 log = logging.getLogger(__name__)
 
@@ -104,9 +104,9 @@ def _write_manifest(out_dir: Path, item: BatchInput, result: JobResult) -> None:
 
 def open_job_model(options: JobOptions):
     """The model a worker uses for all its jobs (opened once per worker)."""
-    from engines.loader import open_model
+    from realtime_affect.models.loader import open_model
 
-    from ..models.defaults import resolve_model
+    from realtime_affect.models.defaults import resolve_model
 
     if options.threads:
         import torch
@@ -118,10 +118,10 @@ def open_job_model(options: JobOptions):
 
 def _sink(path: Path, fmt: str):
     if fmt == "parquet":
-        from ..sinks.parquet_sink import ParquetSink
+        from realtime_affect.sinks.parquet_sink import ParquetSink
 
         return ParquetSink(path)
-    from ..sinks.csv_sink import CsvSink
+    from realtime_affect.sinks.csv_sink import CsvSink
 
     return CsvSink(path)
 
@@ -129,9 +129,9 @@ def _sink(path: Path, fmt: str):
 def annotate(item: BatchInput, out_dir: Path, model, options: JobOptions, stop: threading.Event | None = None,
              on_frames: Callable[[int], None] | None = None) -> JobResult:
     """Annotate ``item`` into ``out_dir/item.output``; the result's status is done, failed or interrupted."""
-    from ..runner import analyze_video
-    from ..sinks import SinkError
-    from ..sources import SourceError, VideoSource
+    from realtime_affect.runner import analyze_video
+    from realtime_affect.sinks import SinkError
+    from realtime_affect.sources import SourceError, VideoSource
 
     started = time.perf_counter()
     out_dir = Path(out_dir)

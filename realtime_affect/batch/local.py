@@ -13,9 +13,9 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Callable, Sequence
 
-from ..cores import model_threads
-from .inputs import BatchInput
-from .job import JobOptions, JobResult
+from realtime_affect.system.cores import model_threads
+from realtime_affect.batch.inputs import BatchInput
+from realtime_affect.batch.job import JobOptions, JobResult
 
 _worker: dict = {}
 
@@ -28,13 +28,13 @@ def threads_per_worker(workers: int, cores: int | None = None) -> int:
 def _init(options: JobOptions, stop, progress) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    from .job import open_job_model
+    from realtime_affect.batch.job import open_job_model
 
     _worker.update(options=options, stop=stop, progress=progress, model=open_job_model(options))
 
 
 def _run(item: BatchInput, out_dir: str) -> dict:
-    from .job import annotate
+    from realtime_affect.batch.job import annotate
 
     progress = _worker["progress"]
     result = annotate(item, Path(out_dir), _worker["model"], _worker["options"], stop=_worker["stop"],

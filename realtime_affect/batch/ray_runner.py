@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .inputs import BatchInput
-from .job import JobOptions, JobResult
+from realtime_affect.batch.inputs import BatchInput
+from realtime_affect.batch.job import JobOptions, JobResult
 
 #: Ray retries a task this many times when its worker process dies.
 MAX_RETRIES = 2
@@ -31,7 +31,7 @@ def _import_ray():
 
 
 def _task(item: BatchInput, out_dir: str, options: JobOptions) -> dict:
-    from .job import annotate, open_job_model
+    from realtime_affect.batch.job import annotate, open_job_model
 
     key = repr(options)
     if key not in _cache:

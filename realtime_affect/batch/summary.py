@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from .job import JobResult
+from realtime_affect.batch.job import JobResult
 
 SUMMARY_NAME = "summary.json"
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..layout import overlay_scale
-from ..overlay import OverlayState, Panel, draw, text_panel
-from ..types import FrameResult
-from .monitor import DriverState
+from realtime_affect.ui.layout import overlay_scale
+from realtime_affect.ui.overlay import OverlayState, Panel, draw, text_panel
+from realtime_affect.types import FrameResult
+from realtime_affect.driver.monitor import DriverState
 
 _EVENT_COLOURS = {"drowsy": (0, 0, 255), "distracted": (0, 140, 255), "yawning": (0, 200, 255),
                   "agitated": (255, 0, 200)}

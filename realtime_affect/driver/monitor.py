@@ -24,9 +24,9 @@ from typing import Callable
 
 import numpy as np
 
-from ..landmarker import BLENDSHAPES
-from ..types import FaceResult, FrameResult
-from .signals import eye_aspect_ratio, head_pose, mouth_aspect_ratio
+from realtime_affect.faces.landmarker import BLENDSHAPES
+from realtime_affect.types import FaceResult, FrameResult
+from realtime_affect.driver.signals import eye_aspect_ratio, head_pose, mouth_aspect_ratio
 
 _SMILE = (BLENDSHAPES.index("mouthSmileLeft"), BLENDSHAPES.index("mouthSmileRight"))
 _LOOK_DOWN = (BLENDSHAPES.index("eyeLookDownLeft"), BLENDSHAPES.index("eyeLookDownRight"))

@@ -1,4 +1,7 @@
-"""Model architectures (torch nn.Modules): trained by trainers, served by the torch backend, exported by engines.
+"""Models and serving: the networks (torch nn.Modules, trained by ``trainers``), checkpoints, the model card
+every model file carries, the one ``Backend`` interface with a module per runtime (torch, ONNX Runtime,
+TensorRT), ``open_model``, and the student's helper process. ``engines`` builds model files; this package
+runs them.
 
 Importing this package does not import torch; import the submodules.
 """

@@ -7,10 +7,10 @@ from typing import Any
 
 import torch
 
-from engines.card import CardError, ModelCard
+from realtime_affect.models.card import CardError, ModelCard
 
-from .sequence import SequenceNet
-from .student import StudentNet
+from realtime_affect.models.sequence import SequenceNet
+from realtime_affect.models.student import StudentNet
 
 CHECKPOINT_FORMAT = "realtime-affect-checkpoint/1"
 

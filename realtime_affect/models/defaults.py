@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..assets import CHECKSUMS, asset_path
+from realtime_affect.assets import CHECKSUMS, asset_path
 
 DEFAULT_TORCH = "default_model.pt"
 DEFAULT_ONNX = "default_model.onnx"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..labels import ACTION_UNITS, EXPRESSIONS
+from realtime_affect.labels import ACTION_UNITS, EXPRESSIONS
 
 STUDENT_ARCHS = ("tiny", "small", "grey", "grey-wide", "fpn", "resnet18", "resnet50")
 

@@ -35,8 +35,8 @@ def _png_bytes(fig) -> bytes:
 def write_html(tracks, out: Path, title: str, thumbnails: bool) -> None:
     import matplotlib.pyplot as plt
 
-    from ..labels import EXPRESSIONS
-    from .figures import figure
+    from realtime_affect.labels import EXPRESSIONS
+    from realtime_affect.report.figures import figure
 
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
              "<style>body{font-family:sans-serif;margin:24px;color:#222}img{max-width:100%}"
@@ -56,7 +56,7 @@ def write_html(tracks, out: Path, title: str, thumbnails: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from ..sinks import SinkError, check_outputs
+    from realtime_affect.sinks import SinkError, check_outputs
 
     args = build_parser().parse_args(argv)
     out: Path = args.out
@@ -67,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ValueError(f"{out}: already exists; pass --overwrite to replace it")
         if not out.parent.exists():
             raise ValueError(f"{out}: folder {out.parent} does not exist")
-        from ..results import ResultsError, read_results
+        from realtime_affect.results import ResultsError, read_results
 
         inputs = [args.results] + ([args.video] if args.video else [])
         check_outputs([out], inputs)
@@ -75,13 +75,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             df = read_results(args.results)
         except ResultsError as exc:
             raise ValueError(str(exc)) from exc
-        from .figures import add_thumbnails, figure, tracks_of
+        from realtime_affect.report.figures import add_thumbnails, figure, tracks_of
 
         tracks = tracks_of(df)
         if not tracks:
             raise ValueError(f"{args.results}: has no face rows to report")
         if args.video:
-            from ..sources import SourceError
+            from realtime_affect.sources import SourceError
 
             try:
                 add_thumbnails(tracks, args.video)

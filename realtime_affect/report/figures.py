@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..labels import ACTION_UNITS, EXPRESSION_COLUMNS, EXPRESSIONS
+from realtime_affect.labels import ACTION_UNITS, EXPRESSION_COLUMNS, EXPRESSIONS
 
 #: One colour per expression, the same in every panel.
 EXPRESSION_COLOURS = ("#9e9e9e", "#d62728", "#8c564b", "#9467bd", "#f2c200", "#1f77b4", "#17becf", "#7f7f7f")
@@ -48,7 +48,7 @@ def tracks_of(df) -> list[Track]:
 
 def add_thumbnails(tracks: list[Track], video: Path) -> None:
     """A face crop per track from ``video``: the frame at the middle of the track (decoded once, in order)."""
-    from ..sources import VideoSource
+    from realtime_affect.sources import VideoSource
 
     wanted: dict[int, list[Track]] = {}
     for t in tracks:

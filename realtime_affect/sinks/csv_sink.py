@@ -4,9 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TextIO
 
-from ..labels import CSV_COLUMNS, EXPRESSIONS
-from ..types import FrameResult
-from . import SinkError, prepare_output
+from realtime_affect.labels import CSV_COLUMNS, EXPRESSIONS
+from realtime_affect.types import FrameResult
+from realtime_affect.sinks import SinkError, prepare_output
 
 #: Columns after the contract: which input the row came from, whether the temporal model made it, and
 #: whether the landmarker fitted the face (0: aligned from the detector's keypoints, less reliable).

@@ -4,9 +4,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..labels import ACTION_UNITS, EXPRESSIONS
-from ..types import FrameResult
-from . import SinkError, prepare_output
+from realtime_affect.labels import ACTION_UNITS, EXPRESSIONS
+from realtime_affect.types import FrameResult
+from realtime_affect.sinks import SinkError, prepare_output
 
 
 def frame_record(result: FrameResult) -> dict:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..labels import ACTION_UNITS, CSV_COLUMNS, EXPRESSION_COLUMNS, VALENCE_AROUSAL
-from ..types import FrameResult
-from . import SinkError, prepare_output
-from .csv_sink import EXTRA_COLUMNS
+from realtime_affect.labels import ACTION_UNITS, CSV_COLUMNS, EXPRESSION_COLUMNS, VALENCE_AROUSAL
+from realtime_affect.types import FrameResult
+from realtime_affect.sinks import SinkError, prepare_output
+from realtime_affect.sinks.csv_sink import EXTRA_COLUMNS
 
 #: Column -> Arrow type name, for every CSV column, in the CSV's order.
 COLUMN_TYPES: dict[str, str] = {
@@ -34,7 +34,7 @@ def arrow_schema():
 
 def frame_rows(result: FrameResult) -> dict[str, list]:
     """The rows of one frame, column by column (the values ``csv_sink.format_rows`` writes as text)."""
-    from ..labels import EXPRESSIONS
+    from realtime_affect.labels import EXPRESSIONS
 
     cols: dict[str, list] = {name: [] for name in COLUMN_TYPES}
     frame = result.frame

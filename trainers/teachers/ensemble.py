@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from realtime_affect.landmarker import BLENDSHAPES
+from realtime_affect.faces.landmarker import BLENDSHAPES
 from realtime_affect.types import Face
 
 from ..va_targets import VA_CENTROIDS

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .detection import CropLandmarker, Detection, FullRangeDetector, face_from_detection
-from .landmarker import FaceLandmarks, LandmarkerOptions
-from .matching import iou_matrix
-from .types import Face
+from realtime_affect.faces.detection import CropLandmarker, Detection, FullRangeDetector, face_from_detection
+from realtime_affect.faces.landmarker import FaceLandmarks, LandmarkerOptions
+from realtime_affect.faces.matching import iou_matrix
+from realtime_affect.types import Face
 
 
 @dataclass

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .backends.base import AffectModel, BackendError
+from realtime_affect.models.backends.base import AffectModel, BackendError
 
 BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")
 
@@ -29,13 +29,13 @@ def open_model(path: str | Path, backend: str = "auto", device: str = "cpu",
         if backend == "auto" and not device.startswith("cuda") and exported.exists():
             # On the CPU ONNX Runtime is several times faster than torch (affect-engine bench): use the
             # export beside the checkpoint when there is one.
-            from .backends.onnxruntime import load_onnx_model
+            from realtime_affect.models.backends.onnxruntime import load_onnx_model
 
             return load_onnx_model(exported, device=device, threads=threads)
         if backend not in ("auto", "torch"):
             raise BackendError(f"{path} is a torch checkpoint; export it first (affect-engine export) to use "
                                f"--backend {backend}")
-        from .backends.torch import load_torch_model
+        from realtime_affect.models.backends.torch import load_torch_model
 
         fast = device.startswith("cuda")  # fp16 + CUDA graphs: the fast torch path on NVIDIA GPUs
         return load_torch_model(path, device=device, half=fast, cuda_graphs=fast)
@@ -48,7 +48,7 @@ def open_model(path: str | Path, backend: str = "auto", device: str = "cpu",
                 raise BackendError(f"no TensorRT engine built for {path} on this GPU: run affect-engine build {path}")
         elif backend not in ("auto", "onnxruntime"):
             raise BackendError(f"{path} is an ONNX model; use --backend onnxruntime (or auto)")
-        from .backends.onnxruntime import load_onnx_model
+        from realtime_affect.models.backends.onnxruntime import load_onnx_model
 
         return load_onnx_model(path, device=device, threads=threads)
     if suffix == ".engine":
@@ -59,8 +59,8 @@ def open_model(path: str | Path, backend: str = "auto", device: str = "cpu",
 
 
 def _tensorrt(path: Path) -> AffectModel:
-    from .backends.tensorrt import load_tensorrt_model
-    from .tensorrt_build import EngineError
+    from realtime_affect.models.backends.tensorrt import load_tensorrt_model
+    from realtime_affect.models.tensorrt_engines import EngineError
 
     try:
         return load_tensorrt_model(path)
@@ -71,7 +71,7 @@ def _tensorrt(path: Path) -> AffectModel:
 def _cached_engine(onnx_path: Path) -> Path | None:
     """The engine built for this ONNX file on this GPU (any ``--max-batch``), if TensorRT is here and one
     was built."""
-    from .tensorrt_build import EngineError, default_cache_dir, device_key, find_cached_engine
+    from realtime_affect.models.tensorrt_engines import EngineError, default_cache_dir, device_key, find_cached_engine
 
     try:
         key = device_key()

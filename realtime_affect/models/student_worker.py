@@ -1,6 +1,6 @@
 """The helper process of ``student_process.py``: runs one ONNX student at idle CPU priority.
 
-Started as ``python -m realtime_affect.student_worker MODEL.onnx THREADS`` (0: ONNX Runtime's default).
+Started as ``python -m realtime_affect.models.student_worker MODEL.onnx THREADS`` (0: ONNX Runtime's default).
 Protocol on stdin/stdout: each request is a header ``<QIII`` (sequence number, faces, height, width)
 followed by the aligned uint8 BGR crops; each reply is ``<QQ`` (sequence number, length) followed by the
 pickled outputs. The first reply (sequence 0) says whether the model loaded: ``{"ok": True}`` or
@@ -52,10 +52,10 @@ def write_reply(fd: int, seq: int, payload: object) -> None:
 def serve(model_path: str, threads: int, fd_in: int, fd_out: int) -> None:
     import numpy as np
 
-    from engines.backends.base import BackendError
-    from engines.backends.onnxruntime import OnnxRuntimeBackend
+    from realtime_affect.models.backends.base import BackendError
+    from realtime_affect.models.backends.onnxruntime import OnnxRuntimeBackend
 
-    from .align import to_input
+    from realtime_affect.faces.align import to_input
 
     try:
         backend = OnnxRuntimeBackend(model_path, threads=threads or None)

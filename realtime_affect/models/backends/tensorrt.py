@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..card import ModelCard
-from ..tensorrt_build import EngineError, _import_pycuda, _import_tensorrt, read_engine_file
-from .base import SEQUENCE_OUTPUTS, STUDENT_OUTPUTS, AffectModel, Backend
+from realtime_affect.models.card import ModelCard
+from realtime_affect.models.tensorrt_engines import EngineError, import_pycuda, import_tensorrt, read_engine_file
+from realtime_affect.models.backends.base import SEQUENCE_OUTPUTS, STUDENT_OUTPUTS, AffectModel, Backend
 
 #: TensorRT DataType names -> numpy dtypes for I/O buffers (names, so this is checkable without TensorRT).
 NUMPY_DTYPES: dict[str, type] = {"FLOAT": np.float32, "HALF": np.float16, "INT8": np.int8, "INT32": np.int32,
@@ -39,8 +39,8 @@ class TensorRTBackend(Backend):
     name = "tensorrt"
 
     def __init__(self, path: str | Path) -> None:
-        trt = _import_tensorrt()
-        cuda = _import_pycuda()
+        trt = import_tensorrt()
+        cuda = import_pycuda()
         self.path = Path(path)
         self.card, self.meta, blob = read_engine_file(self.path)
         cuda.init()

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .mediapipe_direct import DirectCalls
+from realtime_affect.faces.mediapipe_direct import DirectCalls
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ import threading
 import time
 from typing import Callable, Iterable, Iterator, TypeVar
 
-from .timing import StageTimer
-from .types import Face, Frame
+from realtime_affect.timing import StageTimer
+from realtime_affect.types import Face, Frame
 
 T = TypeVar("T")
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..card import ModelCard
+from realtime_affect.models.card import ModelCard
 
 STUDENT_OUTPUTS = ("features", "expression", "action_units", "valence_arousal")
 SEQUENCE_OUTPUTS = ("expression", "action_units", "valence_arousal")

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .assets import asset_path
-from .landmark_reader import NativeReader, RawFaces
-from .native_logs import QuietTask, quiet_native_stderr
-from .types import Face
+from realtime_affect.assets import asset_path
+from realtime_affect.faces.landmark_reader import NativeReader, RawFaces
+from realtime_affect.system.native_logs import QuietTask, quiet_native_stderr
+from realtime_affect.types import Face
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from typing import Callable
 
 import numpy as np
 
-from .student_worker import REPLY, REQUEST, read_exact
+from realtime_affect.models.student_worker import REPLY, REQUEST, read_exact
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +56,10 @@ class StudentProcess:
         self._seq = 0
         self._misses = 0
         self._ready = False
-        root = str(Path(__file__).resolve().parent.parent)
+        root = str(Path(__file__).resolve().parents[2])  # the folder that holds the realtime_affect package
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
         self._proc: subprocess.Popen | None = subprocess.Popen(
-            [sys.executable, "-m", "realtime_affect.student_worker", str(model_path), str(int(threads or 0))],
+            [sys.executable, "-m", "realtime_affect.models.student_worker", str(model_path), str(int(threads or 0))],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0, env=env,
             close_fds=True)
         self._capacity = _grow_pipe(self._proc.stdin.fileno())
@@ -175,9 +175,9 @@ def _grow_pipe(fd: int) -> int:
 def wanted(model, options) -> bool:
     """Whether a file run should use the helper: asked for (``options.student_process``), or by default when
     the student is an ONNX Runtime model on the CPU, on a POSIX system with at least two usable cores."""
-    from engines.backends.onnxruntime import OnnxRuntimeBackend
+    from realtime_affect.models.backends.onnxruntime import OnnxRuntimeBackend
 
-    from .cores import usable_cores
+    from realtime_affect.system.cores import usable_cores
 
     if options.student_process is False:
         return False

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .assets import asset_path
-from .landmarker import FaceLandmarks, LandmarkerOptions, box_from_landmarks
-from .native_logs import QuietTask, quiet_native_stderr
-from .types import Face
+from realtime_affect.assets import asset_path
+from realtime_affect.faces.landmarker import FaceLandmarks, LandmarkerOptions, box_from_landmarks
+from realtime_affect.system.native_logs import QuietTask, quiet_native_stderr
+from realtime_affect.types import Face
 
 
 @dataclass
@@ -72,7 +72,7 @@ def tiles(width: int, height: int, tile: int = 768, stride: int = 640) -> list[t
 
 def nms(dets: list[Detection], iou: float = 0.4) -> list[Detection]:
     """Greedy non-maximum suppression by score."""
-    from .matching import iou_matrix
+    from realtime_affect.faces.matching import iou_matrix
 
     dets = sorted(dets, key=lambda d: -d.score)
     kept: list[Detection] = []
@@ -94,7 +94,7 @@ class FullRangeDetector(QuietTask):
         from mediapipe.tasks import python as mp_tasks
         from mediapipe.tasks.python import vision
 
-        from .cores import at_idle_priority
+        from realtime_affect.system.cores import at_idle_priority
 
         self._mp = mp
         options = vision.FaceDetectorOptions(
@@ -148,7 +148,7 @@ def _direct_detector(task):
     with mediapipe's own result conversion; None when this mediapipe's layout is not the expected one."""
     import ctypes
 
-    from .mediapipe_direct import DirectCalls
+    from realtime_affect.faces.mediapipe_direct import DirectCalls
 
     try:
         from mediapipe.tasks.python.components.containers import detections_c

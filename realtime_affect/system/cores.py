@@ -1,7 +1,7 @@
 """How many cores this process may use, how many threads the models get, and idle-priority threads (leaf
 module, no imports beyond the standard library).
 
-The landmarker (MediaPipe) runs in its own thread ahead of the models (``overlap.py``); on a 2-core machine
+The landmarker (MediaPipe) runs in its own thread ahead of the models (``faces/ahead.py``); on a 2-core machine
 ONNX Runtime's default of one thread per core made the two fight: one face at 640x360, 41.5 fps with ONNX
 Runtime's default vs 46.1 fps with one model thread (benchmarks/bench_pipeline.py, same machine).
 """

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .matching import match
-from .types import Face
+from realtime_affect.faces.matching import match
+from realtime_affect.types import Face
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""How this process uses the machine: cores, thread counts and idle priority; native libraries' stderr."""
