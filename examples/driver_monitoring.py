@@ -1,5 +1,7 @@
-"""Driver-monitoring demo on realtime-affect: drowsiness (PERCLOS, long closures), distraction (head pose),
-yawns and sustained agitation, with a dashboard overlay, events as JSON lines, and a summary at the end.
+"""Driver-monitoring example on realtime-affect's Python API: eye closure (microsleep, sleep, PERCLOS),
+distraction (head and gaze), yawns and sustained agitation, with a dashboard overlay, events as JSON lines, and a
+summary at the end. The full command is ``affect-driver`` (CSV of signals, config files, evaluation); this file
+shows how to embed the same monitor.
 
     python examples/driver_monitoring.py --camera 0
     python examples/driver_monitoring.py --video drive.mp4 --events events.jsonl --out dashboard.mp4 --no-display
@@ -26,9 +28,10 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from realtime_affect import Analyzer
-    from realtime_affect.ui.live_window import LiveWindow, display_available
+    from realtime_affect.driver.config import DriverConfig
     from realtime_affect.driver.dashboard import draw_dashboard
-    from realtime_affect.driver.monitor import DriverConfig, DriverMonitor
+    from realtime_affect.driver.monitor import DriverMonitor
+    from realtime_affect.ui.live_window import LiveWindow, display_available
     from realtime_affect.ui.overlay import OverlayState
 
     show = not args.no_display and display_available()
@@ -73,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
             events_file.close()
         if window is not None:
             window.close()
-    print(f"\nsummary: {frames} frames, {last_t:.1f} s")
+    print(f"\nsummary: {frames} frames, {last_t:.1f} s, {len(monitor.closures)} eye closures")
     for kind in DriverMonitor.KINDS:
         mine = [e for e in events if e.kind == kind]
         total = sum((e.end_s or last_t) - e.start_s for e in mine)

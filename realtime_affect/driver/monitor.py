@@ -1,69 +1,61 @@
-"""Driver monitoring: per-subject signals over time and events with hysteresis.
+"""Driver monitoring: per-frame signals of one subject and events with Euro NCAP's durations.
 
-Defaults and where they come from (all configurable in ``DriverConfig``):
-- Eyes closed: eye aspect ratio below 0.20 (Soukupova & Cech 2016, "Real-time eye blink detection using
-  facial landmarks"); closure is not counted while the mouth smiles broadly (laughter squints the eyes) or
-  while the eyes look down (lowered lids on a downward gaze give the same low EAR as closed eyes; without
-  a per-driver gaze calibration the two cannot be told apart, so only head pose drives distraction).
-- PERCLOS: share of the last 60 s with the eyes closed; drowsy at 0.15 or more (Wierwille et al. 1994;
-  the FHWA PERCLOS studies, Dinges & Grace 1998, use a one-minute window).
-- Long closure: eyes closed for 1.0 s or more is a drowsiness event at once (microsleeps: 0.5-15 s).
-- Blinks: closures of at most 500 ms; blink rate per minute over the window.
-- Yawn: mouth aspect ratio above 0.6 for 1.5 s or more (yawns last about 4-7 s).
-- Distraction ("eyes off road"): head yaw beyond 30 degrees or pitch below -20 degrees for 2.0 s or more
-  (NHTSA visual-manual guidelines: glances longer than 2 s away from the road raise crash risk;
-  Klauer et al. 2006).
-- Agitated: valence below -0.3 with arousal above 0.4 for 10 s or more (sustained negative, aroused affect).
-Each event starts when its condition has held for ``on_s`` and ends when it has been false for ``off_s``.
+Feed ``FrameResult``s in time order to ``DriverMonitor.update``; each returns a ``DriverState`` (the frame's
+signals and the events active now). Events are reported through ``on_event`` callbacks when they start and when
+they end, and kept in ``events``; every closure of the eyes is kept in ``closures``. Definitions, defaults and
+their sources: ``config.DriverConfig`` and the README's "Driver monitoring" section.
 """
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 import numpy as np
 
-from realtime_affect.faces.landmarker import BLENDSHAPES
-from realtime_affect.types import FaceResult, FrameResult
+from realtime_affect.driver.attention import AttentionEstimator, Gaze
+from realtime_affect.driver.config import DriverConfig
+from realtime_affect.driver.eyes import CLOSED, OPEN, UNKNOWN, EyeReading, EyeStateEstimator
 from realtime_affect.driver.signals import eye_aspect_ratio, head_pose, mouth_aspect_ratio
+from realtime_affect.faces.landmarker import BLENDSHAPES
+from realtime_affect.labels import EXPRESSIONS
+from realtime_affect.types import FaceResult, FrameResult
 
-_SMILE = (BLENDSHAPES.index("mouthSmileLeft"), BLENDSHAPES.index("mouthSmileRight"))
-_LOOK_DOWN = (BLENDSHAPES.index("eyeLookDownLeft"), BLENDSHAPES.index("eyeLookDownRight"))
-
-
-@dataclass
-class DriverConfig:
-    ear_closed: float = 0.20
-    laugh_smile: float = 0.6
-    look_down: float = 0.5
-    perclos_window_s: float = 60.0
-    perclos_drowsy: float = 0.15
-    perclos_min_s: float = 10.0  # PERCLOS needs this much history before it can raise an event
-    long_closure_s: float = 1.0
-    blink_max_s: float = 0.5
-    mar_yawn: float = 0.6
-    yawn_on_s: float = 1.5
-    yaw_limit_deg: float = 30.0
-    pitch_down_deg: float = -20.0
-    distracted_on_s: float = 2.0
-    agitated_valence: float = -0.3
-    agitated_arousal: float = 0.4
-    agitated_on_s: float = 10.0
-    off_s: float = 1.0  # hysteresis: how long a condition must be false before its event ends
-    subject: str = "largest"  # "largest", "central", or a track id as text
+KINDS = ("microsleep", "sleep", "drowsy", "yawning", "distracted", "distracted_vats", "unresponsive",
+         "eyes_unavailable", "agitated")
+_JAW = BLENDSHAPES.index("jawOpen")
+_EMOTIONS = [EXPRESSIONS.index(e) for e in ("anger", "disgust", "fear", "happiness", "sadness", "surprise")]
+_HAPPINESS = EXPRESSIONS.index("happiness")
+#: frames further apart than this (a stalled stream) count for this long in time-weighted measures
+_MAX_FRAME_GAP_S = 0.2
 
 
 @dataclass
 class Event:
-    kind: str  # drowsy, distracted, yawning, agitated
+    kind: str  # one of KINDS
     track_id: int
-    start_s: float
-    end_s: float | None = None
+    start_s: float  # when the condition began (not when it was confirmed)
+    end_s: float | None = None  # when it stopped; None while it lasts
+    peak: float = 0.0  # the largest value of the event's measure (see README)
     reason: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass
+class Closure:
+    """One closure of the eyes, from the first closed frame to the first open one."""
+
+    start_s: float
+    end_s: float
+    track_id: int
+    kind: str  # blink (< microsleep_s), microsleep, sleep, expressive (laughing, crying), yawn (squeezed)
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
 
 
 @dataclass
@@ -72,67 +64,124 @@ class DriverState:
 
     time_s: float
     track_id: int | None
-    ear: float = float("nan")
-    mar: float = float("nan")
+    eye_open_left: float = float("nan")  # openness in [0, 1] against this driver's open level; NaN: unknown
+    eye_open_right: float = float("nan")
+    eye_state: str = UNKNOWN  # open, closed, unknown
+    blink: bool = False  # a blink (closure shorter than microsleep_s) ended in this frame
+    closure_s: float = 0.0  # how long the eyes have been closed now
+    perclos: float = 0.0  # P80 share over the last minute, of frames with a known eye state
+    perclos_known_s: float = 0.0  # seconds of known eye state behind it
+    blinks_per_min: float = 0.0
+    blink_duration_s: float = float("nan")  # mean over the last minute
+    mouth_open: float = float("nan")  # mouth aspect ratio
+    yawn: bool = False
     yaw: float = float("nan")
     pitch: float = float("nan")
     roll: float = float("nan")
-    eyes_closed: bool = False
-    perclos: float = 0.0
-    blinks_per_min: float = 0.0
-    closure_s: float = 0.0
+    gaze_yaw: float = float("nan")
+    gaze_pitch: float = float("nan")
+    zone: str = "unknown"  # road, left, right, down, up, unknown
+    off_road_s: float = 0.0  # how long the eyes have been off the road now
+    ear: float = float("nan")  # raw eye aspect ratio (mean of the measurable eyes)
     active: list[str] = field(default_factory=list)
 
+    @property
+    def eyes_closed(self) -> bool:
+        return self.eye_state == CLOSED
 
-class _Hysteresis:
-    """A condition that must hold ``on_s`` to start and be false ``off_s`` to end."""
+    @property
+    def mar(self) -> float:
+        return self.mouth_open
 
-    def __init__(self, on_s: float, off_s: float) -> None:
-        self.on_s, self.off_s = on_s, off_s
-        self.true_since: float | None = None
-        self.false_since: float | None = None
-        self.active = False
 
-    def update(self, condition: bool, t: float) -> str | None:
-        """Returns "start" or "end" when the state changes."""
+class _Episode:
+    """A condition that runs from its first true frame; ``gap_s`` of false frames end it."""
+
+    def __init__(self, gap_s: float) -> None:
+        self.gap_s = gap_s
+        self.start: float | None = None
+        self.last_true: float | None = None
+
+    def update(self, condition: bool, t: float) -> tuple[float, float] | None:
+        """Returns (start, end) of an episode that ended in this frame."""
         if condition:
-            self.false_since = None
-            if self.true_since is None:
-                self.true_since = t
-            if not self.active and t - self.true_since >= self.on_s:
-                self.active = True
-                return "start"
-        else:
-            self.true_since = None
-            if self.false_since is None:
-                self.false_since = t
-            if self.active and t - self.false_since >= self.off_s:
-                self.active = False
-                return "end"
+            if self.start is None:
+                self.start = t
+            self.last_true = t
+            return None
+        if self.start is not None and t - self.last_true > self.gap_s:
+            ended = (self.start, t if self.gap_s == 0 else self.last_true)
+            self.start = self.last_true = None
+            return ended
         return None
+
+    def duration(self, t: float) -> float:
+        return 0.0 if self.start is None else t - self.start
+
+
+class _Window:
+    """Time-weighted samples over a sliding window."""
+
+    def __init__(self, span_s: float) -> None:
+        self.span_s = span_s
+        self.items: deque[tuple[float, float, float]] = deque()  # (t, weight, value)
+
+    def add(self, t: float, weight: float, value: float) -> None:
+        self.items.append((t, weight, value))
+        self.trim(t)
+
+    def trim(self, t: float) -> None:
+        while self.items and t - self.items[0][0] > self.span_s:
+            self.items.popleft()
+
+    def total(self) -> float:
+        return sum(w for _, w, _ in self.items)
+
+    def weighted(self) -> float:
+        return sum(w * v for _, w, v in self.items)
+
+
+class _Subject:
+    """Everything learnt about one driver (a new track id starts afresh)."""
+
+    def __init__(self, config: DriverConfig, track_id: int | None) -> None:
+        self.track_id = track_id
+        self.eyes = EyeStateEstimator(config)
+        self.attention = AttentionEstimator(config)
+        self.closure_start: float | None = None
+        self.last_closed: float | None = None
+        self.closure_expressive: list[float] = []
+        self.closure_in_yawn = False
+        self.yawn = _Episode(config.yawn_gap_s)
+        self.yawn_peak = 0.0
+        self.yawn_laugh: list[float] = []
+        self.yawn_confirmed = False
+        self.perclos = _Window(config.perclos_window_s)
+        self.blinks: deque[tuple[float, float]] = deque()  # (end time, duration)
+        self.yawns: deque[float] = deque()
+        self.off_road = _Window(config.vats_window_s)
+        self.off_road_since: float | None = None
+        self.unknown_since: float | None = None
+        self.unresponsive_since: float | None = None
+        self.agitated_since: float | None = None
+        self.drowsy_since: float | None = None
+        self.first_t: float | None = None
 
 
 class DriverMonitor:
     """Feed ``FrameResult``s in time order; get a ``DriverState`` per frame and ``Event``s with start/end."""
 
-    KINDS = ("drowsy", "distracted", "yawning", "agitated")
+    KINDS = KINDS
 
     def __init__(self, config: DriverConfig | None = None) -> None:
         self.config = config or DriverConfig()
-        c = self.config
-        self._conditions = {
-            "drowsy": _Hysteresis(0.0, c.off_s),
-            "distracted": _Hysteresis(c.distracted_on_s, c.off_s),
-            "yawning": _Hysteresis(c.yawn_on_s, c.off_s),
-            "agitated": _Hysteresis(c.agitated_on_s, c.off_s),
-        }
-        self._closed_history: deque[tuple[float, bool]] = deque()
-        self._blinks: deque[float] = deque()
-        self._closed_since: float | None = None
-        self._track: int | None = None
-        self._open: dict[str, Event] = {}
         self.events: list[Event] = []
+        self.closures: list[Closure] = []
+        self._open: dict[str, Event] = {}
+        self._false_since: dict[str, float] = {}
         self._callbacks: list[Callable[[Event, str], None]] = []
+        self._subject = _Subject(self.config, None)
+        self._last_t: float | None = None
 
     def on_event(self, callback: Callable[[Event, str], None]) -> None:
         """``callback(event, "start" | "end")`` for every event change."""
@@ -152,84 +201,233 @@ class DriverMonitor:
         wanted = int(how)
         return next((f for f in faces if f.track_id == wanted), None)
 
+    # -- per frame --
+
     def update(self, result: FrameResult) -> DriverState:
         c = self.config
         t = result.time_s
-        subject = self.pick_subject(result)
-        if subject is None:
-            state = DriverState(time_s=t, track_id=None)
-            for kind in self.KINDS:  # nobody to watch: conditions are false, events end with hysteresis
-                self._step(kind, False, t, None, "")
-            state.active = [k for k, e in self._open.items()]
-            return state
-        if subject.track_id != self._track:  # a new subject: start its history afresh
-            self._closed_history.clear()
-            self._blinks.clear()
-            self._closed_since = None
-            self._track = subject.track_id
-        lms = subject.face.landmarks
-        if subject.face.fitted:
-            ear, mar = eye_aspect_ratio(lms), mouth_aspect_ratio(lms)
-        else:  # aligned from the detector's keypoints: no eye or mouth contour to measure
-            ear, mar = float("nan"), float("nan")
-        yaw, pitch, roll = head_pose(subject.face.pose)
-        shapes = subject.face.blendshapes
-        laughing = shapes is not None and float(np.mean(shapes[list(_SMILE)])) > c.laugh_smile
-        looking_down = shapes is not None and float(np.mean(shapes[list(_LOOK_DOWN)])) > c.look_down
-        closed = bool(ear < c.ear_closed) and not laughing and not looking_down
-        # closure episodes -> blinks and long closures
-        if closed and self._closed_since is None:
-            self._closed_since = t
-        closure = t - self._closed_since if self._closed_since is not None else 0.0
-        if not closed and self._closed_since is not None:
-            if closure <= c.blink_max_s:  # short closures are blinks (one frame may be shorter than 50 ms)
-                self._blinks.append(t)
-            self._closed_since = None
-            closure = 0.0
-        # PERCLOS over the sliding window (time-weighted by frame spacing)
-        self._closed_history.append((t, closed))
-        while self._closed_history and t - self._closed_history[0][0] > c.perclos_window_s:
-            self._closed_history.popleft()
-        while self._blinks and t - self._blinks[0] > c.perclos_window_s:
-            self._blinks.popleft()
-        span = self._closed_history[-1][0] - self._closed_history[0][0]
-        perclos = float(np.mean([s for _, s in self._closed_history]))
-        blink_rate = len(self._blinks) * 60.0 / max(span, 1.0)
-        va = subject.prediction.valence_arousal
-        drowsy = closure >= c.long_closure_s or (span >= c.perclos_min_s and perclos >= c.perclos_drowsy)
-        away = (not np.isnan(yaw)) and (abs(yaw) > c.yaw_limit_deg or pitch < c.pitch_down_deg)
-        checks = {
-            "drowsy": (drowsy, f"eyes closed {closure:.1f} s" if closure >= c.long_closure_s else f"PERCLOS {perclos:.2f}"),
-            "distracted": (away, f"head yaw {yaw:.0f} deg, pitch {pitch:.0f} deg"),
-            "yawning": (bool(mar > c.mar_yawn), f"mouth opening {mar:.2f}"),
-            "agitated": (bool(va[0] < c.agitated_valence and va[1] > c.agitated_arousal),
-                         f"valence {va[0]:.2f}, arousal {va[1]:.2f}"),
-        }
-        for kind, (cond, reason) in checks.items():
-            self._step(kind, cond, t, subject.track_id, reason)
-        return DriverState(time_s=t, track_id=subject.track_id, ear=ear, mar=mar, yaw=yaw, pitch=pitch, roll=roll,
-                           eyes_closed=closed, perclos=perclos, blinks_per_min=blink_rate, closure_s=closure,
-                           active=list(self._open))
+        dt = 0.0 if self._last_t is None else min(max(t - self._last_t, 0.0), _MAX_FRAME_GAP_S)
+        self._last_t = t
+        face = self.pick_subject(result)
+        if face is not None and face.track_id != self._subject.track_id:
+            self._end_all(t, "a new subject")
+            self._subject = _Subject(c, face.track_id)
+        s = self._subject
+        if s.first_t is None:
+            s.first_t = t
+        state = DriverState(time_s=t, track_id=face.track_id if face is not None else None)
+        if face is None:
+            eyes, gaze, mouth, jaw, expressive, happiness = EyeReading(reason="no face"), Gaze(), math.nan, 0.0, 0.0, 0.0
+        else:
+            f = face.face
+            yaw, pitch, roll = head_pose(f.pose)
+            state.yaw, state.pitch, state.roll = yaw, pitch, roll
+            lms = f.landmarks if f.fitted else None
+            eyes = s.eyes.update(t, lms, f.blendshapes, yaw, pitch, f.fitted, result.frame.bgr)
+            visible = tuple(side for side, v in (("left", eyes.open_left), ("right", eyes.open_right))
+                            if not math.isnan(v))
+            gaze = s.attention.update(t, lms, yaw, pitch, eyes.state == OPEN, visible)
+            mouth = mouth_aspect_ratio(lms) if lms is not None else math.nan
+            jaw = float(f.blendshapes[_JAW]) if f.blendshapes is not None else 0.0
+            probs = face.prediction.expression
+            expressive = float(np.max(probs[_EMOTIONS]))
+            happiness = float(probs[_HAPPINESS])
+            state.ear = eye_aspect_ratio(lms) if lms is not None else math.nan
+        state.eye_open_left, state.eye_open_right, state.eye_state = eyes.open_left, eyes.open_right, eyes.state
+        state.gaze_yaw, state.gaze_pitch, state.zone = gaze.yaw, gaze.pitch, gaze.zone
+        state.mouth_open = mouth
+        self._yawns(s, t, mouth, jaw, happiness, state)
+        counted_closed = self._closures(s, t, eyes.state, expressive, state)
+        self._perclos(s, t, dt, eyes.state, counted_closed, state)
+        self._attention(s, t, dt, gaze, counted_closed, eyes.state, state)
+        self._affect(s, t, face)
+        state.active = list(self._open)
+        return state
 
-    def _step(self, kind: str, condition: bool, t: float, track_id: int | None, reason: str) -> None:
-        change = self._conditions[kind].update(condition, t)
-        if change == "start":
-            event = Event(kind=kind, track_id=track_id if track_id is not None else -1, start_s=t, reason=reason)
-            self._open[kind] = event
-            self.events.append(event)
-            for cb in self._callbacks:
-                cb(event, "start")
-        elif change == "end" and kind in self._open:
-            event = self._open.pop(kind)
-            event.end_s = t
-            for cb in self._callbacks:
-                cb(event, "end")
+    def _yawns(self, s: _Subject, t: float, mouth: float, jaw: float, happiness: float, state: DriverState) -> None:
+        c = self.config
+        opening = not math.isnan(mouth) and (mouth >= c.yawn_open or (jaw >= c.yawn_jaw and mouth >= c.yawn_open * 2 / 3))
+        ended = s.yawn.update(opening, t)
+        if opening:
+            s.yawn_peak = max(s.yawn_peak, mouth)
+            s.yawn_laugh.append(happiness)
+            long_enough = s.yawn.duration(t) >= c.yawn_min_s
+            if not s.yawn_confirmed and long_enough and s.yawn_peak >= c.yawn_peak \
+                    and float(np.mean(s.yawn_laugh)) < c.laugh_prob:
+                s.yawn_confirmed = True
+                s.yawns.append(t)
+        if ended is not None:
+            s.yawn_peak, s.yawn_laugh, s.yawn_confirmed = 0.0, [], False
+        while s.yawns and t - s.yawns[0] > c.yawns_window_s:
+            s.yawns.popleft()
+        state.yawn = s.yawn_confirmed
+        self._set("yawning", s.yawn_confirmed, s.yawn.start, t, s.yawn_peak, f"mouth opening {s.yawn_peak:.2f}",
+                  off_s=0.0)
+
+    def _closures(self, s: _Subject, t: float, eye_state: str, expressive: float, state: DriverState) -> bool:
+        """Closure episodes, blinks, microsleep and sleep; True when this frame's closure counts (not the face's
+        own doing: laughing, crying, a yawn)."""
+        c = self.config
+        if eye_state == CLOSED:
+            if s.closure_start is None:
+                s.closure_start, s.closure_expressive, s.closure_in_yawn = t, [], False
+            s.last_closed = t
+            s.closure_expressive.append(expressive)
+            # a mouth opening that lasts longer than any yawn is a slack jaw, not a yawn
+            s.closure_in_yawn = s.closure_in_yawn or (s.yawn.last_true == t and s.yawn.duration(t) <= 8.0)
+        elif s.closure_start is not None and (eye_state == OPEN or t - s.last_closed > c.closure_gap_s):
+            end = t if eye_state == OPEN else s.last_closed
+            self._finish_closure(s, end, state)
+        if s.closure_start is None:
+            state.closure_s = 0.0
+            self._set("microsleep", False, None, t, 0.0, "", off_s=0.0)
+            self._set("sleep", False, None, t, 0.0, "", off_s=0.0)
+            return False
+        duration = s.last_closed - s.closure_start
+        state.closure_s = duration
+        suppressed = self._closure_kind(s, duration) in ("expressive", "yawn")
+        reason = f"eyes closed {duration:.1f} s"
+        self._set("microsleep", not suppressed and c.microsleep_s <= duration < c.sleep_s, s.closure_start, t,
+                  duration, reason, off_s=0.0)
+        self._set("sleep", not suppressed and duration >= c.sleep_s, s.closure_start, t, duration, reason, off_s=0.0)
+        return eye_state == CLOSED and not suppressed
+
+    def _closure_kind(self, s: _Subject, duration: float) -> str:
+        c = self.config
+        if s.closure_in_yawn:
+            return "yawn"
+        if s.closure_expressive and float(np.mean(s.closure_expressive)) >= c.expressive_closure_prob:
+            return "expressive"
+        if duration >= c.sleep_s:
+            return "sleep"
+        return "microsleep" if duration >= c.microsleep_s else "blink"
+
+    def _finish_closure(self, s: _Subject, end: float, state: DriverState) -> None:
+        duration = end - s.closure_start
+        kind = self._closure_kind(s, duration)
+        self.closures.append(Closure(s.closure_start, end, s.track_id if s.track_id is not None else -1, kind))
+        if duration < self.config.microsleep_s:
+            s.blinks.append((end, duration))
+            state.blink = True
+        s.closure_start = s.last_closed = None
+
+    def _perclos(self, s: _Subject, t: float, dt: float, eye_state: str, counted_closed: bool,
+                 state: DriverState) -> None:
+        c = self.config
+        if eye_state == OPEN or counted_closed:
+            s.perclos.add(t, dt, 1.0 if counted_closed else 0.0)
+        s.perclos.trim(t)
+        known = s.perclos.total()
+        state.perclos = s.perclos.weighted() / known if known > 0 else 0.0
+        state.perclos_known_s = known
+        while s.blinks and t - s.blinks[0][0] > c.perclos_window_s:
+            s.blinks.popleft()
+        span = min(c.perclos_window_s, t - s.first_t)
+        state.blinks_per_min = len(s.blinks) * 60.0 / max(span, 10.0)
+        state.blink_duration_s = float(np.mean([d for _, d in s.blinks])) if s.blinks else math.nan
+        level = c.perclos_clear if "drowsy" in self._open else c.perclos_drowsy
+        by_perclos = known >= c.perclos_min_known_s and state.perclos >= level
+        by_yawns = len(s.yawns) >= c.yawns_drowsy
+        drowsy = by_perclos or by_yawns
+        if drowsy and s.drowsy_since is None:
+            s.drowsy_since = t
+        elif not drowsy:
+            s.drowsy_since = None
+        reason = f"PERCLOS {state.perclos:.2f} over {known:.0f} s" if by_perclos else \
+            f"{len(s.yawns)} yawns in {c.yawns_window_s / 60:.0f} min"
+        self._set("drowsy", drowsy, s.drowsy_since, t, state.perclos if by_perclos else float(len(s.yawns)), reason)
+
+    def _attention(self, s: _Subject, t: float, dt: float, gaze: Gaze, counted_closed: bool, eye_state: str,
+                   state: DriverState) -> None:
+        c = self.config
+        off = gaze.zone in ("left", "right", "down", "up")
+        if off and s.off_road_since is None:
+            s.off_road_since = t
+        elif not off:
+            s.off_road_since = None
+        state.off_road_s = t - s.off_road_since if s.off_road_since is not None else 0.0
+        s.off_road.add(t, dt, 1.0 if off else 0.0)
+        away = s.off_road.weighted()
+        self._set("distracted", state.off_road_s >= c.distracted_s, s.off_road_since, t, state.off_road_s,
+                  f"eyes off the road ({gaze.zone}) {state.off_road_s:.1f} s")
+        first_off = next((ti for ti, _, v in s.off_road.items if v > 0), t)
+        self._set("distracted_vats", away >= c.vats_s, first_off, t, away,
+                  f"eyes off the road {away:.1f} s within {c.vats_window_s:.0f} s")
+        no_eyes_on_road = off or counted_closed
+        if no_eyes_on_road and s.unresponsive_since is None:
+            s.unresponsive_since = t
+        elif not no_eyes_on_road:
+            s.unresponsive_since = None
+        lasting = t - s.unresponsive_since if s.unresponsive_since is not None else 0.0
+        self._set("unresponsive", lasting >= c.unresponsive_s, s.unresponsive_since, t, lasting,
+                  f"no eyes on the road for {lasting:.1f} s")
+        if eye_state == UNKNOWN and s.unknown_since is None:
+            s.unknown_since = t
+        elif eye_state != UNKNOWN:
+            s.unknown_since = None
+        unknown = t - s.unknown_since if s.unknown_since is not None else 0.0
+        self._set("eyes_unavailable", unknown >= c.eyes_unavailable_s, s.unknown_since, t, unknown,
+                  f"eyes not visible for {unknown:.1f} s")
+
+    def _affect(self, s: _Subject, t: float, face: FaceResult | None) -> None:
+        c = self.config
+        agitated = False
+        if face is not None:
+            valence, arousal = (float(v) for v in face.prediction.valence_arousal)
+            agitated = valence < c.agitated_valence and arousal > c.agitated_arousal
+        if agitated and s.agitated_since is None:
+            s.agitated_since = t
+        elif not agitated:
+            s.agitated_since = None
+        lasting = t - s.agitated_since if s.agitated_since is not None else 0.0
+        reason = ""
+        if face is not None:
+            reason = f"valence {face.prediction.valence_arousal[0]:.2f}, arousal {face.prediction.valence_arousal[1]:.2f}"
+        self._set("agitated", lasting >= c.agitated_s, s.agitated_since, t, lasting, reason)
+
+    # -- events --
+
+    def _set(self, kind: str, active: bool, since: float | None, t: float, value: float, reason: str,
+             off_s: float | None = None) -> None:
+        """Start ``kind`` (at ``since``) when ``active``; end it once it has been inactive for ``off_s``."""
+        off_s = self.config.off_s if off_s is None else off_s
+        event = self._open.get(kind)
+        if active:
+            self._false_since.pop(kind, None)
+            if event is None:
+                track = self._subject.track_id
+                event = Event(kind, track if track is not None else -1, since if since is not None else t,
+                              peak=value, reason=reason)
+                self._open[kind] = event
+                self.events.append(event)
+                self._emit(event, "start")
+            elif value >= event.peak:
+                event.peak, event.reason = value, reason
+            return
+        if event is None:
+            return
+        stopped = self._false_since.setdefault(kind, t)
+        if t - stopped >= off_s:
+            self._close(kind, stopped)
+
+    def _close(self, kind: str, end: float) -> None:
+        event = self._open.pop(kind)
+        self._false_since.pop(kind, None)
+        event.end_s = end
+        self._emit(event, "end")
+
+    def _emit(self, event: Event, change: str) -> None:
+        for cb in self._callbacks:
+            cb(event, change)
+
+    def _end_all(self, t: float, why: str) -> None:
+        s = self._subject
+        if s.closure_start is not None:
+            self._finish_closure(s, s.last_closed, DriverState(time_s=t, track_id=None))
+        for kind in list(self._open):
+            self._close(kind, self._false_since.get(kind, t))
 
     def finish(self, t: float) -> list[Event]:
         """Close every open event at ``t`` (end of stream); returns all events."""
-        for kind in list(self._open):
-            event = self._open.pop(kind)
-            event.end_s = t
-            for cb in self._callbacks:
-                cb(event, "end")
+        self._end_all(t, "end of stream")
         return self.events

@@ -1,0 +1,136 @@
+"""Driver-monitoring thresholds, with where each default comes from, and reading them from a file.
+
+Durations follow Euro NCAP's Assessment Protocol - Safety Assist: Driver Engagement (Driver State Monitoring,
+2023 onwards; 2026 edition): distraction 3 s, visual attention time sharing 10 s within 30 s, microsleep 1-3 s,
+sleep 3 s or more, unresponsive driver 6 s. PERCLOS is P80 (eyes at least 80% closed) over one minute, drowsy at
+0.15 (Wierwille et al. 1994; Dinges & Grace 1998, FHWA-MCRT-98-006). Everything else is this project's choice,
+measured on real clips (README, "Driver monitoring").
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+
+class ConfigError(ValueError):
+    """A driver configuration file cannot be read or holds an unknown or mistyped setting."""
+
+
+@dataclass
+class DriverConfig:
+    # -- whose face: "largest", "central", or a track id as text
+    subject: str = "largest"
+    # -- eyes
+    #: openness is EAR scaled between this driver's closed and open levels; the closed level is this share of
+    #: the open level (MediaPipe's mesh keeps lids ~15% apart even when the eyes are shut)
+    closed_level: float = 0.15
+    #: eyes count as closed below this openness (P80: at least 80% closed)
+    closed_below: float = 0.2
+    #: ... or below this openness while MediaPipe's eyeBlink blendshapes read at least ``blink_cue``
+    closed_below_with_blink: float = 0.35
+    blink_cue: float = 0.6
+    #: the open level before this driver's own is learnt (EAR of an open eye, population median)
+    open_level_prior: float = 0.28
+    #: seconds of open-eyed frames before the driver's own open level is used alone; its window
+    open_level_learn_s: float = 3.0
+    open_level_window_s: float = 120.0
+    #: head turned beyond this (degrees) makes both eyes unknown; beyond ``far_eye_yaw`` the far eye is unknown
+    unknown_yaw: float = 60.0
+    far_eye_yaw: float = 35.0
+    #: eyes narrower than this (pixels) cannot be measured
+    min_eye_width_px: float = 6.0
+    #: sunglasses or a hand: the eye opening is this much darker than the cheek and flat (grey-level spread)
+    occluded_darkness: float = 0.45
+    occluded_spread: float = 12.0
+    #: a closure while an expression other than neutral is this probable (laughing, crying) is the face's
+    #: doing, not sleep: it is recorded but raises no microsleep/sleep and is left out of PERCLOS
+    expressive_closure_prob: float = 0.7
+    # -- closures and blinks
+    microsleep_s: float = 1.0  # Euro NCAP: microsleep, eyes closed 1-3 s
+    sleep_s: float = 3.0  # Euro NCAP: sleep, eyes closed 3 s or more
+    #: a closure interrupted by unknown eyes for longer than this ends there
+    closure_gap_s: float = 0.5
+    # -- PERCLOS and drowsiness
+    perclos_window_s: float = 60.0
+    perclos_drowsy: float = 0.15
+    perclos_clear: float = 0.12  # hysteresis: drowsy ends below this
+    perclos_min_known_s: float = 30.0
+    #: frequent yawning is drowsiness too: this many yawns within ``yawns_window_s``
+    yawns_drowsy: int = 3
+    yawns_window_s: float = 300.0
+    # -- yawns (mouth aspect ratio: inner-lip gap over mouth width)
+    yawn_open: float = 0.3  # a yawn candidate starts when the mouth opens this wide ...
+    yawn_jaw: float = 0.4  # ... or the jawOpen blendshape reads this with the mouth at least 2/3 as open
+    yawn_peak: float = 0.45  # and becomes a yawn once it has opened this wide
+    yawn_min_s: float = 1.0  # for at least this long (talking opens the mouth for fractions of a second)
+    yawn_gap_s: float = 0.3  # short dips do not end a yawn
+    laugh_prob: float = 0.7  # a wide mouth with happiness this probable is laughter, not a yawn
+    # -- attention (degrees from the learnt road direction)
+    road_yaw: float = 22.0
+    road_pitch_down: float = -18.0
+    road_pitch_up: float = 15.0
+    #: the road direction is the median of this driver's gaze over this window (None: learnt) ...
+    road_window_s: float = 120.0
+    road_learn_s: float = 2.0
+    #: ... unless given (degrees, head and eyes combined)
+    road_direction: tuple[float, float] | None = None
+    #: the irises add the eyes' own rotation (at most this many degrees, human eyes turn about 45) while the
+    #: head is turned less than ``iris_max_head_yaw``; beyond it gaze is head pose alone
+    max_eye_angle: float = 40.0
+    iris_max_head_yaw: float = 30.0
+    distracted_s: float = 3.0  # Euro NCAP: long distraction, eyes off the road 3 s
+    vats_s: float = 10.0  # Euro NCAP: visual attention time sharing, 10 s off the road ...
+    vats_window_s: float = 30.0  # ... within 30 s
+    unresponsive_s: float = 6.0  # Euro NCAP: unresponsive driver, no eyes on the road for 6 s
+    eyes_unavailable_s: float = 10.0  # the driver is told the eyes cannot be seen
+    # -- sustained negative, aroused affect
+    agitated_valence: float = -0.3
+    agitated_arousal: float = 0.4
+    agitated_s: float = 10.0
+    #: how long a condition must be false before its event ends
+    off_s: float = 0.5
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def load_config(path: str | Path, base: DriverConfig | None = None) -> DriverConfig:
+    """Settings from a JSON (``.json``) or TOML (``.toml``) file over ``base`` (the defaults when None)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    try:
+        if path.suffix.lower() == ".toml":
+            import tomllib
+
+            data = tomllib.loads(text)
+        else:
+            data = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: not valid {'TOML' if path.suffix.lower() == '.toml' else 'JSON'} ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a table of settings")
+    config = base or DriverConfig()
+    known = {f.name: f for f in fields(DriverConfig)}
+    values = config.to_dict()
+    for key, value in data.items():
+        if key not in known:
+            raise ConfigError(f"{path}: unknown setting {key!r} (known: {', '.join(sorted(known))})")
+        default = values[key]
+        if key == "road_direction":
+            if value is not None and (not isinstance(value, list) or len(value) != 2):
+                raise ConfigError(f"{path}: road_direction must be [yaw, pitch] in degrees or null")
+            value = tuple(float(v) for v in value) if value is not None else None
+        elif key == "subject":
+            value = str(value)
+        elif isinstance(default, bool) or not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise ConfigError(f"{path}: {key} must be a number, not {value!r}")
+        elif isinstance(default, int) and not isinstance(default, bool):
+            value = int(value)
+        else:
+            value = float(value)
+        values[key] = value
+    return DriverConfig(**values)

@@ -1,0 +1,84 @@
+"""Driver-monitoring outputs: one CSV row per frame of driver signals, and events as JSON lines (one line when
+an event starts, with ``end_s`` null, and one when it ends). Both flush as they go, so a stopped run keeps
+everything written so far."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import TextIO
+
+from realtime_affect.driver.monitor import DriverState, Event
+from realtime_affect.sinks import SinkError, prepare_output
+
+DRIVER_COLUMNS = ("frame", "time_s", "track_id", "eye_open_left", "eye_open_right", "eye_state", "blink",
+                  "closure_s", "perclos", "perclos_known_s", "blinks_per_min", "blink_duration_s", "mouth_open",
+                  "yawn", "head_yaw", "head_pitch", "head_roll", "gaze_yaw", "gaze_pitch", "zone", "off_road_s",
+                  "events")
+
+
+def _num(value: float, digits: int = 3) -> str:
+    return "" if value is None or math.isnan(value) else f"{value:.{digits}f}"
+
+
+def driver_row(frame: int, state: DriverState) -> str:
+    values = [str(frame), f"{state.time_s:.6f}", "" if state.track_id is None else str(state.track_id),
+              _num(state.eye_open_left), _num(state.eye_open_right), state.eye_state, "1" if state.blink else "0",
+              _num(state.closure_s), _num(state.perclos, 4), _num(state.perclos_known_s, 1),
+              _num(state.blinks_per_min, 1), _num(state.blink_duration_s), _num(state.mouth_open),
+              "1" if state.yawn else "0", _num(state.yaw, 1), _num(state.pitch, 1), _num(state.roll, 1),
+              _num(state.gaze_yaw, 1), _num(state.gaze_pitch, 1), state.zone, _num(state.off_road_s, 2),
+              " ".join(state.active)]
+    return ",".join(values) + "\n"
+
+
+class _LineFile:
+    def __init__(self, path: str | Path, overwrite: bool) -> None:
+        self.path = prepare_output(path, overwrite)
+        try:
+            self._fh: TextIO | None = open(self.path, "w", encoding="utf-8", newline="")
+        except OSError as exc:
+            raise SinkError(f"{self.path}: cannot write ({exc.strerror or exc})") from exc
+
+    def _write(self, text: str) -> None:
+        try:
+            self._fh.write(text)
+            self._fh.flush()
+        except OSError as exc:
+            raise SinkError(f"{self.path}: cannot write ({exc.strerror or exc})") from exc
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class DriverCsv(_LineFile):
+    """``DRIVER_COLUMNS``, one row per frame (frames without a face too: their eyes are unknown)."""
+
+    def __init__(self, path: str | Path, overwrite: bool = False) -> None:
+        super().__init__(path, overwrite)
+        self._write(",".join(DRIVER_COLUMNS) + "\n")
+
+    def write(self, frame: int, state: DriverState) -> None:
+        self._write(driver_row(frame, state))
+
+
+class EventLog(_LineFile):
+    """Events as JSON lines: ``{"change": "start"|"end", "source": ..., kind, track_id, start_s, end_s, peak,
+    reason}``."""
+
+    def __init__(self, path: str | Path, overwrite: bool = False) -> None:
+        super().__init__(path, overwrite)
+        self.source = ""
+
+    def write(self, event: Event, change: str) -> None:
+        record = {"change": change, "source": self.source, **event.to_dict()}
+        record["peak"] = round(float(record["peak"]), 4)
+        self._write(json.dumps(record) + "\n")
