@@ -93,3 +93,17 @@ def test_every_labelled_closure_and_yawn_of_the_shared_clips_is_found(tmp_path):
     assert talking.endswith("none")  # the talking driver: no closure alarm at all
     night = next(line for line in others.splitlines() if line.startswith("- 07_"))
     assert not any(f"{kind} " in night for kind in ("microsleep", "sleep", "unresponsive"))  # squeezed eyes
+
+
+def test_the_embedding_example_writes_events_video_and_a_summary(tmp_path):
+    events, video = tmp_path / "events.jsonl", tmp_path / "dash.mp4"
+    proc = subprocess.run([sys.executable, "examples/driver_monitoring.py", "--video", str(SINGLE_FACE), "--events",
+                           str(events), "--out", str(video), "--no-display"], capture_output=True, text=True,
+                          cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "summary: 72 frames" in proc.stdout and "eye closures" in proc.stdout
+    assert events.exists() and all(json.loads(line) for line in events.read_text().splitlines())
+    import av
+
+    with av.open(str(video)) as c:
+        assert sum(1 for _ in c.decode(video=0)) == 72

@@ -251,7 +251,7 @@ def _eval(args: argparse.Namespace) -> int:
     if args.report:
         check_outputs([args.report], [*args.videos, args.labels])
         prepare_output(args.report, args.overwrite)
-    per_clip, others = {}, {}
+    per_clip, others, closures = {}, {}, {}
     with Analyzer(model=args.model, backend=args.backend, device=args.device) as analyzer:
         for video in args.videos:
             monitor = DriverMonitor(_config(args))
@@ -264,7 +264,9 @@ def _eval(args: argparse.Namespace) -> int:
             predicted = predictions(monitor.events, monitor.closures, args.min_closure)
             per_clip[name] = score(labels[name], predicted, kinds, args.tolerance)
             others[name] = [s for s in predicted if s.kind not in kinds]
-    text = report_table(per_clip, others, args.tolerance)
+            closures[name] = monitor.closures
+    title = f"affect-driver eval: {len(args.videos)} clips against {Path(args.labels).name}"
+    text = report_table(per_clip, others, args.tolerance, title, closures)
     sys.stdout.write(text)
     if args.report:
         Path(args.report).write_text(text, encoding="utf-8")

@@ -121,9 +121,12 @@ def _fmt(value: float, digits: int = 2) -> str:
     return "-" if value != value else f"{value:.{digits}f}"
 
 
-def report_table(per_clip: dict[str, dict[str, KindScore]], others: dict[str, list[Span]], tolerance_s: float) -> str:
-    """A Markdown report: per kind over all clips, then per clip, then the other events raised."""
-    lines = [f"Matched when the start is within {tolerance_s:g} s of the label.", "",
+def report_table(per_clip: dict[str, dict[str, KindScore]], others: dict[str, list[Span]], tolerance_s: float,
+                 title: str = "Driver events against hand labels",
+                 closures: dict[str, list[Closure]] | None = None) -> str:
+    """A Markdown report: per kind over all clips, then per clip, then the other events raised and (when given)
+    every closure of the eyes with its kind and duration."""
+    lines = [f"# {title}", "", f"Matched when the start is within {tolerance_s:g} s of the label.", "",
              "| kind | labelled | predicted | matched | precision | recall | median start error (s) |",
              "|---|---|---|---|---|---|---|"]
     for kind, s in combine(list(per_clip.values())).items():
@@ -139,4 +142,9 @@ def report_table(per_clip: dict[str, dict[str, KindScore]], others: dict[str, li
         text = ", ".join(f"{s.kind} {s.start_s:.2f}-{_fmt(s.end_s if s.end_s is not None else float('nan'))} s"
                          for s in spans) or "none"
         lines.append(f"- {clip}: {text}")
+    if closures is not None:
+        lines += ["", "Closures of the eyes of 0.2 s or more (start s, duration s, kind):", ""]
+        for clip, found in closures.items():
+            text = ", ".join(f"{c.start_s:.2f} ({c.duration_s:.2f} s, {c.kind})" for c in found if c.duration_s >= 0.2)
+            lines.append(f"- {clip}: {text or 'none'}")
     return "\n".join(lines) + "\n"

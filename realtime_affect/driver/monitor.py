@@ -120,25 +120,37 @@ class _Episode:
 
 
 class _Window:
-    """Time-weighted samples over a sliding window."""
+    """Time-weighted samples over a sliding window, with running sums (constant cost per frame)."""
 
     def __init__(self, span_s: float) -> None:
         self.span_s = span_s
         self.items: deque[tuple[float, float, float]] = deque()  # (t, weight, value)
+        self._total = 0.0
+        self._weighted = 0.0
 
     def add(self, t: float, weight: float, value: float) -> None:
         self.items.append((t, weight, value))
+        self._total += weight
+        self._weighted += weight * value
         self.trim(t)
 
     def trim(self, t: float) -> None:
         while self.items and t - self.items[0][0] > self.span_s:
-            self.items.popleft()
+            _, weight, value = self.items.popleft()
+            self._total -= weight
+            self._weighted -= weight * value
+        if not self.items:
+            self._total = self._weighted = 0.0
 
     def total(self) -> float:
-        return sum(w for _, w, _ in self.items)
+        return max(self._total, 0.0)
 
     def weighted(self) -> float:
-        return sum(w * v for _, w, v in self.items)
+        return max(self._weighted, 0.0)
+
+    def first_positive(self, default: float) -> float:
+        """The time of the oldest sample with a positive value."""
+        return next((t for t, _, v in self.items if v > 0), default)
 
 
 class _Subject:
@@ -150,11 +162,11 @@ class _Subject:
         self.attention = AttentionEstimator(config)
         self.closure_start: float | None = None
         self.last_closed: float | None = None
-        self.closure_expressive: list[float] = []
+        self.closure_expressive = [0.0, 0]  # sum, count
         self.closure_in_yawn = False
         self.yawn = _Episode(config.yawn_gap_s)
         self.yawn_peak = 0.0
-        self.yawn_laugh: list[float] = []
+        self.yawn_laugh = [0.0, 0]  # sum, count
         self.yawn_confirmed = False
         self.perclos = _Window(config.perclos_window_s)
         self.blinks: deque[tuple[float, float]] = deque()  # (end time, duration)
@@ -250,14 +262,15 @@ class DriverMonitor:
         ended = s.yawn.update(opening, t)
         if opening:
             s.yawn_peak = max(s.yawn_peak, mouth)
-            s.yawn_laugh.append(happiness)
+            s.yawn_laugh[0] += happiness
+            s.yawn_laugh[1] += 1
             long_enough = s.yawn.duration(t) >= c.yawn_min_s
             if not s.yawn_confirmed and long_enough and s.yawn_peak >= c.yawn_peak \
-                    and float(np.mean(s.yawn_laugh)) < c.laugh_prob:
+                    and s.yawn_laugh[0] / s.yawn_laugh[1] < c.laugh_prob:
                 s.yawn_confirmed = True
                 s.yawns.append(t)
         if ended is not None:
-            s.yawn_peak, s.yawn_laugh, s.yawn_confirmed = 0.0, [], False
+            s.yawn_peak, s.yawn_laugh, s.yawn_confirmed = 0.0, [0.0, 0], False
         while s.yawns and t - s.yawns[0] > c.yawns_window_s:
             s.yawns.popleft()
         state.yawn = s.yawn_confirmed
@@ -270,9 +283,10 @@ class DriverMonitor:
         c = self.config
         if eye_state == CLOSED:
             if s.closure_start is None:
-                s.closure_start, s.closure_expressive, s.closure_in_yawn = t, [], False
+                s.closure_start, s.closure_expressive, s.closure_in_yawn = t, [0.0, 0], False
             s.last_closed = t
-            s.closure_expressive.append(expressive)
+            s.closure_expressive[0] += expressive
+            s.closure_expressive[1] += 1
             # a mouth opening that lasts longer than any yawn is a slack jaw, not a yawn
             s.closure_in_yawn = s.closure_in_yawn or (s.yawn.last_true == t and s.yawn.duration(t) <= 8.0)
         elif s.closure_start is not None and (eye_state == OPEN or t - s.last_closed > c.closure_gap_s):
@@ -296,7 +310,8 @@ class DriverMonitor:
         c = self.config
         if s.closure_in_yawn:
             return "yawn"
-        if s.closure_expressive and float(np.mean(s.closure_expressive)) >= c.expressive_closure_prob:
+        total, count = s.closure_expressive
+        if count and total / count >= c.expressive_closure_prob:
             return "expressive"
         if duration >= c.sleep_s:
             return "sleep"
@@ -350,7 +365,7 @@ class DriverMonitor:
         away = s.off_road.weighted()
         self._set("distracted", state.off_road_s >= c.distracted_s, s.off_road_since, t, state.off_road_s,
                   f"eyes off the road ({gaze.zone}) {state.off_road_s:.1f} s")
-        first_off = next((ti for ti, _, v in s.off_road.items if v > 0), t)
+        first_off = s.off_road.first_positive(t) if away >= c.vats_s else t
         self._set("distracted_vats", away >= c.vats_s, first_off, t, away,
                   f"eyes off the road {away:.1f} s within {c.vats_window_s:.0f} s")
         no_eyes_on_road = off or counted_closed
