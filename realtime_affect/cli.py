@@ -14,7 +14,7 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_SIGINT, EXIT_SIGTERM = 0, 1, 2, 130, 143
 
@@ -132,15 +132,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     saved = args.csv or args.jsonl or args.parquet or args.out
     if not saved and (args.no_display or not args.camera and args.images):
         log.warning("no output file given (--csv, --jsonl, --parquet, --out): results are computed but not saved")
+    return run_guarded(lambda stop: _run(args, console, stop), console, args.verbose)
+
+
+def run_guarded(run: Callable[[StopSignals], int], console, verbose: bool, prog: str = "affect-live",
+                also_expected: tuple[type[BaseException], ...] = ()) -> int:
+    """``run(stop)`` with Ctrl-C and SIGTERM turned into a flag checked between frames (exit 130 on a second
+    Ctrl-C), and every error turned into one line and an exit code (``report_error``)."""
     stop = StopSignals()
     stop.install()
     try:
-        return _run(args, console, stop)
+        return run(stop)
     except KeyboardInterrupt:
         console.print("[yellow]stopped[/]")
         return EXIT_SIGINT
     except Exception as exc:  # every error reaches the user as one line
-        return report_error(exc, args.verbose)
+        return report_error(exc, verbose, prog, also_expected)
     finally:
         stop.restore()
 

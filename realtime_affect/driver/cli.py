@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Sequence
 
 from realtime_affect.cli import (EXIT_INTERNAL, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, StopSignals, progress_bar,
-                                 report_error, setup_logging)
+                                 report_error, run_guarded, setup_logging)
 
 log = logging.getLogger("realtime_affect")
 PROG = "affect-driver"
@@ -93,19 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(args.verbose, console)
     if not (args.csv or args.events or args.out) and (args.no_display or args.camera is None):
         log.warning("no output file given (--csv, --events, --out): events are shown but not saved")
-    stop = StopSignals()
-    stop.install()
-    try:
-        return _run(args, console, stop)
-    except KeyboardInterrupt:
-        console.print("[yellow]stopped[/]")
-        return EXIT_SIGINT
-    except Exception as exc:  # every error reaches the user as one line
-        from realtime_affect.driver.config import ConfigError
+    from realtime_affect.driver.config import ConfigError
 
-        return report_error(exc, args.verbose, PROG, (ConfigError,))
-    finally:
-        stop.restore()
+    return run_guarded(lambda stop: _run(args, console, stop), console, args.verbose, PROG, (ConfigError,))
 
 
 def _run(args: argparse.Namespace, console, stop: StopSignals) -> int:

@@ -6,10 +6,9 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import TextIO
 
 from realtime_affect.driver.monitor import DriverState, Event
-from realtime_affect.sinks import SinkError, prepare_output
+from realtime_affect.sinks.text_sink import TextSink
 
 DRIVER_COLUMNS = ("frame", "time_s", "track_id", "eye_open_left", "eye_open_right", "eye_state", "blink",
                   "closure_s", "perclos", "perclos_known_s", "blinks_per_min", "blink_duration_s", "mouth_open",
@@ -32,34 +31,7 @@ def driver_row(frame: int, state: DriverState) -> str:
     return ",".join(values) + "\n"
 
 
-class _LineFile:
-    def __init__(self, path: str | Path, overwrite: bool) -> None:
-        self.path = prepare_output(path, overwrite)
-        try:
-            self._fh: TextIO | None = open(self.path, "w", encoding="utf-8", newline="")
-        except OSError as exc:
-            raise SinkError(f"{self.path}: cannot write ({exc.strerror or exc})") from exc
-
-    def _write(self, text: str) -> None:
-        try:
-            self._fh.write(text)
-            self._fh.flush()
-        except OSError as exc:
-            raise SinkError(f"{self.path}: cannot write ({exc.strerror or exc})") from exc
-
-    def close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class DriverCsv(_LineFile):
+class DriverCsv(TextSink):
     """``DRIVER_COLUMNS``, one row per frame (frames without a face too: their eyes are unknown)."""
 
     def __init__(self, path: str | Path, overwrite: bool = False) -> None:
@@ -70,7 +42,7 @@ class DriverCsv(_LineFile):
         self._write(driver_row(frame, state))
 
 
-class EventLog(_LineFile):
+class EventLog(TextSink):
     """Events as JSON lines: ``{"change": "start"|"end", "source": ..., kind, track_id, start_s, end_s, peak,
     reason}``."""
 

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TextIO
 
 from realtime_affect.labels import CSV_COLUMNS, EXPRESSIONS
 from realtime_affect.types import FrameResult
-from realtime_affect.sinks import SinkError, prepare_output
+from realtime_affect.sinks.text_sink import TextSink
 
 #: Columns after the contract: which input the row came from, whether the temporal model made it, and
 #: whether the landmarker fitted the face (0: aligned from the detector's keypoints, less reliable).
@@ -37,41 +36,15 @@ def format_rows(result: FrameResult) -> str:
     return "".join(line + "\n" for line in lines)
 
 
-class CsvSink:
+class CsvSink(TextSink):
     """Writes results as CSV; every frame's rows go out in one write followed by a flush."""
 
     def __init__(self, path: str | Path, overwrite: bool = False) -> None:
-        self.path = prepare_output(path, overwrite)
-        try:
-            self._fh: TextIO | None = open(self.path, "w", encoding="utf-8", newline="")
-        except OSError as exc:
-            raise SinkError(f"{self.path}: cannot write ({exc.strerror})") from exc
+        super().__init__(path, overwrite)
         self.rows = 0
         self._write(",".join(CSV_COLUMNS + EXTRA_COLUMNS) + "\n")
-
-    def _write(self, text: str) -> None:
-        if self._fh is None:
-            raise SinkError(f"{self.path}: sink is closed")
-        try:
-            self._fh.write(text)
-            self._fh.flush()
-        except OSError as exc:
-            raise SinkError(f"{self.path}: write failed ({exc.strerror})") from exc
 
     def write(self, result: FrameResult) -> None:
         if result.faces:
             self._write(format_rows(result))
             self.rows += len(result.faces)
-
-    def close(self) -> None:
-        if self._fh is not None:
-            try:
-                self._fh.close()
-            finally:
-                self._fh = None
-
-    def __enter__(self) -> "CsvSink":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from realtime_affect.labels import ACTION_UNITS, EXPRESSIONS
 from realtime_affect.types import FrameResult
-from realtime_affect.sinks import SinkError, prepare_output
+from realtime_affect.sinks.text_sink import TextSink
 
 
 def frame_record(result: FrameResult) -> dict:
@@ -30,30 +29,8 @@ def frame_record(result: FrameResult) -> dict:
     }
 
 
-class JsonlSink:
-    def __init__(self, path: str | Path, overwrite: bool = False) -> None:
-        self.path = prepare_output(path, overwrite)
-        try:
-            self._fh = open(self.path, "w", encoding="utf-8")
-        except OSError as exc:
-            raise SinkError(f"{self.path}: cannot write ({exc.strerror})") from exc
+class JsonlSink(TextSink):
+    """One JSON object per frame (frames without a face too), flushed as it goes."""
 
     def write(self, result: FrameResult) -> None:
-        if self._fh is None:
-            raise SinkError(f"{self.path}: sink is closed")
-        try:
-            self._fh.write(json.dumps(frame_record(result)) + "\n")
-            self._fh.flush()
-        except OSError as exc:
-            raise SinkError(f"{self.path}: write failed ({exc.strerror})") from exc
-
-    def close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
-
-    def __enter__(self) -> "JsonlSink":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        self._write(json.dumps(frame_record(result)) + "\n")
