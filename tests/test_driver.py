@@ -9,7 +9,7 @@ import pytest
 
 from realtime_affect.driver.config import ConfigError, DriverConfig, load_config
 from realtime_affect.driver.monitor import DriverMonitor
-from realtime_affect.driver.signals import (EYE_POINTS, IRIS_CENTRES, eye_aspect_ratio, head_pose,
+from realtime_affect.faces.measures import (EYE_POINTS, IRIS_CENTRES, eye_aspect_ratio, head_pose,
                                             mouth_aspect_ratio, rotation_matrix)
 from realtime_affect.faces.landmarker import BLENDSHAPES
 from realtime_affect.labels import EXPRESSIONS

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from realtime_affect.driver.config import DriverConfig
-from realtime_affect.driver.signals import EYE_INDEX, eye_in_head_angles, iris_offset
+from realtime_affect.faces.measures import EYE_INDEX, eye_in_head_angles, iris_offset
 
 ZONES = ("road", "left", "right", "down", "up", "unknown")
 

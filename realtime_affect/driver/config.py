@@ -94,6 +94,12 @@ class DriverConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def eye_options(self):
+        """The eye-state settings of this configuration (``faces.eyes.EyeOptions``)."""
+        from realtime_affect.faces.eyes import EyeOptions
+
+        return EyeOptions(**{f.name: getattr(self, f.name) for f in fields(EyeOptions)})
+
 
 def load_config(path: str | Path, base: DriverConfig | None = None) -> DriverConfig:
     """Settings from a JSON (``.json``) or TOML (``.toml``) file over ``base`` (the defaults when None)."""

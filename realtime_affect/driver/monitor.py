@@ -16,8 +16,8 @@ import numpy as np
 
 from realtime_affect.driver.attention import AttentionEstimator, Gaze
 from realtime_affect.driver.config import DriverConfig
-from realtime_affect.driver.eyes import CLOSED, OPEN, UNKNOWN, EyeReading, EyeStateEstimator
-from realtime_affect.driver.signals import eye_aspect_ratio, head_pose, mouth_aspect_ratio
+from realtime_affect.faces.eyes import CLOSED, OPEN, UNKNOWN, EyeReading, EyeStateEstimator
+from realtime_affect.faces.measures import eye_aspect_ratio, head_pose, mouth_aspect_ratio
 from realtime_affect.faces.landmarker import BLENDSHAPES
 from realtime_affect.labels import EXPRESSIONS
 from realtime_affect.types import FaceResult, FrameResult
@@ -158,7 +158,7 @@ class _Subject:
 
     def __init__(self, config: DriverConfig, track_id: int | None) -> None:
         self.track_id = track_id
-        self.eyes = EyeStateEstimator(config)
+        self.eyes = EyeStateEstimator(config.eye_options())
         self.attention = AttentionEstimator(config)
         self.closure_start: float | None = None
         self.last_closed: float | None = None

@@ -1,5 +1,6 @@
-"""Eye state that holds up on real drivers: per-eye openness normalised by this driver's own open-eye level,
-MediaPipe's eyeBlink blendshapes as a second cue, and eyes that cannot be seen reported as unknown.
+"""Eye state that holds up on real faces: per-eye openness normalised by this person's own open-eye level,
+MediaPipe's eyeBlink blendshapes as a second cue, and eyes that cannot be seen reported as unknown. Used per
+track for every output row and per subject by driver monitoring (one implementation).
 
 Looking down lowers the lids by about half, not shut: openness stays well above the closed level (measured on
 real clips: 0.4-0.7 looking down, below 0.1 closed), so a downward gaze never needs a veto and a closure is
@@ -14,12 +15,35 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from realtime_affect.driver.config import DriverConfig
-from realtime_affect.driver.signals import (EYE_INDEX, eye_region_contrast, eye_width, single_eye_aspect_ratio)
+from realtime_affect.faces.measures import (EYE_INDEX, eye_region_contrast, eye_width, single_eye_aspect_ratio)
 from realtime_affect.faces.landmarker import BLENDSHAPES
 
 OPEN, CLOSED, UNKNOWN = "open", "closed", "unknown"
 _BLINK = (BLENDSHAPES.index("eyeBlinkLeft"), BLENDSHAPES.index("eyeBlinkRight"))
+
+
+@dataclass
+class EyeOptions:
+    """How eye state is read (defaults and their grounds: README, "Driver monitoring")."""
+
+    #: the closed level as a share of the open level (MediaPipe's mesh keeps lids ~15% apart when shut)
+    closed_level: float = 0.15
+    #: closed below this openness (P80: at least 80% closed) ...
+    closed_below: float = 0.2
+    #: ... or below this one while the eyeBlink blendshapes read at least ``blink_cue``
+    closed_below_with_blink: float = 0.35
+    blink_cue: float = 0.6
+    #: EAR of an open eye before this person's own level is learnt (population median)
+    open_level_prior: float = 0.28
+    open_level_learn_s: float = 3.0
+    open_level_window_s: float = 120.0
+    #: both eyes unknown beyond this head yaw (degrees); the far eye alone beyond ``far_eye_yaw``
+    unknown_yaw: float = 60.0
+    far_eye_yaw: float = 35.0
+    min_eye_width_px: float = 6.0
+    #: an eye opening this much darker than the cheek and this flat is hidden (sunglasses)
+    occluded_darkness: float = 0.45
+    occluded_spread: float = 12.0
 
 
 class OpenLevel:
@@ -70,15 +94,15 @@ class EyeReading:
 class EyeStateEstimator:
     """Per-eye openness and the eye state of one driver, frame by frame."""
 
-    def __init__(self, config: DriverConfig) -> None:
-        self.config = config
-        c = config
+    def __init__(self, options: EyeOptions | None = None) -> None:
+        self.options = options or EyeOptions()
+        c = self.options
         self.levels = {side: OpenLevel(c.open_level_prior, c.open_level_learn_s, c.open_level_window_s)
                        for side in EYE_INDEX}
 
     def update(self, t: float, landmarks: np.ndarray | None, blendshapes: np.ndarray | None, yaw: float,
                pitch: float, fitted: bool, bgr: np.ndarray | None = None) -> EyeReading:
-        c = self.config
+        c = self.options
         if landmarks is None or not fitted or landmarks.shape[0] < 468:
             return EyeReading(reason="no eye landmarks (face found without its mesh)")
         if math.isfinite(yaw) and abs(yaw) > c.unknown_yaw:
