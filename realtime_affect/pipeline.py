@@ -15,6 +15,7 @@ from realtime_affect.models.backends.base import AffectModel
 
 from realtime_affect.faces import align
 from realtime_affect.timing import StageTimer
+from realtime_affect.faces.row_measures import RowMeasurer
 from realtime_affect.faces.tracking import Tracker, TrackerOptions, TrackUpdate
 from realtime_affect.types import Face, FaceResult, Frame, FrameResult, Prediction
 from realtime_affect.temporal.feature_windows import CentredWindows, Observation, WindowJob
@@ -101,6 +102,7 @@ class StreamAnalyzer:
         self.timer = timer or StageTimer()
         self.student = StudentRunner(model, self.timer, student_process)
         self.tracker = Tracker(self.options.tracker)
+        self.measurer = RowMeasurer()
         self.temporal = bool(self.options.temporal and model.sequence is not None and not stills)
         self.windows = CentredWindows(model.card.window, self.options.hop)
         self._pending: deque[_Pending] = deque()
@@ -187,7 +189,7 @@ class StreamAnalyzer:
                 pred = _prediction(entry.obs.mean() if use_seq else entry.student)
                 faces.append(FaceResult(entry.face.track_id, entry.face, pred, temporal=use_seq))
             faces.sort(key=lambda r: r.track_id)
-            results.append(FrameResult(pending.frame, faces))
+            results.append(self.measurer.measure(FrameResult(pending.frame, faces)))
         return results
 
     def _still_result(self, frame: Frame, faces: list[Face]) -> FrameResult:
@@ -196,7 +198,7 @@ class StreamAnalyzer:
         for i, (face, out) in enumerate(zip(faces, outputs), start=1):
             face.track_id = i
             results.append(FaceResult(i, face, _prediction(out), temporal=False))
-        return FrameResult(frame, results)
+        return self.measurer.measure(FrameResult(frame, results), still=True)
 
 
 def _find_faces(finder, frame: Frame, max_faces: int, timer: StageTimer) -> list[Face]:
@@ -246,6 +248,7 @@ class LiveAnalyzer:
         self.timer = timer or StageTimer()
         self.student = StudentRunner(model, self.timer)
         self.tracker = Tracker(self.options.tracker)
+        self.measurer = RowMeasurer()
         self.temporal = bool(self.options.temporal and model.sequence is not None)
         self.lookahead = lookahead if self.temporal else 0
         self.windows = LiveWindows(model.card.window, self.lookahead)
@@ -293,4 +296,4 @@ class LiveAnalyzer:
             pred = _prediction(entry.obs.mean() if use_seq else entry.student)
             faces.append(FaceResult(entry.face.track_id, entry.face, pred, temporal=use_seq))
         faces.sort(key=lambda r: r.track_id)
-        return FrameResult(pending.frame, faces)
+        return self.measurer.measure(FrameResult(pending.frame, faces))

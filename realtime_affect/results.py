@@ -11,7 +11,8 @@ class ResultsError(ValueError):
 
 def read_results(path: str | Path):
     """A DataFrame with one row per face per frame and the documented columns (ints, floats, strings,
-    bools; ``temporal`` and ``fitted`` as bool). CSVs from versions without ``fitted`` get it as True."""
+    bools; ``temporal``, ``fitted`` and ``blink`` as bool; unknown measures as NaN). Files from versions
+    without ``fitted`` get it as True, without the head/eye/quality columns get them unknown."""
     import pandas as pd
 
     from realtime_affect.sinks.parquet_sink import COLUMN_TYPES
@@ -23,11 +24,17 @@ def read_results(path: str | Path):
     if suffix == ".parquet":
         df = pd.read_parquet(path)
     elif suffix == ".csv":
-        df = pd.read_csv(path, dtype={"expression": "string", "source": "string"}, keep_default_na=False)
+        df = pd.read_csv(path, dtype={"expression": "string", "source": "string", "quality_flags": "string"},
+                         keep_default_na=False)
     else:
         raise ResultsError(f"{path}: expected a .csv or .parquet results file")
     if "fitted" not in df.columns:
         df["fitted"] = True
+    from realtime_affect.sinks.csv_sink import MEASURE_COLUMNS
+
+    for name in MEASURE_COLUMNS:  # files from versions before these columns: unknown
+        if name not in df.columns:
+            df[name] = "" if COLUMN_TYPES[name] == "string" else (False if COLUMN_TYPES[name] == "bool" else float("nan"))
     missing = [c for c in COLUMN_TYPES if c not in df.columns]
     if missing:
         raise ResultsError(f"{path}: not a realtime-affect results file (missing columns {', '.join(missing[:5])})")
@@ -36,6 +43,10 @@ def read_results(path: str | Path):
     for name, kind in COLUMN_TYPES.items():
         if kind == "bool" and df[name].dtype != bool:
             df[name] = df[name].astype(str).str.strip().isin(("1", "True", "true"))
+        elif kind.startswith("float"):
+            df[name] = pd.to_numeric(df[name].replace("", float("nan")), errors="coerce").astype(pandas_types[kind])
+        elif kind == "string":
+            df[name] = df[name].fillna("").astype("string")
         else:
             df[name] = df[name].astype(pandas_types[kind])
     return df[list(COLUMN_TYPES) + [c for c in df.columns if c not in COLUMN_TYPES]]

@@ -82,6 +82,26 @@ class Prediction:
 
 
 @dataclass
+class FaceMeasures:
+    """Where one face's head and eyes point and how far to trust its reading (NaN: unknown, never invented).
+
+    Angles in degrees: yaw > 0 towards the person's own left, pitch > 0 up. Eye openness in [0, 1] against the
+    person's (track's) own open level; ``blink`` is True on the frame a blink (a closure under 1 s) ends.
+    """
+
+    head_yaw: float = float("nan")
+    head_pitch: float = float("nan")
+    head_roll: float = float("nan")
+    gaze_yaw: float = float("nan")
+    gaze_pitch: float = float("nan")
+    eye_open_l: float = float("nan")
+    eye_open_r: float = float("nan")
+    blink: bool = False
+    quality: float = float("nan")
+    quality_flags: str = ""
+
+
+@dataclass
 class FaceResult:
     """What the runtime reports for one tracked face in one frame."""
 
@@ -90,6 +110,8 @@ class FaceResult:
     prediction: Prediction
     #: True when the temporal model produced ``prediction``; False for per-frame student output.
     temporal: bool = False
+    #: Head pose, gaze, eyes and quality (``faces.row_measures``); None before they are measured.
+    measures: FaceMeasures | None = None
 
 
 @dataclass

@@ -17,7 +17,7 @@ import pytest
 from helpers import FACE_NOFACE, SINGLE_FACE, SINGLE_JPG, decode_frames, write_video
 from realtime_affect.cli import main
 from realtime_affect.labels import CSV_COLUMNS
-from realtime_affect.sinks.csv_sink import EXTRA_COLUMNS
+from realtime_affect.sinks.csv_sink import EXTRA_COLUMNS, MEASURE_COLUMNS
 
 DAMAGES = ("truncate", "bitflip", "zero", "header", "splice")
 VIDEO_KINDS = ("mp4", "mov", "mkv", "webm", "flv")
@@ -81,7 +81,7 @@ def _check_csv(path: Path) -> int:
     """Rows of a CSV the run left; fails when it does not parse as the documented columns."""
     with open(path, newline="", encoding="utf-8") as fh:
         rows = list(csv.reader(fh))
-    assert rows and rows[0] == list(CSV_COLUMNS + EXTRA_COLUMNS)
+    assert rows and rows[0] == list(CSV_COLUMNS + EXTRA_COLUMNS + MEASURE_COLUMNS)
     for row in rows[1:]:
         assert len(row) == len(rows[0])
         float(row[1])

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from realtime_affect.driver.config import DriverConfig
-from realtime_affect.faces.measures import EYE_INDEX, eye_in_head_angles, iris_offset
+from realtime_affect.faces.measures import gaze_angles
 
 ZONES = ("road", "left", "right", "down", "up", "unknown")
 
@@ -74,16 +74,9 @@ class AttentionEstimator:
         c = self.config
         if not (math.isfinite(yaw) and math.isfinite(pitch)):
             return Gaze()
-        eye_yaw, eye_pitch, from_eyes = 0.0, 0.0, False
-        # Beyond about 30 degrees of head yaw the eye opening is too foreshortened for the iris model.
-        if eyes_open and landmarks is not None and visible_eyes and abs(yaw) <= c.iris_max_head_yaw:
-            angles = [eye_in_head_angles(iris_offset(landmarks, EYE_INDEX[side])) for side in visible_eyes]
-            angles = [a for a in angles if math.isfinite(a[0]) and math.isfinite(a[1])]
-            if angles:
-                eye_yaw = float(np.clip(np.mean([a[0] for a in angles]), -c.max_eye_angle, c.max_eye_angle))
-                eye_pitch = float(np.clip(np.mean([a[1] for a in angles]), -c.max_eye_angle, c.max_eye_angle))
-                from_eyes = True
-        gaze_yaw, gaze_pitch = yaw + eye_yaw, pitch + eye_pitch
+        eyes = visible_eyes if eyes_open else ()
+        gaze_yaw, gaze_pitch, from_eyes = gaze_angles(landmarks, yaw, pitch, eyes, c.max_eye_angle,
+                                                      c.iris_max_head_yaw)
         if from_eyes:
             self.road.add(t, gaze_yaw, gaze_pitch)
         if not self.road.known:

@@ -89,6 +89,7 @@ class EyeReading:
     open_right: float = float("nan")
     state: str = UNKNOWN
     reason: str = ""  # why the state is unknown
+    hidden: bool = False  # an eye looked covered (dark and flat: sunglasses, a hand)
 
 
 class EyeStateEstimator:
@@ -114,6 +115,7 @@ class EyeStateEstimator:
             correction = math.cos(math.radians(yaw)) / max(math.cos(math.radians(pitch)), 0.5)
         openness: dict[str, float] = {}
         reasons = []
+        hidden = False
         for side, index in EYE_INDEX.items():
             far = math.isfinite(yaw) and abs(yaw) > c.far_eye_yaw and (yaw > 0) == (side == "right")
             if far:
@@ -127,6 +129,7 @@ class EyeStateEstimator:
                 if contrast is not None and contrast.darkness < c.occluded_darkness \
                         and contrast.spread < c.occluded_spread:
                     reasons.append(f"{side} eye hidden (dark, flat: sunglasses?)")
+                    hidden = True
                     continue
             ear = single_eye_aspect_ratio(landmarks, index) * correction
             if not math.isfinite(ear):
@@ -138,8 +141,8 @@ class EyeStateEstimator:
             if blink < c.blink_cue and value > c.closed_below_with_blink:
                 level.add(t, ear)  # only clearly open eyes teach the open level
         if not openness:
-            return EyeReading(reason="; ".join(reasons) or "eyes not measurable")
+            return EyeReading(reason="; ".join(reasons) or "eyes not measurable", hidden=hidden)
         mean_open = float(np.mean(list(openness.values())))
         closed = mean_open < c.closed_below or (mean_open < c.closed_below_with_blink and blink >= c.blink_cue)
         return EyeReading(open_left=openness.get("left", float("nan")), open_right=openness.get("right", float("nan")),
-                          state=CLOSED if closed else OPEN)
+                          state=CLOSED if closed else OPEN, hidden=hidden)

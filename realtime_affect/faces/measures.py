@@ -81,6 +81,24 @@ def eye_in_head_angles(offset: tuple[float, float]) -> tuple[float, float]:
     return float(yaw), float(pitch)
 
 
+def gaze_angles(lms: np.ndarray | None, yaw: float, pitch: float, eyes: tuple[str, ...], max_eye_angle: float = 40.0,
+                max_head_yaw: float = 30.0) -> tuple[float, float, bool]:
+    """(gaze yaw, gaze pitch, from the eyes?): head pose plus the eyes' own rotation from the irises of the
+    open, visible ``eyes`` ("left"/"right"), at most ``max_eye_angle``; head pose alone when no eye can be
+    used or the head is turned beyond ``max_head_yaw`` (the eye opening is then too foreshortened)."""
+    if not (np.isfinite(yaw) and np.isfinite(pitch)):
+        return float("nan"), float("nan"), False
+    if lms is None or not eyes or abs(yaw) > max_head_yaw:
+        return yaw, pitch, False
+    angles = [eye_in_head_angles(iris_offset(lms, EYE_INDEX[side])) for side in eyes]
+    angles = [a for a in angles if np.isfinite(a[0]) and np.isfinite(a[1])]
+    if not angles:
+        return yaw, pitch, False
+    eye_yaw = float(np.clip(np.mean([a[0] for a in angles]), -max_eye_angle, max_eye_angle))
+    eye_pitch = float(np.clip(np.mean([a[1] for a in angles]), -max_eye_angle, max_eye_angle))
+    return yaw + eye_yaw, pitch + eye_pitch, True
+
+
 def head_pose(matrix: np.ndarray | None) -> tuple[float, float, float]:
     """(yaw, pitch, roll) in degrees from MediaPipe's 4x4 facial transformation matrix.
 

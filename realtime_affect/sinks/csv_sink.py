@@ -4,16 +4,34 @@ from __future__ import annotations
 from pathlib import Path
 
 from realtime_affect.labels import CSV_COLUMNS, EXPRESSIONS
-from realtime_affect.types import FrameResult
+from realtime_affect.types import FaceMeasures, FrameResult
 from realtime_affect.sinks.text_sink import TextSink
 
 #: Columns after the contract: which input the row came from, whether the temporal model made it, and
 #: whether the landmarker fitted the face (0: aligned from the detector's keypoints, less reliable).
 EXTRA_COLUMNS = ("source", "temporal", "fitted")
+#: Columns after those: head pose, gaze, eyes and how far to trust the row (``types.FaceMeasures``); empty
+#: where a value is unknown.
+MEASURE_COLUMNS = ("head_yaw", "head_pitch", "head_roll", "gaze_yaw", "gaze_pitch", "eye_open_l", "eye_open_r",
+                   "blink", "quality", "quality_flags")
 
 
 def _fmt(value: float) -> str:
     return f"{value:.5f}"
+
+
+def _opt(value: float, digits: int) -> str:
+    return "" if value != value else f"{value:.{digits}f}"
+
+
+def measure_values(measures: FaceMeasures | None) -> list[str]:
+    """The ``MEASURE_COLUMNS`` of one face as CSV text (all empty when it was not measured)."""
+    if measures is None:
+        return [""] * len(MEASURE_COLUMNS)
+    m = measures
+    return [_opt(m.head_yaw, 1), _opt(m.head_pitch, 1), _opt(m.head_roll, 1), _opt(m.gaze_yaw, 1),
+            _opt(m.gaze_pitch, 1), _opt(m.eye_open_l, 3), _opt(m.eye_open_r, 3), "1" if m.blink else "0",
+            _opt(m.quality, 4), m.quality_flags]
 
 
 def format_rows(result: FrameResult) -> str:
@@ -32,6 +50,7 @@ def format_rows(result: FrameResult) -> str:
         values += [_fmt(v) for v in p.action_units]
         values += [_fmt(v) for v in p.valence_arousal]
         values += [source, "1" if face.temporal else "0", "1" if face.face.fitted else "0"]
+        values += measure_values(face.measures)
         lines.append(",".join(values))
     return "".join(line + "\n" for line in lines)
 
@@ -42,7 +61,7 @@ class CsvSink(TextSink):
     def __init__(self, path: str | Path, overwrite: bool = False) -> None:
         super().__init__(path, overwrite)
         self.rows = 0
-        self._write(",".join(CSV_COLUMNS + EXTRA_COLUMNS) + "\n")
+        self._write(",".join(CSV_COLUMNS + EXTRA_COLUMNS + MEASURE_COLUMNS) + "\n")
 
     def write(self, result: FrameResult) -> None:
         if result.faces:

@@ -4,8 +4,21 @@ from __future__ import annotations
 import json
 
 from realtime_affect.labels import ACTION_UNITS, EXPRESSIONS
-from realtime_affect.types import FrameResult
+from realtime_affect.types import FaceMeasures, FrameResult
 from realtime_affect.sinks.text_sink import TextSink
+
+
+def _num(value: float, digits: int) -> float | None:
+    return None if value != value else round(float(value), digits)
+
+
+def measure_record(measures: FaceMeasures | None) -> dict:
+    """Head pose, gaze, eyes and quality of one face (null where unknown)."""
+    m = measures or FaceMeasures()
+    return {"head_yaw": _num(m.head_yaw, 1), "head_pitch": _num(m.head_pitch, 1), "head_roll": _num(m.head_roll, 1),
+            "gaze_yaw": _num(m.gaze_yaw, 1), "gaze_pitch": _num(m.gaze_pitch, 1),
+            "eye_open_l": _num(m.eye_open_l, 3), "eye_open_r": _num(m.eye_open_r, 3), "blink": bool(m.blink),
+            "quality": _num(m.quality, 4), "quality_flags": m.quality_flags}
 
 
 def frame_record(result: FrameResult) -> dict:
@@ -25,6 +38,7 @@ def frame_record(result: FrameResult) -> dict:
             "arousal": round(f.prediction.arousal, 5),
             "temporal": f.temporal,
             "fitted": f.face.fitted,
+            **measure_record(f.measures),
         } for f in result.faces],
     }
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from realtime_affect.labels import ACTION_UNITS, CSV_COLUMNS, EXPRESSION_COLUMNS, VALENCE_AROUSAL
-from realtime_affect.types import FrameResult
+from realtime_affect.types import FaceMeasures, FrameResult
 from realtime_affect.sinks import SinkError, prepare_output
-from realtime_affect.sinks.csv_sink import EXTRA_COLUMNS
+from realtime_affect.sinks.csv_sink import EXTRA_COLUMNS, MEASURE_COLUMNS
 
 #: Column -> Arrow type name, for every CSV column, in the CSV's order.
 COLUMN_TYPES: dict[str, str] = {
@@ -20,8 +20,10 @@ COLUMN_TYPES: dict[str, str] = {
     "w": "float32", "h": "float32", "score": "float32", "expression": "string",
     **{c: "float32" for c in (*EXPRESSION_COLUMNS, *ACTION_UNITS, *VALENCE_AROUSAL)},
     "source": "string", "temporal": "bool", "fitted": "bool",
+    **{c: "float32" for c in MEASURE_COLUMNS if c not in ("blink", "quality_flags")},
+    "blink": "bool", "quality_flags": "string",
 }
-assert tuple(COLUMN_TYPES) == CSV_COLUMNS + EXTRA_COLUMNS
+COLUMN_TYPES = {name: COLUMN_TYPES[name] for name in CSV_COLUMNS + EXTRA_COLUMNS + MEASURE_COLUMNS}
 
 
 def arrow_schema():
@@ -45,6 +47,9 @@ def frame_rows(result: FrameResult) -> dict[str, list]:
         values = [frame.index, round(frame.time_s, 6), face.track_id, x, y, w, h, float(face.face.score),
                   EXPRESSIONS[int(p.expression.argmax())], *map(float, p.expression), *map(float, p.action_units),
                   *map(float, p.valence_arousal), source, bool(face.temporal), bool(face.face.fitted)]
+        m = face.measures or FaceMeasures()
+        values += [m.head_yaw, m.head_pitch, m.head_roll, m.gaze_yaw, m.gaze_pitch, m.eye_open_l, m.eye_open_r,
+                   bool(m.blink), m.quality, m.quality_flags]
         for name, value in zip(COLUMN_TYPES, values):
             cols[name].append(value)
     return cols
