@@ -6,6 +6,7 @@ right), pitch is positive chin up / looking up.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,17 +34,18 @@ def eye_aspect_ratio(lms: np.ndarray) -> float:
 def single_eye_aspect_ratio(lms: np.ndarray, eye: int) -> float:
     """EAR of one eye (``EYE_POINTS`` index); NaN when the eye has no width (degenerate landmarks)."""
     p1, p2, p3, p4, p5, p6 = EYE_POINTS[eye]
-    pts = lms[:, :2]
-    width = float(np.linalg.norm(pts[p1] - pts[p4]))
+    (x1, y1), (x2, y2), (x3, y3), (x4, y4), (x5, y5), (x6, y6) = lms[[p1, p2, p3, p4, p5, p6], :2].tolist()
+    width = math.hypot(x1 - x4, y1 - y4)  # plain floats: numpy costs more than the arithmetic on six points
     if width < 1e-6:
         return float("nan")
-    return float((np.linalg.norm(pts[p2] - pts[p6]) + np.linalg.norm(pts[p3] - pts[p5])) / (2 * width))
+    return (math.hypot(x2 - x6, y2 - y6) + math.hypot(x3 - x5, y3 - y5)) / (2 * width)
 
 
 def eye_width(lms: np.ndarray, eye: int) -> float:
     """Corner-to-corner width of one eye in pixels (small eyes cannot be measured reliably)."""
     p1, _, _, p4, _, _ = EYE_POINTS[eye]
-    return float(np.linalg.norm(lms[p1, :2] - lms[p4, :2]))
+    (x1, y1), (x4, y4) = lms[[p1, p4], :2].tolist()
+    return math.hypot(x1 - x4, y1 - y4)
 
 
 def mouth_aspect_ratio(lms: np.ndarray) -> float:
@@ -141,23 +143,27 @@ class EyeRegionContrast:
 
 
 def eye_region_contrast(bgr: np.ndarray, lms: np.ndarray, eye: int) -> EyeRegionContrast | None:
-    """``EyeRegionContrast`` of one eye in a BGR frame (only the two small patches are read); None when the
-    eye is too small or out of view."""
+    """``EyeRegionContrast`` of one eye in a BGR frame (only the two small patches are read, about 16 samples
+    across the eye); None when the eye is too small or out of view."""
+    import cv2
+
     p1, p2, p3, p4, p5, p6 = EYE_POINTS[eye]
-    pts = lms[[p1, p2, p3, p4, p5, p6], :2]
-    width = float(np.linalg.norm(pts[0] - pts[3]))
+    xs, ys = lms[[p1, p2, p3, p4, p5, p6], 0].tolist(), lms[[p1, p2, p3, p4, p5, p6], 1].tolist()
+    width = math.hypot(xs[0] - xs[3], ys[0] - ys[3])
     if width < 8:
         return None
     h, w = bgr.shape[:2]
-    x0, y0 = np.floor(pts.min(0) - width * 0.15).astype(int)
-    x1, y1 = np.ceil(pts.max(0) + width * 0.15).astype(int)
+    margin = width * 0.15
+    x0, y0 = int(math.floor(min(xs) - margin)), int(math.floor(min(ys) - margin))
+    x1, y1 = int(math.ceil(max(xs) + margin)), int(math.ceil(max(ys) + margin))
     cheek_y0, cheek_y1 = int(y1 + width * 0.25), int(y1 + width * 0.6)
     if x0 < 0 or y0 < 0 or x1 >= w or cheek_y1 >= h:
         return None
-    step = max(1, int(width // 16))  # about 16 samples across the eye are plenty for a mean and a spread
-    opening = bgr[y0:y1 + 1:step, x0:x1 + 1:step].astype(np.float32).mean(axis=2)
-    cheek = bgr[cheek_y0:cheek_y1 + 1:step, x0:x1 + 1:step].astype(np.float32).mean(axis=2)
+    step = max(1, int(width // 16))
+    opening = cv2.cvtColor(np.ascontiguousarray(bgr[y0:y1 + 1:step, x0:x1 + 1:step]), cv2.COLOR_BGR2GRAY)
+    cheek = bgr[cheek_y0:cheek_y1 + 1:step, x0:x1 + 1:step]
     if opening.size == 0 or cheek.size == 0:
         return None
-    return EyeRegionContrast(darkness=float(opening.mean() / max(float(cheek.mean()), 1.0)),
-                             spread=float(opening.std()))
+    mean, std = cv2.meanStdDev(opening)
+    cheek_mean = sum(cv2.mean(np.ascontiguousarray(cheek))[:3]) / 3.0
+    return EyeRegionContrast(darkness=float(mean[0, 0]) / max(cheek_mean, 1.0), spread=float(std[0, 0]))
