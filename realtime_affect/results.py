@@ -34,7 +34,7 @@ def read_results(path: str | Path):
 
     for name in MEASURE_COLUMNS:  # files from versions before these columns: unknown
         if name not in df.columns:
-            df[name] = "" if COLUMN_TYPES[name] == "string" else (False if COLUMN_TYPES[name] == "bool" else float("nan"))
+            df[name] = {"string": "", "bool": False}.get(COLUMN_TYPES[name], float("nan"))
     missing = [c for c in COLUMN_TYPES if c not in df.columns]
     if missing:
         raise ResultsError(f"{path}: not a realtime-affect results file (missing columns {', '.join(missing[:5])})")

@@ -89,7 +89,8 @@ def test_overlay_and_dashboard_never_cover_a_face(size, layout):
                        (w * 0.72, h * 0.55, w * 0.25, h * 0.4)]}[layout]
     frame = _textured(h, w)
     result = _faces_result(frame, boxes)
-    driver = DriverState(time_s=0.0, track_id=1, ear=0.1, eye_state="closed", closure_s=1.2, active=["microsleep", "yawning"])
+    driver = DriverState(time_s=0.0, track_id=1, ear=0.1, eye_state="closed", closure_s=1.2,
+                         active=["microsleep", "yawning"])
     for img in (draw(frame, result, OverlayState(), fps=30.0, latency_ms=9.0),
                 draw_dashboard(frame, result, driver, OverlayState(), fps=30.0)):
         for box in boxes:

@@ -229,7 +229,8 @@ class DriverMonitor:
             s.first_t = t
         state = DriverState(time_s=t, track_id=face.track_id if face is not None else None)
         if face is None:
-            eyes, gaze, mouth, jaw, expressive, happiness = EyeReading(reason="no face"), Gaze(), math.nan, 0.0, 0.0, 0.0
+            eyes, gaze = EyeReading(reason="no face"), Gaze()
+            mouth, jaw, expressive, happiness = math.nan, 0.0, 0.0, 0.0
         else:
             f = face.face
             yaw, pitch, roll = head_pose(f.pose)
@@ -258,7 +259,8 @@ class DriverMonitor:
 
     def _yawns(self, s: _Subject, t: float, mouth: float, jaw: float, happiness: float, state: DriverState) -> None:
         c = self.config
-        opening = not math.isnan(mouth) and (mouth >= c.yawn_open or (jaw >= c.yawn_jaw and mouth >= c.yawn_open * 2 / 3))
+        opening = not math.isnan(mouth) and (mouth >= c.yawn_open
+                                             or (jaw >= c.yawn_jaw and mouth >= c.yawn_open * 2 / 3))
         ended = s.yawn.update(opening, t)
         if opening:
             s.yawn_peak = max(s.yawn_peak, mouth)
@@ -397,7 +399,8 @@ class DriverMonitor:
         lasting = t - s.agitated_since if s.agitated_since is not None else 0.0
         reason = ""
         if face is not None:
-            reason = f"valence {face.prediction.valence_arousal[0]:.2f}, arousal {face.prediction.valence_arousal[1]:.2f}"
+            valence, arousal = (float(v) for v in face.prediction.valence_arousal)
+            reason = f"valence {valence:.2f}, arousal {arousal:.2f}"
         self._set("agitated", lasting >= c.agitated_s, s.agitated_since, t, lasting, reason)
 
     # -- events --
