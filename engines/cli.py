@@ -65,11 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _report(exc: BaseException, verbose: bool) -> int:
-    from realtime_affect.models.checkpoint import ModelFileError
-
+    from engines.export import ExportError
     from realtime_affect.models.backends.base import BackendError
     from realtime_affect.models.card import CardError
-    from engines.export import ExportError
+    from realtime_affect.models.checkpoint import ModelFileError
 
     if verbose:
         log.exception("details")
@@ -81,9 +80,9 @@ def _report(exc: BaseException, verbose: bool) -> int:
 
 
 def _quantize(args: argparse.Namespace) -> int:
-    from realtime_affect.models.backends.onnxruntime import OnnxRuntimeBackend
     from engines.export import ExportError
     from engines.quantize import calibration_crops, quantize_student
+    from realtime_affect.models.backends.onnxruntime import OnnxRuntimeBackend
 
     if args.calib_faces < 1:
         raise ExportError("--calib-faces must be at least 1")
@@ -110,9 +109,9 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
+    from engines.tensorrt_build import build_engine
     from realtime_affect.models.backends.base import BackendError
     from realtime_affect.models.backends.onnxruntime import sequence_path_for
-    from engines.tensorrt_build import build_engine
     from realtime_affect.models.tensorrt_engines import EngineError, cache_path, default_cache_dir, device_key
 
     try:
@@ -143,11 +142,10 @@ def _calibration_crops(onnx_path: Path, calib: Path):
     import numpy as np
     import onnx
 
+    from engines.export import face_crops
     from realtime_affect.faces import align
-
     from realtime_affect.models.backends.onnxruntime import CARD_KEY
     from realtime_affect.models.card import ModelCard
-    from engines.export import face_crops
 
     meta = {p.key: p.value for p in onnx.load(str(onnx_path), load_external_data=False).metadata_props}
     card = ModelCard.from_json(meta[CARD_KEY])

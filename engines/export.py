@@ -81,11 +81,10 @@ def export_onnx(checkpoint: str | Path, out: str | Path, check_media: str | Path
     import torch
 
     from realtime_affect.faces import align
+    from realtime_affect.models.backends.onnxruntime import OnnxRuntimeBackend
     from realtime_affect.models.checkpoint import load_checkpoint
     from realtime_affect.models.sequence import ServingSequence
     from realtime_affect.models.student import ServingStudent
-
-    from realtime_affect.models.backends.onnxruntime import OnnxRuntimeBackend
 
     ckpt = load_checkpoint(checkpoint)
     card = ckpt.card

@@ -19,9 +19,9 @@ from typing import Sequence
 
 import numpy as np
 
+from engines.export import ExportError, face_crops
 from realtime_affect.models.backends.base import STUDENT_OUTPUTS
 from realtime_affect.models.backends.onnxruntime import CARD_KEY, sequence_path_for
-from engines.export import ExportError, face_crops
 
 log = logging.getLogger(__name__)
 
@@ -76,14 +76,18 @@ def quantize_student(model: str | Path, out: str | Path, calibration: np.ndarray
     expression agrees with the float model on fewer than ``min_agreement`` of the faces or an expression
     probability moves by more than ``max_expression_diff``."""
     import onnx
-    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
-                                          quantize_static)
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    from realtime_affect.faces import align
-
-    from realtime_affect.models.backends.onnxruntime import OnnxRuntimeBackend
     from engines.export import DEFAULT_CHECK_MEDIA
+    from realtime_affect.faces import align
+    from realtime_affect.models.backends.onnxruntime import OnnxRuntimeBackend
 
     model, out = Path(model), Path(out)
     if out.suffix != ".onnx":

@@ -96,9 +96,9 @@ def build_engine(onnx_path: Path, out: Path, fp16: bool = True, int8_crops: np.n
                  max_batch: int = 16, workspace_gb: float = 2.0) -> Path:
     """Parse the ONNX model, build a serialized engine with an optimisation profile, write it with its card."""
     trt = import_tensorrt()
-    from realtime_affect.models.backends.onnxruntime import CARD_KEY, ROLE_KEY
-
     import onnx
+
+    from realtime_affect.models.backends.onnxruntime import CARD_KEY, ROLE_KEY
 
     meta_props = {p.key: p.value for p in onnx.load(str(onnx_path), load_external_data=False).metadata_props}
     if CARD_KEY not in meta_props:

@@ -20,10 +20,9 @@ class Analyzer:
 
     def __init__(self, model: str | Path | None = None, backend: str = "auto", device: str = "cpu",
                  options: AnalyzerOptions | None = None) -> None:
-        from realtime_affect.models.loader import open_model
-
-        from realtime_affect.system.cores import model_threads
         from realtime_affect.models.defaults import resolve_model
+        from realtime_affect.models.loader import open_model
+        from realtime_affect.system.cores import model_threads
 
         self.options = options or AnalyzerOptions()
         self.model = open_model(resolve_model(model, backend), backend=backend, device=device,

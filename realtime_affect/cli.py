@@ -103,8 +103,14 @@ def setup_logging(verbose: bool, console) -> None:
 
 
 def progress_bar(console, quiet: bool):
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                               TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TextColumn("{task.fields[fps]:>6.1f} fps"), TextColumn("faces {task.fields[faces]}"),
@@ -199,8 +205,14 @@ def _run(args: argparse.Namespace, console, stop: StopSignals) -> int:
     from realtime_affect.pipeline import AnalyzerOptions
     from realtime_affect.runner import analyze_camera, analyze_images, analyze_video
     from realtime_affect.sinks import check_outputs, prepare_output
-    from realtime_affect.sources import (CameraSource, SourceError, VideoSource, check_readable_file, is_stream_url,
-                                         list_images)
+    from realtime_affect.sources import (
+        CameraSource,
+        SourceError,
+        VideoSource,
+        check_readable_file,
+        is_stream_url,
+        list_images,
+    )
     from realtime_affect.system.cores import model_threads
     from realtime_affect.timing import StageTimer
     from realtime_affect.ui.live_window import LiveWindow, display_available

@@ -11,14 +11,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from realtime_affect.models.backends.base import AffectModel
-
 from realtime_affect.faces import align
-from realtime_affect.timing import StageTimer
 from realtime_affect.faces.row_measures import RowMeasurer
 from realtime_affect.faces.tracking import Tracker, TrackerOptions, TrackUpdate
-from realtime_affect.types import Face, FaceResult, Frame, FrameResult, Prediction
+from realtime_affect.models.backends.base import AffectModel
 from realtime_affect.temporal.feature_windows import CentredWindows, Observation, WindowJob
+from realtime_affect.timing import StageTimer
+from realtime_affect.types import Face, FaceResult, Frame, FrameResult, Prediction
 
 log = logging.getLogger(__name__)
 

@@ -10,14 +10,13 @@ from contextlib import closing, nullcontext
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from realtime_affect.models.backends.base import AffectModel
-
-from realtime_affect.models import student_process
-from realtime_affect.system.cores import usable_cores
-from realtime_affect.faces.finder import FaceFinder, FinderOptions
 from realtime_affect.faces.ahead import faces_ahead, timed_frames
+from realtime_affect.faces.finder import FaceFinder, FinderOptions
+from realtime_affect.models import student_process
+from realtime_affect.models.backends.base import AffectModel
 from realtime_affect.pipeline import AnalyzerOptions, StreamAnalyzer
 from realtime_affect.sources import ImageSource, VideoSource
+from realtime_affect.system.cores import usable_cores
 from realtime_affect.timing import StageTimer
 from realtime_affect.types import FrameResult
 

@@ -72,11 +72,11 @@ class _Interrupt:
 def main(argv: Sequence[str] | None = None) -> int:
     from rich.console import Console
 
-    from realtime_affect.cli import setup_logging
     from realtime_affect.batch.inputs import BatchInputError, assign_outputs, expand
     from realtime_affect.batch.job import FORMATS, JobOptions, JobResult, is_complete
     from realtime_affect.batch.local import run_local, threads_per_worker
     from realtime_affect.batch.summary import write_summary
+    from realtime_affect.cli import setup_logging
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -159,8 +159,8 @@ def check_model(options) -> None:
 
 
 def _refuse_inputs_as_outputs(items, out_dir: Path) -> None:
-    from realtime_affect.sinks import SinkError, check_outputs
     from realtime_affect.batch.inputs import BatchInputError
+    from realtime_affect.sinks import SinkError, check_outputs
 
     try:
         check_outputs([out_dir / item.output for item in items], [i.location for i in items
@@ -188,8 +188,14 @@ class _Progress:
     """One overall bar: files done of all, frames, fps and time left (rich); silent with ``quiet``."""
 
     def __init__(self, console, quiet: bool, items) -> None:
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                                   TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         self.total_frames = sum(_frame_count(i.location) for i in items)
         self.progress = Progress(TextColumn("[bold]files {task.fields[files]}"), BarColumn(),

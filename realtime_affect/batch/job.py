@@ -12,9 +12,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
+from realtime_affect.batch.inputs import BatchInput
 from realtime_affect.pipeline import AnalyzerOptions
 from realtime_affect.sources import is_stream_url
-from realtime_affect.batch.inputs import BatchInput
 
 log = logging.getLogger(__name__)
 
@@ -104,9 +104,8 @@ def _write_manifest(out_dir: Path, item: BatchInput, result: JobResult) -> None:
 
 def open_job_model(options: JobOptions):
     """The model a worker uses for all its jobs (opened once per worker)."""
-    from realtime_affect.models.loader import open_model
-
     from realtime_affect.models.defaults import resolve_model
+    from realtime_affect.models.loader import open_model
 
     if options.threads:
         import torch

@@ -13,9 +13,9 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Callable, Sequence
 
-from realtime_affect.system.cores import model_threads
 from realtime_affect.batch.inputs import BatchInput
 from realtime_affect.batch.job import JobOptions, JobResult
+from realtime_affect.system.cores import model_threads
 
 _worker: dict = {}
 

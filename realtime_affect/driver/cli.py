@@ -18,8 +18,17 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Sequence
 
-from realtime_affect.cli import (EXIT_INTERNAL, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, StopSignals, progress_bar,
-                                 report_error, run_guarded, setup_logging)
+from realtime_affect.cli import (
+    EXIT_INTERNAL,
+    EXIT_OK,
+    EXIT_SIGINT,
+    EXIT_SIGTERM,
+    StopSignals,
+    progress_bar,
+    report_error,
+    run_guarded,
+    setup_logging,
+)
 
 log = logging.getLogger("realtime_affect")
 PROG = "affect-driver"

@@ -17,8 +17,8 @@ import numpy as np
 from realtime_affect.driver.attention import AttentionEstimator, Gaze
 from realtime_affect.driver.config import DriverConfig
 from realtime_affect.faces.eyes import CLOSED, OPEN, UNKNOWN, EyeReading, EyeStateEstimator
-from realtime_affect.faces.measures import eye_aspect_ratio, head_pose, mouth_aspect_ratio
 from realtime_affect.faces.landmarker import BLENDSHAPES
+from realtime_affect.faces.measures import eye_aspect_ratio, head_pose, mouth_aspect_ratio
 from realtime_affect.labels import EXPRESSIONS
 from realtime_affect.types import FaceResult, FrameResult
 

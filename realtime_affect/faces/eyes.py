@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from realtime_affect.faces.measures import (EYE_INDEX, eye_region_contrast, eye_width, single_eye_aspect_ratio)
 from realtime_affect.faces.landmarker import BLENDSHAPES
+from realtime_affect.faces.measures import EYE_INDEX, eye_region_contrast, eye_width, single_eye_aspect_ratio
 
 OPEN, CLOSED, UNKNOWN = "open", "closed", "unknown"
 _BLINK = (BLENDSHAPES.index("eyeBlinkLeft"), BLENDSHAPES.index("eyeBlinkRight"))

@@ -8,7 +8,6 @@ from typing import Any
 import torch
 
 from realtime_affect.models.card import CardError, ModelCard
-
 from realtime_affect.models.sequence import SequenceNet
 from realtime_affect.models.student import StudentNet
 

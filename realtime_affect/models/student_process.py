@@ -176,7 +176,6 @@ def wanted(model, options) -> bool:
     """Whether a file run should use the helper: asked for (``options.student_process``), or by default when
     the student is an ONNX Runtime model on the CPU, on a POSIX system with at least two usable cores."""
     from realtime_affect.models.backends.onnxruntime import OnnxRuntimeBackend
-
     from realtime_affect.system.cores import usable_cores
 
     if options.student_process is False:

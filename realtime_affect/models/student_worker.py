@@ -52,10 +52,9 @@ def write_reply(fd: int, seq: int, payload: object) -> None:
 def serve(model_path: str, threads: int, fd_in: int, fd_out: int) -> None:
     import numpy as np
 
+    from realtime_affect.faces.align import to_input
     from realtime_affect.models.backends.base import BackendError
     from realtime_affect.models.backends.onnxruntime import OnnxRuntimeBackend
-
-    from realtime_affect.faces.align import to_input
 
     try:
         backend = OnnxRuntimeBackend(model_path, threads=threads or None)

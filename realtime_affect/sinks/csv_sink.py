@@ -4,8 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from realtime_affect.labels import CSV_COLUMNS, EXPRESSIONS
-from realtime_affect.types import FaceMeasures, FrameResult
 from realtime_affect.sinks.text_sink import TextSink
+from realtime_affect.types import FaceMeasures, FrameResult
 
 #: Columns after the contract: which input the row came from, whether the temporal model made it, and
 #: whether the landmarker fitted the face (0: aligned from the detector's keypoints, less reliable).

@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 
 from realtime_affect.labels import ACTION_UNITS, EXPRESSIONS
-from realtime_affect.types import FaceMeasures, FrameResult
 from realtime_affect.sinks.text_sink import TextSink
+from realtime_affect.types import FaceMeasures, FrameResult
 
 
 def _num(value: float, digits: int) -> float | None:

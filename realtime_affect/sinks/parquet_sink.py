@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from realtime_affect.labels import ACTION_UNITS, CSV_COLUMNS, EXPRESSION_COLUMNS, VALENCE_AROUSAL
-from realtime_affect.types import FaceMeasures, FrameResult
 from realtime_affect.sinks import SinkError, prepare_output
 from realtime_affect.sinks.csv_sink import EXTRA_COLUMNS, MEASURE_COLUMNS
+from realtime_affect.types import FaceMeasures, FrameResult
 
 #: Column -> Arrow type name, for every CSV column, in the CSV's order.
 COLUMN_TYPES: dict[str, str] = {

@@ -11,9 +11,9 @@ import logging
 from fractions import Fraction
 from pathlib import Path
 
-from realtime_affect.ui.overlay import OverlayState, draw
-from realtime_affect.types import FrameResult
 from realtime_affect.sinks import SinkError, prepare_output
+from realtime_affect.types import FrameResult
+from realtime_affect.ui.overlay import OverlayState, draw
 
 TIME_BASE = Fraction(1, 90000)
 #: errno values that are the output's fault: these stop the run with exit 2.

@@ -7,8 +7,13 @@ are imported only when a source is opened.
 """
 from __future__ import annotations
 
-from realtime_affect.sources.base import (IMAGE_SUFFIXES, STREAM_PREFIXES, SourceError, check_readable_file,
-                                          is_stream_url)
+from realtime_affect.sources.base import (
+                                          IMAGE_SUFFIXES,
+                                          STREAM_PREFIXES,
+                                          SourceError,
+                                          check_readable_file,
+                                          is_stream_url,
+)
 from realtime_affect.sources.camera import CameraSource
 from realtime_affect.sources.images import ImageSource, list_images, read_image
 from realtime_affect.sources.video import VideoInfo, VideoSource

@@ -14,8 +14,8 @@ from typing import Sequence
 import numpy as np
 
 from realtime_affect.labels import ACTION_UNITS, EXPRESSIONS
-from realtime_affect.ui.layout import Rect, overlay_scale, place
 from realtime_affect.types import FaceResult, FrameResult
+from realtime_affect.ui.layout import Rect, overlay_scale, place
 
 _COLOURS = [(80, 200, 255), (120, 255, 120), (255, 160, 80), (200, 120, 255), (80, 255, 255), (255, 255, 120)]
 _FONT = 0  # cv2.FONT_HERSHEY_SIMPLEX

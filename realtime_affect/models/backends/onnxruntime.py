@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from realtime_affect.models.card import CardError, ModelCard
 from realtime_affect.models.backends.base import SEQUENCE_OUTPUTS, STUDENT_OUTPUTS, AffectModel, Backend, BackendError
+from realtime_affect.models.card import CardError, ModelCard
 
 CARD_KEY = "realtime_affect.card"
 ROLE_KEY = "realtime_affect.role"

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
+from realtime_affect.models.backends.base import SEQUENCE_OUTPUTS, STUDENT_OUTPUTS, AffectModel, Backend
 from realtime_affect.models.card import ModelCard
 from realtime_affect.models.tensorrt_engines import EngineError, import_pycuda, import_tensorrt, read_engine_file
-from realtime_affect.models.backends.base import SEQUENCE_OUTPUTS, STUDENT_OUTPUTS, AffectModel, Backend
 
 #: TensorRT DataType names -> numpy dtypes for I/O buffers (names, so this is checkable without TensorRT).
 NUMPY_DTYPES: dict[str, type] = {"FLOAT": np.float32, "HALF": np.float16, "INT8": np.int8, "INT32": np.int32,

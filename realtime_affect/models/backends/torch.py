@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from realtime_affect.models.card import ModelCard
 from realtime_affect.models.backends.base import SEQUENCE_OUTPUTS, STUDENT_OUTPUTS, AffectModel, Backend, BackendError
+from realtime_affect.models.card import ModelCard
 
 
 def batch_bucket(n: int, max_batch: int) -> int:
