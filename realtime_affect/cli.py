@@ -50,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="FaceLandmarker's detector only: faster, misses small and distant faces")
     trk.add_argument("--sweep-every", type=int, default=20, metavar="N",
                      help="frames between full-range detector sweeps for new faces (video)")
+    trk.add_argument("--sample-fps", type=float, default=None, metavar="F",
+                     help="video: analyse about F frames per second (by timestamp); rows for those frames only")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging, tracebacks on errors")
     return p
@@ -135,6 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--lookahead must be 0 or more")
     if args.out and args.images:
         parser.error("--out writes a video: use it with --video or --camera")
+    if args.sample_fps is not None and (args.sample_fps <= 0 or not args.video):
+        parser.error("--sample-fps takes a positive number of frames per second, with --video")
     saved = args.csv or args.jsonl or args.parquet or args.out
     if not saved and (args.no_display or not args.camera and args.images):
         log.warning("no output file given (--csv, --jsonl, --parquet, --out): results are computed but not saved")
@@ -239,7 +243,7 @@ def _run(args: argparse.Namespace, console, stop: StopSignals) -> int:
                           "--jsonl or --out")
     options = AnalyzerOptions(max_faces=args.max_faces, temporal=not args.no_temporal,
                               full_range=not args.no_full_range, sweep_every=max(1, args.sweep_every),
-                              min_face_size=max(0, args.min_face_size))
+                              min_face_size=max(0, args.min_face_size), sample_fps=args.sample_fps)
     timer = StageTimer()
     totals = _Totals()
     opened: list = []
@@ -304,7 +308,10 @@ def _run(args: argparse.Namespace, console, stop: StopSignals) -> int:
                     continue
                 if sinks is None:
                     sinks = _open_sinks(args, stack, fps=source.info.fps, opened=opened)
-                task = progress.add_task(source.name[-30:], total=source.info.frames, fps=0.0, faces=0)
+                total = source.info.frames
+                if total and args.sample_fps and source.info.fps > args.sample_fps:
+                    total = max(1, round(total * args.sample_fps / source.info.fps))  # about that many analysed
+                task = progress.add_task(source.name[-30:], total=total, fps=0.0, faces=0)
                 if not consume(analyze_video(model, source, options, timer, stop.event), task, location, sinks):
                     break
                 if source.truncated:

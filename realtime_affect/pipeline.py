@@ -39,6 +39,9 @@ class AnalyzerOptions:
     #: idle-priority threads; None: with at least 2 cores, False: normal priority. A file's rows stay the same.
     idle_sweeps: bool | None = None
     min_face_size: int = 0
+    #: Videos: analyse about this many frames per second (by timestamp), rows only for those frames, the
+    #: temporal model's windows over them; None: every frame.
+    sample_fps: float | None = None
     tracker: TrackerOptions = field(default_factory=TrackerOptions)
 
 

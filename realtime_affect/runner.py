@@ -16,6 +16,7 @@ from realtime_affect.models import student_process
 from realtime_affect.models.backends.base import AffectModel
 from realtime_affect.pipeline import AnalyzerOptions, StreamAnalyzer
 from realtime_affect.sources import ImageSource, VideoSource
+from realtime_affect.sources.sampling import sample_frames
 from realtime_affect.system.cores import usable_cores
 from realtime_affect.timing import StageTimer
 from realtime_affect.types import FrameResult
@@ -59,7 +60,7 @@ def analyze_video(model: AffectModel, source: VideoSource, options: AnalyzerOpti
     finder = _finder(options, video=True, sweep_lag=SWEEP_LAG, idle_sweeps=_idle_sweeps(options))
     with helper or nullcontext(), finder as landmarks:
         analyzer = StreamAnalyzer(model, landmarks, options, timer=timer, student_process=helper)
-        frames = timed_frames(source, timer)
+        frames = timed_frames(sample_frames(source, options.sample_fps), timer)
         if overlap:
             with closing(faces_ahead(frames, analyzer.find, stop=stop)) as found:  # joined before the finder closes
                 for frame, faces in found:

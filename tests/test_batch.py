@@ -180,3 +180,17 @@ def test_inputs_from_folders_and_list_files_with_clashing_names_resolved(tmp_pat
     assert assign_outputs(list(reversed(found)), ".csv")[::-1] == items  # the same names in any order
     with pytest.raises(BatchInputError, match="no such file"):
         expand([str(tmp_path / "nope")])
+
+
+def test_batch_sample_fps_gives_affect_lives_rows(tmp_path, tiny_model, cli):
+    out = tmp_path / "out"
+    proc = batch(str(SINGLE_FACE), "--out", str(out), "--model", str(tiny_model), "--workers", "1", "-q",
+                 "--sample-fps", "10")
+    assert proc.returncode == 0, proc.stderr
+    live = tmp_path / "live.csv"
+    assert cli("--video", str(SINGLE_FACE), "--csv", str(live), "--model", str(tiny_model), "--no-display",
+               "--sample-fps", "10").returncode == 0
+    assert (out / "single_face.csv").read_bytes() == live.read_bytes()
+    assert len(live.read_text().splitlines()) - 1 == 24  # 2.4 s at 10 per second
+    bad = batch(str(SINGLE_FACE), "--out", str(out), "--sample-fps", "-1")
+    assert bad.returncode == 2 and "--sample-fps" in bad.stderr

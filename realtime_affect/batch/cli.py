@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-faces", type=int, default=4, metavar="N")
     p.add_argument("--no-temporal", action="store_true")
     p.add_argument("--no-full-range", action="store_true")
+    p.add_argument("--sample-fps", type=float, default=None, metavar="F",
+                   help="analyse about F frames per second of each video (by timestamp)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     p.add_argument("-v", "--verbose", action="store_true")
     return p
@@ -86,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--workers must be at least 1")
     if args.max_faces < 1:
         parser.error("--max-faces must be at least 1")
+    if args.sample_fps is not None and args.sample_fps <= 0:
+        parser.error("--sample-fps must be a positive number of frames per second")
     out_dir: Path = args.out
     try:
         if out_dir.exists() and not out_dir.is_dir():
@@ -98,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     options = JobOptions(model=args.model, backend=args.backend, max_faces=args.max_faces,
                          temporal=not args.no_temporal, full_range=not args.no_full_range, format=args.format,
-                         threads=threads_per_worker(args.workers))
+                         threads=threads_per_worker(args.workers), sample_fps=args.sample_fps)
     try:  # a bad model is the user's argument, not every input's failure: check it once, here
         check_model(options)
     except Exception as exc:

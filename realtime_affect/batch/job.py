@@ -34,6 +34,7 @@ class JobOptions:
     full_range: bool = True
     sweep_every: int = 20
     min_face_size: int = 0
+    sample_fps: float | None = None
     format: str = "csv"
     #: ONNX Runtime / torch threads per worker (None: the runtime's default).
     threads: int | None = None
@@ -43,7 +44,7 @@ class JobOptions:
         # would starve); the sweeps still merge as in affect-live, so the rows are the same.
         return AnalyzerOptions(max_faces=self.max_faces, temporal=self.temporal, full_range=self.full_range,
                                sweep_every=max(1, self.sweep_every), min_face_size=max(0, self.min_face_size),
-                               student_process=False, idle_sweeps=False)
+                               student_process=False, idle_sweeps=False, sample_fps=self.sample_fps)
 
 
 @dataclass
