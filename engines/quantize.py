@@ -128,7 +128,7 @@ def quantize_student(model: str | Path, out: str | Path, calibration: np.ndarray
         card.extra = {**card.extra, "precision": "int8",
                       "quantization": f"static QDQ, per-channel int8 weights, uint8 activations, ranges from the "
                                       f"{PERCENTILE}th percentile on {len(calibration)} aligned face crops"}
-        _write_with_card(quantized, quantized, card)
+        write_with_card(quantized, quantized, card)
         ref = float_model(check_batch)
         got = OnnxRuntimeBackend(quantized)(check_batch)
         diffs = {name: float(np.abs(got[name] - ref[name]).max()) for name in STUDENT_OUTPUTS}
@@ -141,12 +141,12 @@ def quantize_student(model: str | Path, out: str | Path, calibration: np.ndarray
     sequence_out = None
     if card.has_sequence and sequence_path_for(model).is_file():  # float, with the same (int8-marked) card
         sequence_out = sequence_path_for(out)
-        _write_with_card(sequence_path_for(model), sequence_out, card)
+        write_with_card(sequence_path_for(model), sequence_out, card)
     log.info("wrote %s (top expression agreement %.3f on %d faces)", out, agreement, len(check))
     return QuantizeReport(out, len(calibration), len(check), agreement, diffs, sequence_out)
 
 
-def _write_with_card(src: Path, dst: Path, card) -> None:
+def write_with_card(src: Path, dst: Path, card) -> None:
     """Copy the ONNX file ``src`` to ``dst`` with ``card`` in its metadata (the role entry is kept)."""
     import onnx
 
@@ -160,4 +160,4 @@ def _write_with_card(src: Path, dst: Path, card) -> None:
     onnx.save(proto, str(dst))
 
 
-__all__ = ["QuantizeReport", "calibration_crops", "quantize_student", "PERCENTILE"]
+__all__ = ["QuantizeReport", "calibration_crops", "quantize_student", "write_with_card", "PERCENTILE"]

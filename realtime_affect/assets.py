@@ -13,9 +13,9 @@ CHECKSUMS: dict[str, str] = {
     "face_detection_full_range_sparse.tflite":
         "2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1",
     # the bundled default model (scripts/build_default_model.sh; assets/DEFAULT_MODEL.md)
-    "default_model.pt": "183ee3ee2e50727def53b9d2079f18f0727a8ac8685f3fb32a6bdbaf7fe13c58",
-    "default_model.onnx": "6d2d0fbd83eaeb025e692a9e39a36cd6264bede9377dd946f2cbb72b9f4af85a",
-    "default_model.sequence.onnx": "8f3138f64b3516c5da25bef652e1f7214b22c1b3502b419792449b2773678606",
+    "default_model.pt": "2f568e1ddc00b6182dab55b515b741ef91af57a0f9e5e42879f124378cf6c0c2",
+    "default_model.onnx": "e1c798d77d9d0815e1096fbd7a6b341f79d5cdc595291adb5ac51f5e098567ff",
+    "default_model.sequence.onnx": "5c4b08755dd614b9f67e77cf85b49fcd2ff383f72f01970075487d7b580c8194",
 }
 
 

@@ -17,7 +17,7 @@ from realtime_affect.faces.tracking import Tracker, TrackerOptions, TrackUpdate
 from realtime_affect.models.backends.base import AffectModel
 from realtime_affect.temporal.feature_windows import CentredWindows, Observation, WindowJob
 from realtime_affect.timing import StageTimer
-from realtime_affect.types import Face, FaceResult, Frame, FrameResult, Prediction
+from realtime_affect.types import Face, FaceResult, Frame, FrameResult, Prediction, calibrated_confidence
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +60,11 @@ class _Pending:
     entries: list[_Entry]
 
 
-def _prediction(outputs: dict[str, np.ndarray]) -> Prediction:
-    return Prediction(expression=np.asarray(outputs["expression"], dtype=np.float32),
-                      action_units=np.asarray(outputs["action_units"], dtype=np.float32),
-                      valence_arousal=np.asarray(outputs["valence_arousal"], dtype=np.float32))
+def _prediction(outputs: dict[str, np.ndarray], temperature: float = 1.0) -> Prediction:
+    expression = np.asarray(outputs["expression"], dtype=np.float32)
+    return Prediction(expression=expression, action_units=np.asarray(outputs["action_units"], dtype=np.float32),
+                      valence_arousal=np.asarray(outputs["valence_arousal"], dtype=np.float32),
+                      confidence=calibrated_confidence(expression, temperature))
 
 
 class StudentRunner:
@@ -105,6 +106,7 @@ class StreamAnalyzer:
         self.student = StudentRunner(model, self.timer, student_process)
         self.tracker = Tracker(self.options.tracker)
         self.measurer = RowMeasurer()
+        self.temperature = float(model.card.expression_temperature)
         self.temporal = bool(self.options.temporal and model.sequence is not None and not stills)
         self.windows = CentredWindows(model.card.window, self.options.hop)
         self._pending: deque[_Pending] = deque()
@@ -188,7 +190,7 @@ class StreamAnalyzer:
                 if entry.dropped or entry.face.track_id < 0:
                     continue
                 use_seq = self.temporal and entry.obs is not None and entry.obs.weight > 0
-                pred = _prediction(entry.obs.mean() if use_seq else entry.student)
+                pred = _prediction(entry.obs.mean() if use_seq else entry.student, self.temperature)
                 faces.append(FaceResult(entry.face.track_id, entry.face, pred, temporal=use_seq))
             faces.sort(key=lambda r: r.track_id)
             results.append(self.measurer.measure(FrameResult(pending.frame, faces)))
@@ -199,7 +201,7 @@ class StreamAnalyzer:
         results = []
         for i, (face, out) in enumerate(zip(faces, outputs), start=1):
             face.track_id = i
-            results.append(FaceResult(i, face, _prediction(out), temporal=False))
+            results.append(FaceResult(i, face, _prediction(out, self.temperature), temporal=False))
         return self.measurer.measure(FrameResult(frame, results), still=True)
 
 
@@ -251,6 +253,7 @@ class LiveAnalyzer:
         self.student = StudentRunner(model, self.timer)
         self.tracker = Tracker(self.options.tracker)
         self.measurer = RowMeasurer()
+        self.temperature = float(model.card.expression_temperature)
         self.temporal = bool(self.options.temporal and model.sequence is not None)
         self.lookahead = lookahead if self.temporal else 0
         self.windows = LiveWindows(model.card.window, self.lookahead)
@@ -295,7 +298,7 @@ class LiveAnalyzer:
         faces = []
         for entry in pending.entries:
             use_seq = entry.obs is not None and entry.obs.weight > 0
-            pred = _prediction(entry.obs.mean() if use_seq else entry.student)
+            pred = _prediction(entry.obs.mean() if use_seq else entry.student, self.temperature)
             faces.append(FaceResult(entry.face.track_id, entry.face, pred, temporal=use_seq))
         faces.sort(key=lambda r: r.track_id)
         return self.measurer.measure(FrameResult(pending.frame, faces))

@@ -63,6 +63,9 @@ class Prediction:
     expression: np.ndarray  # (8,) probabilities summing to 1
     action_units: np.ndarray  # (12,) independent probabilities
     valence_arousal: np.ndarray  # (2,) in [-1, 1]
+    #: The top class's probability after the model's calibration (temperature scaling; see
+    #: ``calibrated_confidence``): how often a reading this confident is right. NaN when not computed.
+    confidence: float = float("nan")
 
     @property
     def top_expression(self) -> str:
@@ -79,6 +82,15 @@ class Prediction:
     def au(self, name: str) -> float:
         """Probability of one action unit, by name such as ``"AU12"``."""
         return float(self.action_units[ACTION_UNITS.index(name)])
+
+
+def calibrated_confidence(expression: np.ndarray, temperature: float) -> float:
+    """The top probability of ``softmax(log(p) / temperature)``: the same top class, a confidence that matches
+    accuracy on validation data when ``temperature`` was fitted there (``scripts/calibrate_expression.py``)."""
+    logits = np.log(np.clip(np.asarray(expression, np.float64), 1e-7, 1.0)) / temperature
+    logits -= logits.max()
+    e = np.exp(logits)
+    return float(e.max() / e.sum())
 
 
 @dataclass

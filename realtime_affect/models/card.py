@@ -39,6 +39,9 @@ class ModelCard:
     #: are reported as missing rather than as made-up numbers.
     trained: tuple[str, ...] = ("expression", "action_units", "valence_arousal")
     student_arch: str = "small"
+    #: Temperature that calibrates the expression probabilities' top-class confidence (``expr_confidence``),
+    #: fitted on validation data by ``scripts/calibrate_expression.py``; 1.0: not calibrated.
+    expression_temperature: float = 1.0
     has_sequence: bool = False
     description: str = ""
     format_version: int = CARD_FORMAT_VERSION

@@ -13,7 +13,7 @@ EXTRA_COLUMNS = ("source", "temporal", "fitted")
 #: Columns after those: head pose, gaze, eyes and how far to trust the row (``types.FaceMeasures``); empty
 #: where a value is unknown.
 MEASURE_COLUMNS = ("head_yaw", "head_pitch", "head_roll", "gaze_yaw", "gaze_pitch", "eye_open_l", "eye_open_r",
-                   "blink", "quality", "quality_flags")
+                   "blink", "quality", "quality_flags", "expr_confidence")
 
 
 def _fmt(value: float) -> str:
@@ -24,14 +24,14 @@ def _opt(value: float, digits: int) -> str:
     return "" if value != value else f"{value:.{digits}f}"
 
 
-def measure_values(measures: FaceMeasures | None) -> list[str]:
-    """The ``MEASURE_COLUMNS`` of one face as CSV text (all empty when it was not measured)."""
+def measure_values(measures: FaceMeasures | None, confidence: float) -> list[str]:
+    """The ``MEASURE_COLUMNS`` of one face as CSV text (empty where unknown)."""
     if measures is None:
-        return [""] * len(MEASURE_COLUMNS)
+        return [""] * (len(MEASURE_COLUMNS) - 1) + [_opt(confidence, 4)]
     m = measures
     return [_opt(m.head_yaw, 1), _opt(m.head_pitch, 1), _opt(m.head_roll, 1), _opt(m.gaze_yaw, 1),
             _opt(m.gaze_pitch, 1), _opt(m.eye_open_l, 3), _opt(m.eye_open_r, 3), "1" if m.blink else "0",
-            _opt(m.quality, 4), m.quality_flags]
+            _opt(m.quality, 4), m.quality_flags, _opt(confidence, 4)]
 
 
 def format_rows(result: FrameResult) -> str:
@@ -50,7 +50,7 @@ def format_rows(result: FrameResult) -> str:
         values += [_fmt(v) for v in p.action_units]
         values += [_fmt(v) for v in p.valence_arousal]
         values += [source, "1" if face.temporal else "0", "1" if face.face.fitted else "0"]
-        values += measure_values(face.measures)
+        values += measure_values(face.measures, p.confidence)
         lines.append(",".join(values))
     return "".join(line + "\n" for line in lines)
 

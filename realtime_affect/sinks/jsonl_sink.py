@@ -39,6 +39,7 @@ def frame_record(result: FrameResult) -> dict:
             "temporal": f.temporal,
             "fitted": f.face.fitted,
             **measure_record(f.measures),
+            "expr_confidence": _num(f.prediction.confidence, 4),
         } for f in result.faces],
     }
 

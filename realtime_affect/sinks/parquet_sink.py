@@ -49,7 +49,7 @@ def frame_rows(result: FrameResult) -> dict[str, list]:
                   *map(float, p.valence_arousal), source, bool(face.temporal), bool(face.face.fitted)]
         m = face.measures or FaceMeasures()
         values += [m.head_yaw, m.head_pitch, m.head_roll, m.gaze_yaw, m.gaze_pitch, m.eye_open_l, m.eye_open_r,
-                   bool(m.blink), m.quality, m.quality_flags]
+                   bool(m.blink), m.quality, m.quality_flags, float(p.confidence)]
         for name, value in zip(COLUMN_TYPES, values):
             cols[name].append(value)
     return cols
