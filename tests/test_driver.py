@@ -296,3 +296,12 @@ def test_dashboard_shows_unknown_eyes_the_zone_and_event_banners():
     assert (img[:, 0] == (0, 0, 255)).all(axis=1).mean() > 0.9  # red border: microsleep is the most urgent
     inside = img[y + 8:y + h - 8, x + 8:x + w - 8]
     assert (inside == 0).all()  # nothing drawn over the face
+
+
+def test_eye_settings_in_a_config_file_flat_or_as_a_table(tmp_path):
+    (tmp_path / "e.json").write_text(json.dumps({"closed_below": 0.25, "eyes": {"blink_cue": 0.7}, "sleep_s": 4}))
+    config = load_config(tmp_path / "e.json")
+    assert (config.eyes.closed_below, config.eyes.blink_cue, config.sleep_s) == (0.25, 0.7, 4.0)
+    (tmp_path / "f.json").write_text(json.dumps({"eyes": {"closed_under": 0.3}}))
+    with pytest.raises(ConfigError, match="unknown eye setting 'closed_under'"):
+        load_config(tmp_path / "f.json")

@@ -9,8 +9,10 @@ measured on real clips (README, "Driver monitoring").
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+
+from realtime_affect.faces.eyes import EyeOptions
 
 
 class ConfigError(ValueError):
@@ -21,28 +23,9 @@ class ConfigError(ValueError):
 class DriverConfig:
     # -- whose face: "largest", "central", or a track id as text
     subject: str = "largest"
-    # -- eyes
-    #: openness is EAR scaled between this driver's closed and open levels; the closed level is this share of
-    #: the open level (MediaPipe's mesh keeps lids ~15% apart even when the eyes are shut)
-    closed_level: float = 0.15
-    #: eyes count as closed below this openness (P80: at least 80% closed)
-    closed_below: float = 0.2
-    #: ... or below this openness while MediaPipe's eyeBlink blendshapes read at least ``blink_cue``
-    closed_below_with_blink: float = 0.35
-    blink_cue: float = 0.6
-    #: the open level before this driver's own is learnt (EAR of an open eye, population median)
-    open_level_prior: float = 0.28
-    #: seconds of open-eyed frames before the driver's own open level is used alone; its window
-    open_level_learn_s: float = 3.0
-    open_level_window_s: float = 120.0
-    #: head turned beyond this (degrees) makes both eyes unknown; beyond ``far_eye_yaw`` the far eye is unknown
-    unknown_yaw: float = 60.0
-    far_eye_yaw: float = 35.0
-    #: eyes narrower than this (pixels) cannot be measured
-    min_eye_width_px: float = 6.0
-    #: sunglasses or a hand: the eye opening is this much darker than the cheek and flat (grey-level spread)
-    occluded_darkness: float = 0.45
-    occluded_spread: float = 12.0
+    # -- eyes: how eye state is read (``faces.eyes.EyeOptions``; in a config file as an ``eyes`` table, or
+    # its keys at the top level)
+    eyes: EyeOptions = field(default_factory=EyeOptions)
     #: a closure while an expression other than neutral is this probable (laughing, crying) is the face's
     #: doing, not sleep: it is recorded but raises no microsleep/sleep and is left out of PERCLOS
     expressive_closure_prob: float = 0.7
@@ -94,11 +77,9 @@ class DriverConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    def eye_options(self):
-        """The eye-state settings of this configuration (``faces.eyes.EyeOptions``)."""
-        from realtime_affect.faces.eyes import EyeOptions
-
-        return EyeOptions(**{f.name: getattr(self, f.name) for f in fields(EyeOptions)})
+    def eye_options(self) -> EyeOptions:
+        """The eye-state settings of this configuration."""
+        return self.eyes
 
 
 def load_config(path: str | Path, base: DriverConfig | None = None) -> DriverConfig:
@@ -120,11 +101,22 @@ def load_config(path: str | Path, base: DriverConfig | None = None) -> DriverCon
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a table of settings")
     config = base or DriverConfig()
-    known = {f.name: f for f in fields(DriverConfig)}
-    values = config.to_dict()
+    eye_keys = {f.name for f in fields(EyeOptions)}
+    eye_values = asdict(config.eyes)
+    eyes_table = data.pop("eyes", {})
+    if not isinstance(eyes_table, dict):
+        raise ConfigError(f"{path}: eyes must be a table of eye settings")
+    for key, value in [*eyes_table.items(), *[(k, data.pop(k)) for k in list(data) if k in eye_keys]]:
+        if key not in eye_keys:
+            raise ConfigError(f"{path}: unknown eye setting {key!r} (known: {', '.join(sorted(eye_keys))})")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{path}: {key} must be a number, not {value!r}")
+        eye_values[key] = float(value)
+    known = {f.name: f for f in fields(DriverConfig) if f.name != "eyes"}
+    values = {k: v for k, v in config.to_dict().items() if k != "eyes"}
     for key, value in data.items():
         if key not in known:
-            raise ConfigError(f"{path}: unknown setting {key!r} (known: {', '.join(sorted(known))})")
+            raise ConfigError(f"{path}: unknown setting {key!r} (known: {', '.join(sorted([*known, *eye_keys]))})")
         default = values[key]
         if key == "road_direction":
             if value is not None and (not isinstance(value, list) or len(value) != 2):
@@ -139,4 +131,4 @@ def load_config(path: str | Path, base: DriverConfig | None = None) -> DriverCon
         else:
             value = float(value)
         values[key] = value
-    return DriverConfig(**values)
+    return DriverConfig(**values, eyes=EyeOptions(**eye_values))
