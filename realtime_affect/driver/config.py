@@ -91,8 +91,10 @@ def load_config(path: str | Path, base: DriverConfig | None = None) -> DriverCon
         raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
     try:
         if path.suffix.lower() == ".toml":
-            import tomllib
-
+            try:
+                import tomllib
+            except ImportError as exc:  # Python 3.10
+                raise ConfigError(f"{path}: TOML needs Python 3.11 or later; write the settings as JSON") from exc
             data = tomllib.loads(text)
         else:
             data = json.loads(text)
