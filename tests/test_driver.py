@@ -305,3 +305,15 @@ def test_eye_settings_in_a_config_file_flat_or_as_a_table(tmp_path):
     (tmp_path / "f.json").write_text(json.dumps({"eyes": {"closed_under": 0.3}}))
     with pytest.raises(ConfigError, match="unknown eye setting 'closed_under'"):
         load_config(tmp_path / "f.json")
+
+
+def test_dark_lenses_with_reflections_still_hide_the_eyes():
+    m, t = settled()
+    frame = frame_result(t, eye_open=SHUT)
+    bgr = _TEXTURE.copy()
+    lens = np.full((31, 108, 3), 20, np.uint8)
+    lens[11:13, 30:34] = 230  # a highlight: the lens is dark but no longer flat
+    bgr[85:116, 92:200] = lens
+    frame.frame.bgr = bgr
+    state = m.update(frame)
+    assert state.eye_state == "unknown"
