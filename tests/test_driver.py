@@ -317,3 +317,12 @@ def test_dark_lenses_with_reflections_still_hide_the_eyes():
     frame.frame.bgr = bgr
     state = m.update(frame)
     assert state.eye_state == "unknown"
+
+
+def test_a_squint_the_blink_cue_calls_closed_raises_no_alarm_and_is_open_for_perclos():
+    m, t = settled()
+    squint = {"eyeBlinkLeft": 0.7, "eyeBlinkRight": 0.7, "eyeSquintLeft": 0.8, "eyeSquintRight": 0.8}
+    states = run(m, 2.0, t, eye_open=1.7, shapes=squint)  # openness about 0.3: narrowed, not shut
+    run(m, 1.0, t + 2.0)
+    assert states[-1].eye_state == "closed" and m.events == []
+    assert [c.kind for c in m.closures] == ["squint"] and states[-1].perclos == 0.0

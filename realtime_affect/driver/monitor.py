@@ -51,7 +51,8 @@ class Closure:
     start_s: float
     end_s: float
     track_id: int
-    kind: str  # blink (< microsleep_s), microsleep, sleep, expressive (laughing, crying), yawn (squeezed)
+    kind: str  # blink (< microsleep_s), microsleep, sleep, expressive (laughing, crying), yawn (squeezed),
+    #           squint (closed by the blink cue only, never below the closed level: no alarm)
 
     @property
     def duration_s(self) -> float:
@@ -163,6 +164,7 @@ class _Subject:
         self.closure_start: float | None = None
         self.last_closed: float | None = None
         self.closure_expressive = [0.0, 0]  # sum, count
+        self.closure_openness = [0.0, 0]  # sum, count
         self.closure_in_yawn = False
         self.yawn = _Episode(config.yawn_gap_s)
         self.yawn_peak = 0.0
@@ -250,8 +252,11 @@ class DriverMonitor:
         state.gaze_yaw, state.gaze_pitch, state.zone = gaze.yaw, gaze.pitch, gaze.zone
         state.mouth_open = mouth
         self._yawns(s, t, mouth, jaw, happiness, state)
-        counted_closed = self._closures(s, t, eyes.state, expressive, state)
-        self._perclos(s, t, dt, eyes.state, counted_closed, state)
+        known = [v for v in (eyes.open_left, eyes.open_right) if not math.isnan(v)]
+        openness = sum(known) / len(known) if known else math.nan
+        counted_closed = self._closures(s, t, eyes.state, openness, expressive, state)
+        deep = counted_closed and openness < c.eyes.closed_below  # P80: at least 80% closed
+        self._perclos(s, t, dt, eyes.state, counted_closed, deep, state)
         self._attention(s, t, dt, gaze, counted_closed, eyes.state, state)
         self._affect(s, t, face)
         state.active = list(self._open)
@@ -279,16 +284,20 @@ class DriverMonitor:
         self._set("yawning", s.yawn_confirmed, s.yawn.start, t, s.yawn_peak, f"mouth opening {s.yawn_peak:.2f}",
                   off_s=0.0)
 
-    def _closures(self, s: _Subject, t: float, eye_state: str, expressive: float, state: DriverState) -> bool:
+    def _closures(self, s: _Subject, t: float, eye_state: str, openness: float, expressive: float,
+                  state: DriverState) -> bool:
         """Closure episodes, blinks, microsleep and sleep; True when this frame's closure counts (not the face's
-        own doing: laughing, crying, a yawn)."""
+        own doing: laughing, crying, a yawn; not a squint that the blink cue alone called closed)."""
         c = self.config
         if eye_state == CLOSED:
             if s.closure_start is None:
                 s.closure_start, s.closure_expressive, s.closure_in_yawn = t, [0.0, 0], False
+                s.closure_openness = [0.0, 0]
             s.last_closed = t
             s.closure_expressive[0] += expressive
             s.closure_expressive[1] += 1
+            s.closure_openness[0] += openness
+            s.closure_openness[1] += 1
             # a mouth opening that lasts longer than any yawn is a slack jaw, not a yawn
             s.closure_in_yawn = s.closure_in_yawn or (s.yawn.last_true == t and s.yawn.duration(t) <= 8.0)
         elif s.closure_start is not None and (eye_state == OPEN or t - s.last_closed > c.closure_gap_s):
@@ -301,7 +310,7 @@ class DriverMonitor:
             return False
         duration = s.last_closed - s.closure_start
         state.closure_s = duration
-        suppressed = self._closure_kind(s, duration) in ("expressive", "yawn")
+        suppressed = self._closure_kind(s, duration) in ("expressive", "yawn", "squint")
         reason = f"eyes closed {duration:.1f} s"
         self._set("microsleep", not suppressed and c.microsleep_s <= duration < c.sleep_s, s.closure_start, t,
                   duration, reason, off_s=0.0)
@@ -315,6 +324,9 @@ class DriverMonitor:
         total, count = s.closure_expressive
         if count and total / count >= c.expressive_closure_prob:
             return "expressive"
+        total, count = s.closure_openness
+        if count and total / count >= c.eyes.closed_below:  # never deeply shut: narrowed eyes, not sleep
+            return "squint"
         if duration >= c.sleep_s:
             return "sleep"
         return "microsleep" if duration >= c.microsleep_s else "blink"
@@ -328,11 +340,13 @@ class DriverMonitor:
             state.blink = True
         s.closure_start = s.last_closed = None
 
-    def _perclos(self, s: _Subject, t: float, dt: float, eye_state: str, counted_closed: bool,
+    def _perclos(self, s: _Subject, t: float, dt: float, eye_state: str, counted_closed: bool, deep: bool,
                  state: DriverState) -> None:
+        """P80: frames with the eyes at least 80% closed over frames with a known eye state (closures that are
+        the face's own doing are left out)."""
         c = self.config
         if eye_state == OPEN or counted_closed:
-            s.perclos.add(t, dt, 1.0 if counted_closed else 0.0)
+            s.perclos.add(t, dt, 1.0 if deep else 0.0)
         s.perclos.trim(t)
         known = s.perclos.total()
         state.perclos = s.perclos.weighted() / known if known > 0 else 0.0
