@@ -335,7 +335,7 @@ class DriverMonitor:
         duration = end - s.closure_start
         kind = self._closure_kind(s, duration)
         self.closures.append(Closure(s.closure_start, end, s.track_id if s.track_id is not None else -1, kind))
-        if duration < self.config.microsleep_s:
+        if duration < self.config.microsleep_s and kind != "squint":
             s.blinks.append((end, duration))
             state.blink = True
         s.closure_start = s.last_closed = None
