@@ -46,7 +46,8 @@ def main() -> int:
     rates: list[float | None] = [None] + [float(r) for r in args.rates.split(",")]
     full: dict[int, str] = {}
     print(f"clip: {args.clip.name}; cost per video hour = wall x {cores} cores / video seconds")
-    print("| rate | analysed frames | wall s (median) | core-hours per video hour | flips per s | agreement with every frame |")
+    print("| rate | analysed frames | wall s (median) | core-hours per video hour | flips per s "
+          "| agreement with every frame |")
     print("|---|---|---|---|---|---|")
     for rate in rates:
         walls, tops, duration = [], {}, 0.0

@@ -81,7 +81,8 @@ def main() -> int:
              "| | temperature | accuracy | NLL | ECE (15 bins) | mean confidence |", "|---|---|---|---|---|---|",
              f"| before | 1.00 | {(before.argmax(1) == y).mean():.3f} | {nll(before, y):.3f} | {ece(before, y):.3f} | "
              f"{before.max(1).mean():.3f} |",
-             f"| after | {t_half:.2f} | {(after.argmax(1) == y).mean():.3f} | {nll(after, y):.3f} | {ece(after, y):.3f} | "
+             f"| after | {t_half:.2f} | {(after.argmax(1) == y).mean():.3f} | {nll(after, y):.3f} | "
+             f"{ece(after, y):.3f} | "
              f"{after.max(1).mean():.3f} |", "",
              f"Temperature fitted on all {len(labels)} faces (the one to ship): **{t_all:.2f}**."]
     text = "\n".join(lines) + "\n"
