@@ -77,10 +77,6 @@ class DriverConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    def eye_options(self) -> EyeOptions:
-        """The eye-state settings of this configuration."""
-        return self.eyes
-
 
 def load_config(path: str | Path, base: DriverConfig | None = None) -> DriverConfig:
     """Settings from a JSON (``.json``) or TOML (``.toml``) file over ``base`` (the defaults when None)."""

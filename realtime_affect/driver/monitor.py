@@ -159,7 +159,7 @@ class _Subject:
 
     def __init__(self, config: DriverConfig, track_id: int | None) -> None:
         self.track_id = track_id
-        self.eyes = EyeStateEstimator(config.eye_options())
+        self.eyes = EyeStateEstimator(config.eyes)
         self.attention = AttentionEstimator(config)
         self.closure_start: float | None = None
         self.last_closed: float | None = None
