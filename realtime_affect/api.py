@@ -51,6 +51,14 @@ class Analyzer:
             files.extend(list_images(path))
         yield from analyze_images(self.model, files, self.options, stop=self._stop)
 
+    def measure_baseline(self, paths: Sequence[str | Path]):
+        """A person's neutral reading from images and/or videos of their neutral face; pass it as
+        ``AnalyzerOptions(baseline=...)`` (or set ``analyzer.options.baseline``) to read every face relative
+        to it, or keep it with ``temporal.baseline.save_baseline``."""
+        from realtime_affect.runner import measure_baseline
+
+        return measure_baseline(self.model, paths, self.options, stop=self._stop)
+
     def camera(self, device: int | str = 0, lookahead: int = 0,
                callback: Callable[[FrameResult], None] | None = None) -> Iterator[FrameResult]:
         """Live results from a camera (newest frame wins); ends on ``stop()`` or when the camera stops."""

@@ -13,9 +13,9 @@ CHECKSUMS: dict[str, str] = {
     "face_detection_full_range_sparse.tflite":
         "2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1",
     # the bundled default model (scripts/build_default_model.sh; assets/DEFAULT_MODEL.md)
-    "default_model.pt": "2f568e1ddc00b6182dab55b515b741ef91af57a0f9e5e42879f124378cf6c0c2",
-    "default_model.onnx": "e1c798d77d9d0815e1096fbd7a6b341f79d5cdc595291adb5ac51f5e098567ff",
-    "default_model.sequence.onnx": "5c4b08755dd614b9f67e77cf85b49fcd2ff383f72f01970075487d7b580c8194",
+    "default_model.pt": "f642dc94a957c20ed49be26fd69e33e2a7114f132bc19c8af113a9ad170a7883",
+    "default_model.onnx": "4a4ba95fa85ec6cfafabcfa91e7b0589c2d34ae1c357528c89833ab27b8af6f9",
+    "default_model.sequence.onnx": "99f98655947ed2fe3ad96971aef5cd0b65ff48d06c7f3ed48e1200de42fe2a49",
 }
 
 

@@ -52,6 +52,17 @@ def build_parser() -> argparse.ArgumentParser:
                      help="frames between full-range detector sweeps for new faces (video)")
     trk.add_argument("--sample-fps", type=float, default=None, metavar="F",
                      help="video: analyse about F frames per second (by timestamp); rows for those frames only")
+    bl = p.add_argument_group("per-person baseline (readings relative to the person's own neutral face)")
+    bl.add_argument("--baseline-from", nargs="+", metavar="FILE",
+                    help="images or a video of the person's neutral face: every face of the run is read relative "
+                         "to it (one-person use)")
+    bl.add_argument("--baseline", choices=("auto",),
+                    help="auto: each tracked face learns its own neutral from its calmest frames (video, camera)")
+    bl.add_argument("--load-baseline", metavar="FILE", help="use a baseline saved with --save-baseline")
+    bl.add_argument("--save-baseline", metavar="FILE",
+                    help="keep the baseline measured by --baseline-from (or learnt by --baseline auto) in this JSON "
+                         "file under --person; other people in the file are kept")
+    bl.add_argument("--person", metavar="NAME", help="whose baseline to save or load")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging, tracebacks on errors")
     return p
@@ -127,6 +138,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = Console(stderr=True)
     setup_logging(args.verbose, console)
     given = [name for name in ("video", "images", "camera") if getattr(args, name)]
+    _check_baseline_args(parser, args, given)
+    if not given and args.baseline_from and args.save_baseline:
+        return run_guarded(lambda stop: _calibrate_only(args, console, stop), console, args.verbose)
     if not given:
         parser.error("give an input: --camera 0, --video PATH|URL ... or --images DIR ...")
     if len(given) > 1:
@@ -143,6 +157,88 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not saved and (args.no_display or not args.camera and args.images):
         log.warning("no output file given (--csv, --jsonl, --parquet, --out): results are computed but not saved")
     return run_guarded(lambda stop: _run(args, console, stop), console, args.verbose)
+
+
+def _check_baseline_args(parser: argparse.ArgumentParser, args: argparse.Namespace, given: list[str]) -> None:
+    chosen = [flag for flag, value in (("--baseline-from", args.baseline_from), ("--baseline auto", args.baseline),
+                                       ("--load-baseline", args.load_baseline)) if value]
+    if len(chosen) > 1:
+        parser.error(f"choose one baseline: {' or '.join(chosen)}")
+    if args.baseline and "images" in given:
+        parser.error("--baseline auto learns over time: use it with --video or --camera, or give the person's "
+                     "neutral face with --baseline-from")
+    if args.save_baseline:
+        if not (args.baseline_from or args.baseline):
+            parser.error("--save-baseline keeps a baseline measured by --baseline-from FILE... or --baseline auto")
+        if not args.person:
+            parser.error("--save-baseline needs --person NAME (a baseline file can hold several people)")
+        if args.baseline and (len(args.video or []) > 1 or "images" in given):
+            parser.error("--baseline auto with --save-baseline: give one video or the camera")
+    if args.person and not (args.save_baseline or args.load_baseline):
+        parser.error("--person names whose baseline to --save-baseline or --load-baseline")
+
+
+def _model_for_baseline(args: argparse.Namespace, stack: ExitStack, threads=None):
+    from realtime_affect.models.defaults import resolve_model
+    from realtime_affect.models.loader import open_model
+
+    return stack.enter_context(open_model(resolve_model(args.model, args.backend), backend=args.backend,
+                                          device=args.device, threads=threads))
+
+
+def _baseline_option(args: argparse.Namespace, model, console, stop: StopSignals):
+    """What ``AnalyzerOptions.baseline`` gets from the flags (measuring or loading the baseline first)."""
+    from realtime_affect.runner import measure_baseline
+    from realtime_affect.sources import check_readable_file
+    from realtime_affect.temporal.baseline import (
+        BaselineCorrector,
+        check_baseline_file,
+        load_baseline,
+        model_key,
+        reference_from_card,
+    )
+
+    if args.save_baseline:
+        check_baseline_file(args.save_baseline)
+    if args.load_baseline:
+        return load_baseline(args.load_baseline, args.person, model_key(model.card))
+    if args.baseline_from:
+        for path in args.baseline_from:
+            check_readable_file(Path(path))
+        reading = measure_baseline(model, args.baseline_from, stop=stop.event)
+        if not args.quiet:
+            console.print(f"baseline: the neutral face of {len(args.baseline_from)} file(s), {reading.frames} "
+                          "face reading(s)")
+        return reading
+    if args.baseline == "auto" and args.save_baseline:  # one corrector, so its learnt baselines can be saved
+        return BaselineCorrector(reference_from_card(model.card), auto=True,
+                                 temperature=float(model.card.expression_temperature))
+    return args.baseline
+
+
+def _save_baseline(args: argparse.Namespace, baseline, model, console) -> None:
+    """Keep the run's baseline under ``--person`` (auto: the track that learnt from the most frames)."""
+    from realtime_affect.temporal.baseline import BaselineCorrector, NeutralReading, model_key, save_baseline
+
+    reading = baseline
+    if isinstance(baseline, BaselineCorrector):
+        learnt = baseline.learnt()
+        if not learnt:
+            log.error("--save-baseline: no face was seen long enough to learn a baseline; nothing saved")
+            return
+        reading = max(learnt.values(), key=lambda r: r.frames)
+    if isinstance(reading, NeutralReading):
+        path = save_baseline(args.save_baseline, args.person, reading, model_key(model.card))
+        if not args.quiet:
+            console.print(f"saved the baseline of {args.person!r} to {path}")
+
+
+def _calibrate_only(args: argparse.Namespace, console, stop: StopSignals) -> int:
+    """``--baseline-from ... --save-baseline F --person P`` without an input: measure and save, nothing else."""
+    with ExitStack() as stack:
+        model = _model_for_baseline(args, stack)
+        _save_baseline(args, _baseline_option(args, model, console, stop), model, console)
+    return EXIT_OK
 
 
 def run_guarded(run: Callable[[StopSignals], int], console, verbose: bool, prog: str = "affect-live",
@@ -172,8 +268,10 @@ def report_error(exc: BaseException, verbose: bool, prog: str = "affect-live",
     from realtime_affect.models.checkpoint import ModelFileError
     from realtime_affect.sinks import SinkError
     from realtime_affect.sources import SourceError
+    from realtime_affect.temporal.baseline import BaselineError
 
-    expected = (SourceError, SinkError, BackendError, CardError, ModelFileError, AssetError, *also_expected)
+    expected = (SourceError, SinkError, BackendError, CardError, ModelFileError, AssetError, BaselineError,
+                *also_expected)
     if verbose:
         log.exception("details")
     if isinstance(exc, expected):
@@ -258,6 +356,8 @@ def _run(args: argparse.Namespace, console, stop: StopSignals) -> int:
         threads = None if camera is not None else model_threads()
         model = stack.enter_context(open_model(model_path, backend=args.backend, device=args.device,
                                                threads=threads))
+        baseline = _baseline_option(args, model, console, stop)
+        options.baseline = baseline
         progress = stack.enter_context(progress_bar(console, args.quiet or args.camera is not None))
         overlay = OverlayState()
 
@@ -317,6 +417,8 @@ def _run(args: argparse.Namespace, console, stop: StopSignals) -> int:
                 if source.truncated:
                     totals.truncated.append(source.name)
                 source.close()
+        if args.save_baseline:
+            _save_baseline(args, baseline, model, console)
     elapsed = time.perf_counter() - started
     if not args.quiet:
         _summary(console, totals, timer, elapsed, outputs)

@@ -15,6 +15,7 @@ from realtime_affect.faces import align
 from realtime_affect.faces.row_measures import RowMeasurer
 from realtime_affect.faces.tracking import Tracker, TrackerOptions, TrackUpdate
 from realtime_affect.models.backends.base import AffectModel
+from realtime_affect.temporal.baseline import BaselineCorrector, NeutralReading, reference_from_card
 from realtime_affect.temporal.feature_windows import CentredWindows, Observation, WindowJob
 from realtime_affect.timing import StageTimer
 from realtime_affect.types import Face, FaceResult, Frame, FrameResult, Prediction, calibrated_confidence
@@ -42,6 +43,10 @@ class AnalyzerOptions:
     #: Videos: analyse about this many frames per second (by timestamp), rows only for those frames, the
     #: temporal model's windows over them; None: every frame.
     sample_fps: float | None = None
+    #: Per-person neutral baseline (``temporal/baseline.py``): a ``NeutralReading`` applied to every face,
+    #: "auto" (each track learns its own from its calm frames), a ``BaselineCorrector`` (kept by the caller, e.g.
+    #: to save what it learnt), or None (readings as the model gives them).
+    baseline: "NeutralReading | BaselineCorrector | str | None" = None
     tracker: TrackerOptions = field(default_factory=TrackerOptions)
 
 
@@ -65,6 +70,26 @@ def _prediction(outputs: dict[str, np.ndarray], temperature: float = 1.0) -> Pre
     return Prediction(expression=expression, action_units=np.asarray(outputs["action_units"], dtype=np.float32),
                       valence_arousal=np.asarray(outputs["valence_arousal"], dtype=np.float32),
                       confidence=calibrated_confidence(expression, temperature))
+
+
+def baseline_corrector(baseline: NeutralReading | str | None, card, temperature: float) -> BaselineCorrector | None:
+    """The corrector an ``AnalyzerOptions.baseline`` asks for (None: no baseline)."""
+    if baseline is None or isinstance(baseline, BaselineCorrector):
+        return baseline
+    if isinstance(baseline, str):
+        if baseline != "auto":
+            raise ValueError(f"baseline must be a NeutralReading, 'auto' or None (got {baseline!r})")
+        return BaselineCorrector(reference_from_card(card), auto=True, temperature=temperature)
+    return BaselineCorrector(reference_from_card(card), fixed=baseline, temperature=temperature)
+
+
+def apply_baseline(corrector: BaselineCorrector | None, result: FrameResult) -> FrameResult:
+    """Each face of ``result`` read relative to its baseline (auto: learnt from the readings seen so far)."""
+    if corrector is None:
+        return result
+    for face in result.faces:
+        face.prediction, face.baseline = corrector(face.track_id, result.time_s, face.prediction)
+    return result
 
 
 class StudentRunner:
@@ -107,6 +132,10 @@ class StreamAnalyzer:
         self.tracker = Tracker(self.options.tracker)
         self.measurer = RowMeasurer()
         self.temperature = float(model.card.expression_temperature)
+        if stills and self.options.baseline == "auto":
+            raise ValueError("--baseline auto learns each person's neutral over time: use it with a video or a "
+                             "camera, or give the person's neutral face with --baseline-from")
+        self.baseline = baseline_corrector(self.options.baseline, model.card, self.temperature)
         self.temporal = bool(self.options.temporal and model.sequence is not None and not stills)
         self.windows = CentredWindows(model.card.window, self.options.hop)
         self._pending: deque[_Pending] = deque()
@@ -193,7 +222,7 @@ class StreamAnalyzer:
                 pred = _prediction(entry.obs.mean() if use_seq else entry.student, self.temperature)
                 faces.append(FaceResult(entry.face.track_id, entry.face, pred, temporal=use_seq))
             faces.sort(key=lambda r: r.track_id)
-            results.append(self.measurer.measure(FrameResult(pending.frame, faces)))
+            results.append(self.measurer.measure(apply_baseline(self.baseline, FrameResult(pending.frame, faces))))
         return results
 
     def _still_result(self, frame: Frame, faces: list[Face]) -> FrameResult:
@@ -202,7 +231,7 @@ class StreamAnalyzer:
         for i, (face, out) in enumerate(zip(faces, outputs), start=1):
             face.track_id = i
             results.append(FaceResult(i, face, _prediction(out, self.temperature), temporal=False))
-        return self.measurer.measure(FrameResult(frame, results), still=True)
+        return self.measurer.measure(apply_baseline(self.baseline, FrameResult(frame, results)), still=True)
 
 
 def _find_faces(finder, frame: Frame, max_faces: int, timer: StageTimer) -> list[Face]:
@@ -254,6 +283,7 @@ class LiveAnalyzer:
         self.tracker = Tracker(self.options.tracker)
         self.measurer = RowMeasurer()
         self.temperature = float(model.card.expression_temperature)
+        self.baseline = baseline_corrector(self.options.baseline, model.card, self.temperature)
         self.temporal = bool(self.options.temporal and model.sequence is not None)
         self.lookahead = lookahead if self.temporal else 0
         self.windows = LiveWindows(model.card.window, self.lookahead)
@@ -301,4 +331,4 @@ class LiveAnalyzer:
             pred = _prediction(entry.obs.mean() if use_seq else entry.student, self.temperature)
             faces.append(FaceResult(entry.face.track_id, entry.face, pred, temporal=use_seq))
         faces.sort(key=lambda r: r.track_id)
-        return self.measurer.measure(FrameResult(pending.frame, faces))
+        return self.measurer.measure(apply_baseline(self.baseline, FrameResult(pending.frame, faces)))

@@ -101,3 +101,28 @@ def analyze_camera(model: AffectModel, source, options: AnalyzerOptions | None =
                 break
             yield from analyzer.process(frame)
         yield from analyzer.flush()
+
+
+def measure_baseline(model: AffectModel, paths: Sequence[str | Path], options: AnalyzerOptions | None = None,
+                     stop: threading.Event | None = None, sample_fps: float = 10.0):
+    """A person's neutral reading (``temporal.baseline.NeutralReading``) from images and/or videos of their
+    neutral face: the largest face of every image, and of every analysed video frame (about ``sample_fps``
+    a second, read as a video run reads them: the temporal model on), summarised by the median of each value.
+    Raises ``BaselineError`` when no face is found."""
+    from dataclasses import replace
+
+    from realtime_affect.sources.base import IMAGE_SUFFIXES
+    from realtime_affect.temporal.baseline import NeutralReading
+
+    options = replace(options or AnalyzerOptions(), baseline=None, max_faces=1)
+    images = [Path(p) for p in paths if Path(p).suffix.lower() in IMAGE_SUFFIXES]
+    videos = [p for p in paths if Path(p).suffix.lower() not in IMAGE_SUFFIXES]
+    readings = []
+    if images:
+        readings += [r.faces[0].prediction for r in analyze_images(model, images, options, stop=stop) if r.faces]
+    for location in videos:
+        with VideoSource(location) as source:
+            video_options = replace(options, sample_fps=sample_fps)
+            readings += [r.faces[0].prediction for r in analyze_video(model, source, video_options, stop=stop)
+                         if r.faces]
+    return NeutralReading.from_predictions(readings)

@@ -124,6 +124,8 @@ class FaceResult:
     temporal: bool = False
     #: Head pose, gaze, eyes and quality (``faces.row_measures``); None before they are measured.
     measures: FaceMeasures | None = None
+    #: True when ``prediction`` is read relative to a per-person neutral baseline (``temporal/baseline.py``).
+    baseline: bool = False
 
 
 @dataclass

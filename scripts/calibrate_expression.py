@@ -96,35 +96,10 @@ def main() -> int:
 
 def write_temperature(onnx_path: Path, checkpoint: Path | None, temperature: float) -> None:
     """The temperature into the card of the ONNX student, its sequence model and (given) the checkpoint."""
-    import json
-    import tempfile
+    from engines.card_files import update_card_fields
 
-    import onnx
-
-    from engines.quantize import write_with_card
-    from realtime_affect.models.backends.onnxruntime import CARD_KEY, sequence_path_for
-    from realtime_affect.models.card import ModelCard
-
-    for path in (onnx_path, sequence_path_for(onnx_path)):
-        if not path.is_file():
-            continue
-        meta = {m.key: m.value for m in onnx.load(str(path), load_external_data=False).metadata_props}
-        card = ModelCard.from_json(meta[CARD_KEY])
-        card.expression_temperature = temperature
-        with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
-            out = Path(tmp) / path.name
-            write_with_card(path, out, card)
-            out.replace(path)
+    for path in update_card_fields(onnx_path, checkpoint, {"expression_temperature": temperature}):
         print(f"{path}: expression_temperature {temperature}")
-    if checkpoint is not None:
-        import torch
-
-        payload = torch.load(str(checkpoint), map_location="cpu", weights_only=True)
-        payload["card"]["expression_temperature"] = temperature
-        tmp = checkpoint.with_name(checkpoint.name + ".tmp")
-        torch.save(payload, str(tmp))
-        tmp.replace(checkpoint)
-        print(f"{checkpoint}: expression_temperature {temperature} ({json.dumps(payload['card'])[:60]}...)")
 
 
 if __name__ == "__main__":

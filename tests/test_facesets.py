@@ -103,6 +103,37 @@ def test_csv_folder_reader_refuses_unknown_emotions(tmp_path):
         read_csv_folder(tmp_path / "labels.csv")
 
 
+def test_rated_csv_reads_valence_arousal_and_paths_relative_to_the_csv(tmp_path):
+    """DiffusionFER's layout: an ``expression`` column, ``valence``/``arousal`` ratings, ``images/x.jpg`` paths."""
+    import cv2
+
+    from trainers.faces_recipe import va_targets
+
+    (tmp_path / "images").mkdir()
+    for name in ("a.jpg", "b.jpg", "c.jpg"):
+        cv2.imwrite(str(tmp_path / "images" / name), np.full((30, 30, 3), 128, np.uint8))
+    (tmp_path / "labels.csv").write_text("image,valence,arousal,expression\nimages/a.jpg,0.6,0.3,happy\n"
+                                         "images/b.jpg,-0.4,0.1,sadness\nimages/c.jpg,,,neutral\n")
+    faces = read_csv_folder(tmp_path / "labels.csv")
+    assert faces.expression.tolist() == [E["happiness"], E["sadness"], E["neutral"]]
+    assert faces.rated.tolist() == [True, True, False]
+    np.testing.assert_allclose(faces.va[:2], [[0.6, 0.3], [-0.4, 0.1]], atol=1e-6)
+    targets = va_targets(faces)
+    np.testing.assert_allclose(targets[:2], [[0.6, 0.3], [-0.4, 0.1]], atol=1e-6)  # the ratings where given
+    np.testing.assert_allclose(targets[2], [0.0, 0.0], atol=1e-6)  # derived (neutral) elsewhere
+    assert faces.subset([1]).va.tolist() == [[pytest.approx(-0.4), pytest.approx(0.1)]]
+
+
+def test_rated_csv_refuses_ratings_outside_the_scale(tmp_path):
+    import cv2
+
+    (tmp_path / "images").mkdir()
+    cv2.imwrite(str(tmp_path / "images" / "a.jpg"), np.full((30, 30, 3), 128, np.uint8))
+    (tmp_path / "labels.csv").write_text("image,valence,arousal,expression\na.jpg,7,0.3,happy\n")
+    with pytest.raises(DataError, match=r"labels.csv:2: valence/arousal \(7.0, 0.3\) outside"):
+        read_csv_folder(tmp_path / "labels.csv")
+
+
 def test_va_targets_are_the_expression_weighted_circumplex_centroids():
     dist = np.zeros((4, 8), np.float32)
     dist[0, E["neutral"]] = 1

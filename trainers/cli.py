@@ -191,6 +191,10 @@ def build_parser() -> argparse.ArgumentParser:
     fc.add_argument("--class-power", type=float, default=0.5,
                     help="expression class weights (n_max / n_class) ** power (0: none)")
     fc.add_argument("--no-csv-set", action="store_true", help="leave the CSV + image folder set out")
+    fc.add_argument("--no-rated-set", action="store_true",
+                    help="leave the valence/arousal-rated set (diffusionfer_s/) out")
+    fc.add_argument("--rated-repeat", type=int, default=4,
+                    help="times the rated faces are repeated per epoch (default 4)")
     fc.add_argument("--limit", type=int, default=0, help="at most this many faces per set (quick trials)")
     fc.add_argument("--semi-supervised", action="store_true",
                     help="SS-MFAR (seeds 000/002) on the faces the recipe leaves unlabelled: FER+ faces without a "
@@ -433,7 +437,8 @@ def _faces(args: argparse.Namespace, console) -> int:
 
     cfg = FacesConfig(data=args.data, out=args.out, cache=args.cache, arch=args.arch, input_size=args.input_size,
                       epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, class_power=args.class_power,
-                      use_csv_set=not args.no_csv_set, limit=args.limit, threads=args.threads, workers=args.workers,
+                      use_csv_set=not args.no_csv_set, use_rated_set=not args.no_rated_set,
+                      rated_repeat=args.rated_repeat, limit=args.limit, threads=args.threads, workers=args.workers,
                       seed=args.seed, resume=args.resume, init=args.init, augment=args.augment,
                       train_faces=args.train_faces, co_training=args.co_training, mask_ratio=args.mask_ratio,
                       co_weight=args.co_weight, va_from_scores=args.va_from_scores,

@@ -87,7 +87,22 @@ def score(outputs: dict[str, np.ndarray], s: EvalSet) -> dict:
         result["expression_fitted"] = expression_report(expr[s.fit.fitted], s.faces.expression[s.fit.fitted])
     if "action_units" in outputs and (s.faces.aus >= 0).any():
         result["action_units"] = au_report(outputs["action_units"], s.faces.aus)
+    rated = s.faces.rated
+    if "valence_arousal" in outputs and rated.any():
+        result["valence_arousal"] = va_report(outputs["valence_arousal"][rated], s.faces.va[rated])
     return result
+
+
+def va_report(pred: np.ndarray, rating: np.ndarray) -> dict:
+    """Concordance (CCC), Pearson r and mean absolute error of valence and arousal against human ratings."""
+    from .metrics import ccc
+
+    out: dict = {"faces": int(len(rating))}
+    for d, name in enumerate(("valence", "arousal")):
+        p, t = pred[:, d].astype(np.float64), rating[:, d].astype(np.float64)
+        out[name] = {"ccc": float(ccc(p, t)), "pearson": float(np.corrcoef(p, t)[0, 1]) if len(t) > 1 else float("nan"),
+                     "mae": float(np.abs(p - t).mean())}
+    return out
 
 
 def markdown_table(results: dict[str, list[dict]]) -> str:
@@ -122,6 +137,16 @@ def markdown_table(results: dict[str, list[dict]]) -> str:
             lines.append("|" + "---|" * len(head))
             for model, a in au_rows:
                 lines.append("| " + " | ".join([model, f"{a['macro_f1']:.3f}"] + [f"{a['f1'][u]:.2f}" for u in aus]) + " |")
+            lines.append("")
+        va_rows = [(m, r["valence_arousal"]) for m, r in rows if "valence_arousal" in r]
+        if va_rows:
+            lines.append(f"Valence/arousal against human ratings ({va_rows[0][1]['faces']} rated faces):")
+            lines.append("")
+            lines.append("| model | CCC valence | CCC arousal | r valence | r arousal | MAE valence | MAE arousal |")
+            lines.append("|---|---|---|---|---|---|---|")
+            for model, v in va_rows:
+                cells = [model] + [f"{v[d][k]:.3f}" for k in ("ccc", "pearson", "mae") for d in ("valence", "arousal")]
+                lines.append("| " + " | ".join(cells) + " |")
             lines.append("")
     return "\n".join(lines)
 
@@ -164,4 +189,4 @@ def evaluate(models: Sequence[str | Path], sets: Sequence[EvalSet], teachers: Se
     return results
 
 
-__all__ = ["EvalSet", "run_model_file", "run_teacher", "score", "markdown_table", "write_report", "evaluate"]
+__all__ = ["EvalSet", "run_model_file", "run_teacher", "score", "va_report", "markdown_table", "write_report", "evaluate"]

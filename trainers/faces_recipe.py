@@ -2,15 +2,17 @@
 
 Data (``../shared/data``, see its README): FER+ (10 votes per face -> soft expression targets),
 CK+ (posed expressions + FACS action units; split by subject), a CSV + image folder set (muxspace: hard
-labels). Every face goes through the runtime's landmarker and ``align`` once (``face_cache``).
+labels), and a rated set (DiffusionFER: expressions plus human valence/arousal ratings; 20% of its files
+held out). Every face goes through the runtime's landmarker and ``align`` once (``face_cache``).
 
 Losses (seed 004, multi-task with missing labels):
 - expression: soft-target cross-entropy against the vote shares / one-hot labels, each face weighted by
   ``(n_max / n_class) ** class_power`` of its majority class so fear, disgust and other are not drowned;
 - action units: ``0.6 * BCE(FACS codes)`` where a face has them (CK+) ``+ 0.4 * BCE(teacher)`` everywhere,
   the teacher being blendshapes -> AUs fitted on the CK+ training subjects (``au_teacher``);
-- valence/arousal: MSE + (1 - CCC) against targets derived from the expression distribution through
-  documented circumplex centroids (``va_targets``; seed 001 reads VA from expression scores).
+- valence/arousal: MSE + (1 - CCC) against the human ratings where a face has them (DiffusionFER, repeated
+  ``rated_repeat`` times per epoch), elsewhere against targets derived from the expression distribution
+  through documented circumplex centroids (``va_targets``; seed 001 reads VA from expression scores).
 Settings are chosen on FER+ validation and the held-out CK+ subjects, never on a clip. The last epoch of
 the one-cycle schedule is what ships (choosing the best epoch on the validation data would flatter it).
 """
@@ -58,6 +60,9 @@ class FacesConfig:
     au_weight: float = 1.0
     va_weight: float = 0.5
     use_csv_set: bool = True
+    use_rated_set: bool = True  # DiffusionFER: human valence/arousal ratings (and expressions) when present
+    rated_val_fraction: float = 0.2
+    rated_repeat: int = 4       # the rated faces (~800) repeated per epoch so the VA ratings are not drowned
     seed: int = 0
     threads: int = 2
     workers: int = 2
@@ -123,6 +128,9 @@ def load_sets(cfg: FacesConfig, on_progress: Callable[[str], None] | None = None
     csv_path = data / "muxspace" / "labels.csv"
     if cfg.use_csv_set and csv_path.is_file():
         out["muxspace"] = read_csv_folder(csv_path, name="muxspace")
+    rated_path = data / "diffusionfer_s" / "labels.csv"
+    if cfg.use_rated_set and rated_path.is_file():
+        out["diffusionfer"] = read_csv_folder(rated_path, name="diffusionfer")
     if "ferplus_train" not in out and "ckplus" not in out:
         from .data import DataError
 
@@ -145,7 +153,16 @@ def prepare(faces: FaceSet, fit: FaceFit, size: int, teacher: BlendshapeAUTeache
     teach = teacher(fit.blendshapes) if teacher is not None else np.full((len(faces), len(ACTION_UNITS)), np.nan,
                                                                           np.float32)
     return PreparedSet(faces.name, crops, fit.fitted, faces.expression, faces.soft, faces.aus, teach,
-                       va_from_expression(faces.soft), fit.blendshapes, aligned_masks(faces.images, fit, size))
+                       va_targets(faces), fit.blendshapes, aligned_masks(faces.images, fit, size))
+
+
+def va_targets(faces: FaceSet) -> np.ndarray:
+    """(N, 2) VA targets: the human rating where a face has one, else derived from its expression."""
+    va = va_from_expression(faces.soft)
+    rated = faces.rated
+    if rated.any():
+        va[rated] = faces.va[rated]
+    return va
 
 
 @dataclass
@@ -184,6 +201,10 @@ def build_splits(cfg: FacesConfig, on_progress: Callable[[str], None] | None = N
             tr, va = split_groups(faces.groups, cfg.csv_val_fraction, cfg.seed)
             train.append(prepared.take(tr))
             val["muxspace_val"] = prepared.take(va)
+        elif name == "diffusionfer" and cfg.rated_val_fraction > 0:
+            tr, va = split_groups(faces.groups, cfg.rated_val_fraction, cfg.seed)
+            train.append(prepared.take(tr))
+            val["diffusionfer_val"] = prepared.take(va)
         else:
             train.append(prepared)
     return Splits(train, val, teacher, ck_val_subjects, report)
@@ -209,6 +230,9 @@ def validation_sets(cfg: FacesConfig, on_progress: Callable[[str], None] | None 
         elif name == "muxspace" and cfg.csv_val_fraction > 0:
             _, va = split_groups(faces.groups, cfg.csv_val_fraction, cfg.seed)
             out.append(EvalSet("muxspace held-out files", faces.subset(va), _take_fit(fit, va)))
+        elif name == "diffusionfer" and cfg.rated_val_fraction > 0:
+            _, va = split_groups(faces.groups, cfg.rated_val_fraction, cfg.seed)
+            out.append(EvalSet("DiffusionFER held-out files (rated)", faces.subset(va), _take_fit(fit, va)))
     return out, teacher
 
 
@@ -229,10 +253,12 @@ def _concat(name: str, parts: list[PreparedSet]) -> PreparedSet:
     return PreparedSet(name, *[np.concatenate([getattr(p, f) for p in parts]) for f in _FIELDS])
 
 
-def training_rows(train: list[PreparedSet], ck_repeat: int, csv_cap: int = 0, seed: int = 0) -> PreparedSet:
+def training_rows(train: list[PreparedSet], ck_repeat: int, csv_cap: int = 0, seed: int = 0,
+                  rated_repeat: int = 1) -> PreparedSet:
     """All training faces with an expression label that the landmarker fitted (what the runtime would
     see), CK+ repeated ``ck_repeat`` times so its FACS codes are not drowned by 40k faces without AUs,
-    the CSV set capped at ``csv_cap`` faces per class (0: no cap)."""
+    the CSV set capped at ``csv_cap`` faces per class (0: no cap), the rated set repeated ``rated_repeat``
+    times."""
     parts = []
     rng = np.random.default_rng(seed)
     for s in train:
@@ -241,6 +267,8 @@ def training_rows(train: list[PreparedSet], ck_repeat: int, csv_cap: int = 0, se
             keep = np.tile(keep, max(1, ck_repeat))
         elif s.name == "muxspace" and csv_cap > 0:
             keep = capped_per_class(keep, s.expression[keep], csv_cap, rng)
+        elif s.name == "diffusionfer":
+            keep = np.tile(keep, max(1, rated_repeat))
         parts.append(s.take(keep))
     return _concat("train", parts)
 
@@ -280,10 +308,14 @@ def training_label_counts(cfg: FacesConfig) -> np.ndarray:
             index, _ = split_groups(faces.groups, cfg.ck_val_fraction, cfg.seed)
         elif name == "muxspace" and cfg.csv_val_fraction > 0:
             index, _ = split_groups(faces.groups, cfg.csv_val_fraction, cfg.seed)
+        elif name == "diffusionfer" and cfg.rated_val_fraction > 0:
+            index, _ = split_groups(faces.groups, cfg.rated_val_fraction, cfg.seed)
         keep = index[fit.fitted[index] & (faces.expression[index] >= 0)]
         labels = faces.expression[keep]
         if name == "ckplus":
             labels = np.tile(labels, max(1, cfg.ck_repeat))
+        elif name == "diffusionfer":
+            labels = np.tile(labels, max(1, cfg.rated_repeat))
         elif name == "muxspace" and cfg.csv_cap_per_class > 0:
             labels = np.concatenate([rng.permutation(labels[labels == c])[:cfg.csv_cap_per_class]
                                      for c in range(len(EXPRESSIONS))])
@@ -466,7 +498,7 @@ def train_faces(cfg: FacesConfig, on_epoch: Callable[[dict], None] | None = None
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     splits = splits if splits is not None else build_splits(cfg, on_progress)
-    rows = training_rows(splits.train, cfg.ck_repeat, cfg.csv_cap_per_class, cfg.seed)
+    rows = training_rows(splits.train, cfg.ck_repeat, cfg.csv_cap_per_class, cfg.seed, cfg.rated_repeat)
     if 0 < cfg.train_faces < len(rows):
         rows = rows.take(np.sort(np.random.default_rng(cfg.seed).choice(len(rows), cfg.train_faces, replace=False)))
     log.info("training on %d faces per epoch", len(rows))
@@ -591,6 +623,11 @@ def train_faces(cfg: FacesConfig, on_epoch: Callable[[dict], None] | None = None
             if (s.aus >= 0).any():
                 metrics[f"{name}/au_macro_f1"] = au_report(pred["action_units"], s.aus)["macro_f1"]
             metrics[f"{name}/va_ccc"] = va_agreement(pred["valence_arousal"], s.va)
+            if s.name == "diffusionfer":
+                from .metrics import ccc
+
+                metrics[f"{name}/valence_ccc"] = ccc(pred["valence_arousal"][:, 0], s.va[:, 0])
+                metrics[f"{name}/arousal_ccc"] = ccc(pred["valence_arousal"][:, 1], s.va[:, 1])
         mean = [float(v) / steps_per_epoch for v in sums]
         record = {"epoch": epoch + 1, "loss": mean[0], "expr_loss": mean[1], "au_loss": mean[2], "va_loss": mean[3],
                   **({"co_training_js": mean[4]} if cfg.co_training else {}),
@@ -617,4 +654,4 @@ def _jsonable(d: dict) -> dict:
 
 __all__ = ["FacesConfig", "PreparedSet", "Splits", "build_splits", "train_faces", "grey_crops", "class_weights",
            "training_rows", "predict_prepared", "load_sets", "prepare", "validation_sets",
-           "training_label_counts", "va_agreement", "unlabelled_rows", "recalibrate_batchnorm"]
+           "training_label_counts", "va_agreement", "unlabelled_rows", "recalibrate_batchnorm", "va_targets"]

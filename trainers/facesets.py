@@ -53,14 +53,23 @@ class FaceSet:
     groups: np.ndarray                       # (N,) str: subject / source image, for grouped splits
     names: np.ndarray                        # (N,) str: file-level name of each face
     notes: dict[str, int] = field(default_factory=dict)
+    va: np.ndarray | None = None             # (N, 2) float32 human valence/arousal ratings, NaN unrated; None: none
 
     def __len__(self) -> int:
         return len(self.images)
 
+    @property
+    def rated(self) -> np.ndarray:
+        """(N,) bool: faces with a human valence/arousal rating."""
+        if self.va is None:
+            return np.zeros(len(self), bool)
+        return np.isfinite(self.va).all(axis=1)
+
     def subset(self, index: np.ndarray | Sequence[int]) -> "FaceSet":
         idx = np.asarray(index, dtype=np.int64)
         return FaceSet(self.name, [self.images[i] for i in idx], self.expression[idx], self.soft[idx],
-                       self.aus[idx], self.groups[idx], self.names[idx], dict(self.notes))
+                       self.aus[idx], self.groups[idx], self.names[idx], dict(self.notes),
+                       None if self.va is None else self.va[idx])
 
 
 def expression_id(name: str) -> int:
@@ -152,10 +161,12 @@ def read_ckplus(path: str | Path, name: str = "ckplus") -> FaceSet:
 
 
 def read_csv_folder(labels_csv: str | Path, images: str | Path | None = None, name: str = "csv") -> FaceSet:
-    """``image,emotion[,...]`` CSV over an image folder (default: ``images/`` beside the CSV).
+    """``image,emotion[,valence,arousal,...]`` CSV over an image folder (default: ``images/`` beside the CSV).
 
+    The label column may be called ``emotion`` or ``expression``. With ``valence`` and ``arousal`` columns
+    (human ratings in [-1, 1], e.g. DiffusionFER) the set carries them in ``va`` (an empty cell: unrated).
     Rows whose image is missing or unreadable are skipped and counted in ``notes``; an unknown emotion
-    name is an error (the file is not what it claims to be).
+    name or a rating outside [-1, 1] is an error (the file is not what it claims to be).
     """
     import cv2
 
@@ -163,16 +174,21 @@ def read_csv_folder(labels_csv: str | Path, images: str | Path | None = None, na
     if not labels_csv.is_file():
         raise DataError(f"{labels_csv}: file not found")
     root = Path(images) if images else labels_csv.parent / "images"
-    faces, expr, names = [], [], []
+    faces, expr, names, ratings = [], [], [], []
     unreadable = 0
     with open(labels_csv, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
-        if not reader.fieldnames or not {"image", "emotion"} <= {f.strip().lower() for f in reader.fieldnames}:
-            raise DataError(f"{labels_csv}: expected a header with 'image' and 'emotion' columns")
-        lower = {f.strip().lower(): f for f in reader.fieldnames}
-        for row in reader:
-            file, emotion = row[lower["image"]].strip(), row[lower["emotion"]]
-            img = cv2.imread(str(root / file), cv2.IMREAD_UNCHANGED)
+        lower = {f.strip().lower(): f for f in reader.fieldnames or []}
+        label = "emotion" if "emotion" in lower else "expression"
+        if "image" not in lower or label not in lower:
+            raise DataError(f"{labels_csv}: expected a header with 'image' and 'emotion' (or 'expression') columns")
+        has_va = {"valence", "arousal"} <= set(lower)
+        for line, row in enumerate(reader, start=2):
+            file, emotion = row[lower["image"]].strip(), row[lower[label]]
+            path = root / file
+            if not path.is_file() and (labels_csv.parent / file).is_file():
+                path = labels_csv.parent / file  # paths written relative to the CSV ("images/x.jpg")
+            img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
             if img is None or img.ndim not in (2, 3) or img.shape[0] < 8 or img.shape[1] < 8:
                 unreadable += 1
                 continue
@@ -183,12 +199,28 @@ def read_csv_folder(labels_csv: str | Path, images: str | Path | None = None, na
             faces.append(img)
             expr.append(expression_id(emotion))
             names.append(file)
+            if has_va:
+                ratings.append(_rating(row[lower["valence"]], row[lower["arousal"]], labels_csv, line))
     if not faces:
         raise DataError(f"{labels_csv}: no readable images under {root}")
     expression = np.array(expr, np.int64)
     names_arr = np.array(names)
     return FaceSet(name, faces, expression, one_hot(expression), np.full((len(faces), N_AU), -1, np.int8),
-                   groups=names_arr.copy(), names=names_arr, notes={"unreadable_images": unreadable})
+                   groups=names_arr.copy(), names=names_arr, notes={"unreadable_images": unreadable},
+                   va=np.array(ratings, np.float32) if has_va else None)
+
+
+def _rating(valence: str, arousal: str, path: Path, line: int) -> tuple[float, float]:
+    """One (valence, arousal) rating from CSV cells; empty cells are unrated (NaN)."""
+    if not valence.strip() or not arousal.strip():
+        return float("nan"), float("nan")
+    try:
+        v, a = float(valence), float(arousal)
+    except ValueError:
+        raise DataError(f"{path}:{line}: valence/arousal {valence!r}, {arousal!r} are not numbers") from None
+    if not (-1.0 <= v <= 1.0 and -1.0 <= a <= 1.0):
+        raise DataError(f"{path}:{line}: valence/arousal ({v}, {a}) outside [-1, 1]")
+    return v, a
 
 
 def split_groups(groups: np.ndarray, fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -42,6 +42,9 @@ class ModelCard:
     #: Temperature that calibrates the expression probabilities' top-class confidence (``expr_confidence``),
     #: fitted on validation data by ``scripts/calibrate_expression.py``; 1.0: not calibrated.
     expression_temperature: float = 1.0
+    #: The model's reading of a typical neutral face (median over neutral training faces; see
+    #: ``temporal/baseline.py``): the reference a person's own neutral is compared with. None: not measured.
+    neutral_reading: dict[str, Any] | None = None
     has_sequence: bool = False
     description: str = ""
     format_version: int = CARD_FORMAT_VERSION

@@ -10,10 +10,10 @@ from realtime_affect.types import FaceMeasures, FrameResult
 #: Columns after the contract: which input the row came from, whether the temporal model made it, and
 #: whether the landmarker fitted the face (0: aligned from the detector's keypoints, less reliable).
 EXTRA_COLUMNS = ("source", "temporal", "fitted")
-#: Columns after those: head pose, gaze, eyes and how far to trust the row (``types.FaceMeasures``); empty
-#: where a value is unknown.
+#: Columns after those: head pose, gaze, eyes and how far to trust the row (``types.FaceMeasures``), empty
+#: where a value is unknown; then whether the readings are relative to a per-person neutral baseline (1/0).
 MEASURE_COLUMNS = ("head_yaw", "head_pitch", "head_roll", "gaze_yaw", "gaze_pitch", "eye_open_l", "eye_open_r",
-                   "blink", "quality", "quality_flags", "expr_confidence")
+                   "blink", "quality", "quality_flags", "expr_confidence", "baseline")
 
 
 def _fmt(value: float) -> str:
@@ -24,14 +24,15 @@ def _opt(value: float, digits: int) -> str:
     return "" if value != value else f"{value:.{digits}f}"
 
 
-def measure_values(measures: FaceMeasures | None, confidence: float) -> list[str]:
+def measure_values(measures: FaceMeasures | None, confidence: float, baseline: bool = False) -> list[str]:
     """The ``MEASURE_COLUMNS`` of one face as CSV text (empty where unknown)."""
+    tail = [_opt(confidence, 4), "1" if baseline else "0"]
     if measures is None:
-        return [""] * (len(MEASURE_COLUMNS) - 1) + [_opt(confidence, 4)]
+        return [""] * (len(MEASURE_COLUMNS) - len(tail)) + tail
     m = measures
     return [_opt(m.head_yaw, 1), _opt(m.head_pitch, 1), _opt(m.head_roll, 1), _opt(m.gaze_yaw, 1),
             _opt(m.gaze_pitch, 1), _opt(m.eye_open_l, 3), _opt(m.eye_open_r, 3), "1" if m.blink else "0",
-            _opt(m.quality, 4), m.quality_flags, _opt(confidence, 4)]
+            _opt(m.quality, 4), m.quality_flags] + tail
 
 
 def format_rows(result: FrameResult) -> str:
@@ -50,7 +51,7 @@ def format_rows(result: FrameResult) -> str:
         values += [_fmt(v) for v in p.action_units]
         values += [_fmt(v) for v in p.valence_arousal]
         values += [source, "1" if face.temporal else "0", "1" if face.face.fitted else "0"]
-        values += measure_values(face.measures, p.confidence)
+        values += measure_values(face.measures, p.confidence, face.baseline)
         lines.append(",".join(values))
     return "".join(line + "\n" for line in lines)
 

@@ -40,6 +40,7 @@ def frame_record(result: FrameResult) -> dict:
             "fitted": f.face.fitted,
             **measure_record(f.measures),
             "expr_confidence": _num(f.prediction.confidence, 4),
+            "baseline": f.baseline,
         } for f in result.faces],
     }
 

@@ -20,8 +20,8 @@ COLUMN_TYPES: dict[str, str] = {
     "w": "float32", "h": "float32", "score": "float32", "expression": "string",
     **{c: "float32" for c in (*EXPRESSION_COLUMNS, *ACTION_UNITS, *VALENCE_AROUSAL)},
     "source": "string", "temporal": "bool", "fitted": "bool",
-    **{c: "float32" for c in MEASURE_COLUMNS if c not in ("blink", "quality_flags")},
-    "blink": "bool", "quality_flags": "string",
+    **{c: "float32" for c in MEASURE_COLUMNS if c not in ("blink", "quality_flags", "baseline")},
+    "blink": "bool", "quality_flags": "string", "baseline": "bool",
 }
 COLUMN_TYPES = {name: COLUMN_TYPES[name] for name in CSV_COLUMNS + EXTRA_COLUMNS + MEASURE_COLUMNS}
 
@@ -49,7 +49,7 @@ def frame_rows(result: FrameResult) -> dict[str, list]:
                   *map(float, p.valence_arousal), source, bool(face.temporal), bool(face.face.fitted)]
         m = face.measures or FaceMeasures()
         values += [m.head_yaw, m.head_pitch, m.head_roll, m.gaze_yaw, m.gaze_pitch, m.eye_open_l, m.eye_open_r,
-                   bool(m.blink), m.quality, m.quality_flags, float(p.confidence)]
+                   bool(m.blink), m.quality, m.quality_flags, float(p.confidence), bool(face.baseline)]
         for name, value in zip(COLUMN_TYPES, values):
             cols[name].append(value)
     return cols
