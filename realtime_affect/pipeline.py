@@ -40,6 +40,9 @@ class AnalyzerOptions:
     #: idle-priority threads; None: with at least 2 cores, False: normal priority. A file's rows stay the same.
     idle_sweeps: bool | None = None
     min_face_size: int = 0
+    #: A new face the landmarker cannot fit becomes a row only with at least this detector score
+    #: (``faces/finder.py``; chosen with ``benchmarks/false_faces.py``).
+    unfitted_min_score: float = 0.75
     #: Videos: analyse about this many frames per second (by timestamp), rows only for those frames, the
     #: temporal model's windows over them; None: every frame.
     sample_fps: float | None = None

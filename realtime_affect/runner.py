@@ -34,6 +34,7 @@ def _finder(options: AnalyzerOptions, video: bool, background_sweeps: bool = Fal
             idle_sweeps: bool = False) -> FaceFinder:
     return FaceFinder(FinderOptions(max_faces=options.max_faces, sweep_every=options.sweep_every,
                                     min_face_size=options.min_face_size, full_range=options.full_range,
+                                    unfitted_min_score=options.unfitted_min_score,
                                     background_sweeps=background_sweeps, sweep_lag=sweep_lag,
                                     idle_sweeps=idle_sweeps), video=video)
 

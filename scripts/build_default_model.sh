@@ -49,6 +49,10 @@ affect-engine quantize build/export/default_model.float.onnx --calib build/expor
 # (fitted on half, reported on the other half in docs/calibration.md, then fitted on all) into every card.
 python scripts/calibrate_expression.py --model assets/default_model.onnx --checkpoint assets/default_model.pt \
   --write --report docs/calibration.md
+# Neutral reading: what the model reads on a typical neutral face (FER+ training faces with >= 8 of 10 neutral
+# votes), the reference of the per-person baseline (README "Per-person baseline"), into every card.
+python scripts/neutral_reference.py --model assets/default_model.onnx --checkpoint assets/default_model.pt --write
+python scripts/baseline_eval.py --model assets/default_model.onnx --out docs/baseline.md
 # Report: the new model, the previous default (from git history, when available) and the open teachers.
 models=(--model assets/default_model.onnx)
 if git cat-file -e a40b068:assets/default_model.onnx 2>/dev/null; then

@@ -1,6 +1,8 @@
 """Small, distant and many faces: the full-range detector in front of the landmarker."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -261,3 +263,26 @@ def test_file_sweeps_run_at_idle_priority_on_two_cores_and_merge_at_the_same_fra
     assert runner._idle_sweeps(AnalyzerOptions()) is False  # one core: idle threads would only run when we wait
     assert JobOptions().analyzer_options().idle_sweeps is False  # batch workers share the cores
     assert runner.SWEEP_LAG == 6  # the merge frame never depends on the machine: same rows everywhere
+
+
+def test_a_drawn_face_the_landmarker_cannot_fit_needs_a_high_detector_score():
+    """Prints, posters and drawings the full-range detector half-believes (score 0.5-0.75) are not faces
+    unless the landmarker fits them; the same images with the rule off do report them."""
+    import sys
+
+    import cv2
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from false_faces import drawn_faces
+
+    from realtime_affect.faces.finder import FaceFinder, FinderOptions
+
+    rng = np.random.default_rng(0)
+    images = [cv2.cvtColor(drawn_faces(rng), cv2.COLOR_BGR2RGB) for _ in range(12)]
+    with FaceFinder(FinderOptions(unfitted_min_score=0.0), video=False) as finder:
+        before = [f for img in images for f in finder.detect(img) if not f.fitted]
+    with FaceFinder(FinderOptions(), video=False) as finder:
+        after = [f for img in images for f in finder.detect(img) if not f.fitted]
+    assert sum(f.score < 0.75 for f in before) >= 3  # what the rule is for
+    assert all(f.score >= 0.75 for f in after)
+    assert len(after) < len(before)

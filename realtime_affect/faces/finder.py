@@ -37,6 +37,11 @@ class FinderOptions:
     #: Keep faces the detector finds but the landmarker cannot fit (profile, occlusion), aligned from the
     #: detector's keypoints and marked ``fitted=False``; off: such faces are left out.
     keep_unfitted: bool = True
+    #: A new face the landmarker cannot fit needs at least this detector score to become a row (a face already
+    #: followed keeps being followed even when its fit is lost). Measured with ``benchmarks/false_faces.py``:
+    #: drawn faces and textures the detector finds score 0.5-0.84, real faces the landmarker cannot fit
+    #: 0.51-0.87; at 0.75 the unfitted false faces drop by 93% and 14% of the unfitted real ones stay.
+    unfitted_min_score: float = 0.75
     #: Live mode: run the full-range sweeps in a background thread and merge their faces into a later frame,
     #: so no frame waits ~10 ms for a sweep (results then depend on timing).
     background_sweeps: bool = False
@@ -100,7 +105,7 @@ class FaceFinder:
                         if found is None and opts.keep_unfitted:
                             near = self.detector.detect_near(rgb, prev.box)
                             if near is not None:
-                                found = self._from_detection(rgb, near)
+                                found = self._from_detection(rgb, near, followed=True)
                         if found is not None:
                             faces.append(found)
             lost = len(faces) < len(self._previous)
@@ -139,10 +144,11 @@ class FaceFinder:
                 faces.append(found)
         return faces
 
-    def _from_detection(self, rgb: np.ndarray, det: Detection) -> Face | None:
-        """Landmarks on a crop around a detection; failing that (``keep_unfitted``), the detector's keypoints."""
+    def _from_detection(self, rgb: np.ndarray, det: Detection, followed: bool = False) -> Face | None:
+        """Landmarks on a crop around a detection; failing that (``keep_unfitted``), the detector's keypoints when
+        the face is already followed or scores at least ``unfitted_min_score``."""
         found = self.crops.landmark(rgb, det.box, det.score)
-        if found is None and self.options.keep_unfitted:
+        if found is None and self.options.keep_unfitted and (followed or det.score >= self.options.unfitted_min_score):
             found = face_from_detection(det)
         return found
 
