@@ -194,3 +194,33 @@ def test_batch_sample_fps_gives_affect_lives_rows(tmp_path, tiny_model, cli):
     assert len(live.read_text().splitlines()) - 1 == 24  # 2.4 s at 10 per second
     bad = batch(str(SINGLE_FACE), "--out", str(out), "--sample-fps", "-1")
     assert bad.returncode == 2 and "--sample-fps" in bad.stderr
+
+
+def test_cluster_errors_say_what_to_do_in_one_line():
+    pytest.importorskip("ray")
+    from realtime_affect.batch.ray_connect import ClusterError, explain, missing_package, probe
+
+    try:
+        raise RuntimeError("Version mismatch: The cluster was started with:\n    Ray: 2.51.0\n    Python: 3.10.4\n"
+                           "This process on node 127.0.0.1 was started with:\n    Ray: 2.60.0\n    Python: 3.11.7")
+    except RuntimeError as inner:
+        try:
+            raise ConnectionError("Failed to connect to Ray cluster") from inner
+        except ConnectionError as exc:
+            line = explain(exc, "10.0.0.5:6379")
+    assert "runs other versions than this command" in line and "\n" not in line
+    try:
+        raise ModuleNotFoundError("No module named 'realtime_affect'")
+    except ModuleNotFoundError as inner:
+        try:
+            raise RuntimeError("task failed") from inner
+        except RuntimeError as exc:
+            assert "install realtime-affect[ray]" in missing_package(exc)
+    assert missing_package(ValueError("bad video")) is None
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(ClusterError, match=f"cannot connect to a Ray cluster at 127.0.0.1:{port}"):
+        probe(f"127.0.0.1:{port}", timeout_s=2)

@@ -102,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     options = JobOptions(model=args.model, backend=args.backend, max_faces=args.max_faces,
                          temporal=not args.no_temporal, full_range=not args.no_full_range, format=args.format,
-                         threads=threads_per_worker(args.workers), sample_fps=args.sample_fps)
+                         threads=1 if args.ray else threads_per_worker(args.workers), sample_fps=args.sample_fps)
     try:  # a bad model is the user's argument, not every input's failure: check it once, here
         check_model(options)
     except Exception as exc:
@@ -127,11 +127,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         try:
             if args.ray is not None:
-                from realtime_affect.batch.ray_runner import RayMissing, run_ray
+                from realtime_affect.batch.ray_runner import ClusterError, RayMissing, run_ray
 
                 try:
-                    run_ray(todo, out_dir, options, args.ray or None, args.workers, stop, on_result)
-                except RayMissing as exc:
+                    run_ray(todo, out_dir, options, args.ray or None, args.workers, stop, on_result,
+                            progress.cluster)
+                except (RayMissing, ClusterError) as exc:
+                    progress.close()
                     sys.stderr.write(f"affect-batch: error: {exc}\n")
                     return EXIT_USAGE
             else:
@@ -204,8 +206,9 @@ class _Progress:
         self.total_frames = sum(_frame_count(i.location) for i in items)
         self.progress = Progress(TextColumn("[bold]files {task.fields[files]}"), BarColumn(),
                                  MofNCompleteColumn(), TextColumn("frames"),
-                                 TextColumn("{task.fields[fps]:>6.1f} fps"), TimeElapsedColumn(),
-                                 TimeRemainingColumn(), console=console, disable=quiet, transient=False)
+                                 TextColumn("{task.fields[fps]:>6.1f} fps"), TextColumn("{task.fields[nodes]}"),
+                                 TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=quiet,
+                                 transient=False)
         self.count, self.done_files, self.start = len(items), 0, time.perf_counter()
         self.frames_done = 0
         self.task = None
@@ -213,18 +216,35 @@ class _Progress:
     def __enter__(self) -> "_Progress":
         self.progress.__enter__()
         self.task = self.progress.add_task("batch", total=self.total_frames or None,
-                                           files=f"0/{self.count}", fps=0.0)
+                                           files=f"0/{self.count}", fps=0.0, nodes="")
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.progress.__exit__(*exc)
+        self.close()
+
+    def close(self) -> None:
+        if self.task is not None:
+            self.progress.__exit__(None, None, None)
+            self.task = None
+
+    def cluster(self, report) -> None:
+        """Frames and fps across a Ray cluster, and the nodes whose workers reported lately."""
+        if self.task is None:
+            return
+        self.frames_done = report.frames
+        self.progress.update(self.task, completed=report.frames, fps=report.fps,
+                             nodes=f"{report.nodes} node{'s' if report.nodes != 1 else ''}")
 
     def frames(self, _location: str, n: int) -> None:
+        if self.task is None:
+            return
         self.frames_done += n
         fps = self.frames_done / max(time.perf_counter() - self.start, 1e-9)
         self.progress.update(self.task, advance=n, fps=fps)
 
     def finished(self, result) -> None:
+        if self.task is None:
+            return
         self.done_files += 1
         self.progress.update(self.task, files=f"{self.done_files}/{self.count}")
 

@@ -103,6 +103,16 @@ def _write_manifest(out_dir: Path, item: BatchInput, result: JobResult) -> None:
     os.replace(tmp, path)
 
 
+def store_output(out_dir: Path, item: BatchInput, result: JobResult, data: bytes) -> None:
+    """Write an output made elsewhere (a Ray worker on another node) as ``annotate`` writes its own: under a
+    temporary name, renamed when complete, then the manifest ``--resume`` trusts."""
+    out_dir = Path(out_dir)
+    tmp, final = partial_path(out_dir, item.output), out_dir / item.output
+    tmp.write_bytes(data)
+    os.replace(tmp, final)
+    _write_manifest(out_dir, item, result)
+
+
 def open_job_model(options: JobOptions):
     """The model a worker uses for all its jobs (opened once per worker)."""
     from realtime_affect.models.defaults import resolve_model

@@ -1,75 +1,213 @@
-"""Run batch jobs as Ray tasks (the optional ``[ray]`` extra): on this machine (a local Ray on loopback, no
-dashboard) or on an existing cluster (``--ray ADDRESS``).
+"""Run batch jobs as Ray tasks (the optional ``[ray]`` extra): on a local Ray or on a running cluster.
 
-Each Ray worker process opens the model once and keeps it for the tasks it runs; a task whose worker dies
-is retried by Ray (``max_retries``). On a multi-node cluster, every node must read the inputs and write the
-output folder at the same paths (a shared file system), and have this package and its model installed.
+Nothing needs to be shared between the nodes but this package (installed on every node, same version):
+- the model files travel from the driver through Ray's object store once (``ray.put``) and each worker
+  process writes them to a temporary folder and opens them once;
+- each local input file travels the same way when its task is submitted (at most ``in_flight`` at a time, so
+  the object store holds a few files, not the whole batch); stream URLs are read by the worker itself;
+- each output comes back to the driver as bytes and is written there (temporary name, rename, manifest),
+  so ``--out`` is a folder on the driver's machine and ``--resume`` works as with local workers.
+A task whose worker or node dies is retried by Ray (``MAX_RETRIES``) on the nodes left. Workers report
+frames as they go (with their node) to a small queue actor on the driver's node, for the progress bar.
 """
 from __future__ import annotations
 
+import hashlib
+import logging
+import tempfile
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
 from realtime_affect.batch.inputs import BatchInput
-from realtime_affect.batch.job import JobOptions, JobResult
+from realtime_affect.batch.job import JobOptions, JobResult, store_output
+from realtime_affect.batch.ray_connect import ClusterError, RayMissing, connect, import_ray, missing_package
+from realtime_affect.sources import is_stream_url
 
-#: Ray retries a task this many times when its worker process dies.
-MAX_RETRIES = 2
-_cache: dict = {}
+log = logging.getLogger(__name__)
 
-
-class RayMissing(RuntimeError):
-    """Ray is not installed."""
-
-
-def _import_ray():
-    try:
-        import ray
-    except ImportError as exc:
-        raise RayMissing("--ray needs Ray: pip install 'realtime-affect[ray]'") from exc
-    return ray
+#: Ray retries a task this many times when its worker process or node dies.
+MAX_RETRIES = 3
+#: Frames between two progress reports of a worker.
+REPORT_EVERY = 25
+_models: dict[str, tuple[str, object]] = {}  # per worker process: model digest -> (folder, opened model)
 
 
-def _task(item: BatchInput, out_dir: str, options: JobOptions) -> dict:
-    from realtime_affect.batch.job import annotate, open_job_model
+@dataclass
+class ClusterProgress:
+    """What the workers reported: frames done, and the nodes that reported in the last ``recent_s`` seconds."""
 
-    key = repr(options)
-    if key not in _cache:
-        _cache.clear()
-        _cache[key] = open_job_model(options)
-    return annotate(item, Path(out_dir), _cache[key], options).to_dict()
+    frames: int = 0
+    started: float = field(default_factory=time.perf_counter)
+    last_seen: dict[str, float] = field(default_factory=dict)
+    recent_s: float = 15.0
+
+    def add(self, node: str, frames: int) -> None:
+        self.frames += frames
+        self.last_seen[node] = time.perf_counter()
+
+    @property
+    def fps(self) -> float:
+        return self.frames / max(time.perf_counter() - self.started, 1e-9)
+
+    @property
+    def nodes(self) -> int:
+        now = time.perf_counter()
+        return sum(1 for t in self.last_seen.values() if now - t <= self.recent_s)
+
+
+def model_files(options: JobOptions) -> dict[str, bytes]:
+    """The model file the batch uses and the files it needs beside it (an ONNX student's sequence model)."""
+    from realtime_affect.models.backends.onnxruntime import sequence_path_for
+    from realtime_affect.models.defaults import resolve_model
+
+    path = Path(resolve_model(options.model, options.backend))
+    files = {path.name: path.read_bytes()}
+    if path.suffix == ".onnx":
+        sequence = sequence_path_for(path)
+        if sequence.is_file():
+            files[sequence.name] = sequence.read_bytes()
+    return files
+
+
+def _model_here(files: dict[str, bytes], options: JobOptions):
+    """This worker's copy of the shipped model, written and opened once per worker process."""
+    from dataclasses import replace
+
+    from realtime_affect.batch.job import open_job_model
+
+    digest = hashlib.sha256(b"".join(files[name] for name in sorted(files))).hexdigest()[:16]
+    key = f"{digest}:{options.backend}:{options.threads}"
+    if key not in _models:
+        for folder, model in _models.values():
+            model.close()
+        _models.clear()
+        folder = Path(tempfile.mkdtemp(prefix=f"affect-model-{digest}-"))
+        for name, data in files.items():
+            (folder / name).write_bytes(data)
+        main = next(name for name in files if not name.endswith(".sequence.onnx"))
+        _models[key] = (str(folder), open_job_model(replace(options, model=str(folder / main))))
+    return _models[key][1]
+
+
+def _task(item: BatchInput, options: JobOptions, files: dict[str, bytes], data: bytes | None, queue) -> tuple:
+    """One input on a Ray worker: (the ``JobResult`` as a dict, the output file's bytes or None)."""
+    import ray
+
+    from realtime_affect.batch.job import annotate
+
+    model = _model_here(files, options)
+    node = ray.get_runtime_context().get_node_id()
+
+    def report(n: int) -> None:
+        try:
+            queue.put_nowait((node, n))
+        except Exception:  # progress is best effort: a lost queue never fails the job
+            pass
+
+    with tempfile.TemporaryDirectory(prefix="affect-job-") as tmp:
+        location = item.location
+        if data is not None:  # the driver's file, under its own name (the rows' source column)
+            local = Path(tmp) / "in" / Path(item.location).name
+            local.parent.mkdir()
+            local.write_bytes(data)
+            location = str(local)
+        result = annotate(BatchInput(location, item.output), Path(tmp), model, options, on_frames=report)
+        result.input = item.location
+        output = (Path(tmp) / item.output).read_bytes() if result.status == "done" else None
+    return result.to_dict(), output
+
+
+def _input_bytes(item: BatchInput) -> bytes | None:
+    """A local input's bytes (shipped to the worker); None for a stream URL (the worker reads it itself)."""
+    return None if is_stream_url(item.location) else Path(item.location).read_bytes()
 
 
 def run_ray(items: Sequence[BatchInput], out_dir: Path, options: JobOptions, address: str | None, workers: int,
-            stop, on_result: Callable[[JobResult], None]) -> None:
+            stop, on_result: Callable[[JobResult], None],
+            on_progress: Callable[[ClusterProgress], None] | None = None) -> None:
     """Annotate ``items`` as Ray tasks, ``workers`` at a time on a local Ray (one CPU each), or as the
-    cluster schedules them; ``stop`` (an Event) cancels what has not finished."""
-    ray = _import_ray()
-    started_here = not ray.is_initialized()
-    if started_here:
-        if address:
-            ray.init(address=address, include_dashboard=False, log_to_driver=False)
-        else:
-            ray.init(num_cpus=max(1, workers), include_dashboard=False, log_to_driver=False,
-                     _node_ip_address="127.0.0.1")
+    cluster schedules them; ``stop`` (an Event) cancels what has not finished. Raises ``ClusterError`` (one
+    line) when the cluster cannot be joined or its workers cannot run this package."""
+    started_here = connect(address, workers)  # before Ray is imported: it reads its auth settings then
+    ray = import_ray()
     try:
-        remote = ray.remote(num_cpus=1, max_retries=MAX_RETRIES)(_task)
-        refs = {remote.remote(item, str(out_dir), options): item for item in items}
-        while refs:
-            if stop.is_set():
-                for ref in refs:
-                    ray.cancel(ref, force=True)
-                for item in refs.values():
-                    on_result(JobResult(item.location, item.output, "interrupted"))
-                return
-            done, _ = ray.wait(list(refs), num_returns=1, timeout=0.2)
-            for ref in done:
-                item = refs.pop(ref)
-                try:
-                    on_result(JobResult(**ray.get(ref)))
-                except Exception as exc:  # the task failed even after its retries
-                    on_result(JobResult(item.location, item.output, "failed",
-                                        error=f"Ray task failed: {type(exc).__name__}: {str(exc).splitlines()[0]}"))
+        _run(ray, items, Path(out_dir), options, stop, on_result, on_progress)
     finally:
         if started_here:
             ray.shutdown()
+
+
+def _run(ray, items, out_dir: Path, options: JobOptions, stop, on_result, on_progress) -> None:
+    from ray.util.queue import Queue
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    here = ray.get_runtime_context().get_node_id()
+    queue = Queue(actor_options={"num_cpus": 0, "scheduling_strategy": NodeAffinitySchedulingStrategy(here, soft=False)})
+    files = ray.put(model_files(options))
+    remote = ray.remote(num_cpus=1, max_retries=MAX_RETRIES)(_task)
+    in_flight = max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))
+    waiting = list(items)
+    refs: dict = {}
+    progress = ClusterProgress()
+    try:
+        while waiting or refs:
+            while waiting and len(refs) < in_flight and not stop.is_set():
+                item = waiting.pop(0)
+                try:
+                    data = _input_bytes(item)
+                except OSError as exc:
+                    on_result(JobResult(item.location, item.output, "failed", error=f"{item.location}: {exc}"))
+                    continue
+                refs[remote.remote(item, options, files, data, queue)] = item
+            if stop.is_set():
+                for ref in refs:
+                    ray.cancel(ref, force=True)
+                for item in [*refs.values(), *waiting]:
+                    on_result(JobResult(item.location, item.output, "interrupted"))
+                return
+            done, _ = ray.wait(list(refs), num_returns=1, timeout=0.2)
+            _drain(queue, progress, on_progress)
+            for ref in done:
+                item = refs.pop(ref)
+                on_result(_collect(ray, ref, item, out_dir))
+    finally:
+        try:
+            queue.shutdown(force=True)
+        except Exception:  # noqa: BLE001 - the queue dies with the cluster connection anyway
+            pass
+
+
+def _drain(queue, progress: ClusterProgress, on_progress) -> None:
+    try:
+        reports = queue.get_nowait_batch(queue.qsize()) if queue.qsize() else []
+    except Exception:  # noqa: BLE001 - progress only
+        reports = []
+    for node, n in reports:
+        progress.add(node, n)
+    if on_progress is not None:
+        on_progress(progress)
+
+
+def _collect(ray, ref, item: BatchInput, out_dir: Path) -> JobResult:
+    """The finished task's result, its output written here; a task that failed even after its retries is a
+    failed input, unless the workers cannot import this package (then the whole batch stops)."""
+    try:
+        record, output = ray.get(ref)
+    except Exception as exc:  # noqa: BLE001
+        missing = missing_package(exc)
+        if missing:
+            raise ClusterError(missing) from exc
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        return JobResult(item.location, item.output, "failed", error=f"Ray task failed: {type(exc).__name__}: {first}")
+    result = JobResult(**record)
+    if result.status == "done" and output is not None:
+        try:
+            store_output(out_dir, item, result, output)
+        except OSError as exc:
+            result.status, result.error = "failed", f"{out_dir / item.output}: cannot write ({exc})"
+    return result
+
+
+__all__ = ["run_ray", "ClusterProgress", "ClusterError", "RayMissing", "model_files", "MAX_RETRIES"]

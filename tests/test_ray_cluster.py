@@ -1,0 +1,95 @@
+"""affect-batch against a real two-node Ray cluster (``ray start``), on loopback only: the whole cluster runs in a
+network namespace this test creates (``unshare -n``: nothing but loopback inside), see ray_cluster_scenario.py."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import DATA, SINGLE_FACE
+
+pytest.importorskip("ray")
+pytestmark = pytest.mark.slow
+
+SCENARIO = Path(__file__).parent / "ray_cluster_scenario.py"
+
+
+def _namespace_available() -> str | None:
+    """Why a private network namespace cannot be made here (None: it can)."""
+    if shutil.which("unshare") is None or shutil.which("ip") is None:
+        return "unshare or ip not installed"
+    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        return f"cannot create a network namespace ({probe.stderr.strip() or probe.returncode}): needs root or " \
+               "user namespaces"
+    return None
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory):
+    why = _namespace_available()
+    if why:
+        pytest.skip(f"two-node Ray test needs a private network namespace: {why}")
+    work = tmp_path_factory.mktemp("cluster")
+    inputs = work / "in"
+    inputs.mkdir()
+    names = []
+    for name, src in (("pexels_a.mp4", DATA / "WolfgangLanger_Pexels.mp4"),
+                      ("pexels_b.mp4", DATA / "WolfgangLanger_Pexels.mp4"),
+                      ("single_face.mp4", SINGLE_FACE), ("face_noface.mov", DATA / "face_noface.mov")):
+        os.symlink(src.resolve(), inputs / name)
+        names.append(str(inputs / name))
+    run = subprocess.run(["unshare", "-n", sys.executable, str(SCENARIO), str(work), *names],
+                         capture_output=True, text=True, timeout=1200)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return work, names, json.loads((work / "report.json").read_text())
+
+
+def _last_line(stderr: str) -> str:
+    return [line for line in stderr.splitlines() if line.strip()][-1]
+
+
+def test_the_cluster_has_two_nodes_with_token_authentication(scenario):
+    _, _, report = scenario
+    assert report["head"]["code"] == 0 and report["two_nodes"]
+
+
+def test_wrong_address_and_wrong_token_are_one_line_errors(scenario):
+    _, _, report = scenario
+    for case, words in (("wrong_address", "cannot connect to a Ray cluster at 127.0.0.1:"),
+                        ("wrong_token", "refused the authentication token")):
+        assert report[case]["code"] == 2
+        assert _last_line(report[case]["stderr"]).startswith(f"affect-batch: error: ") and \
+            words in report[case]["stderr"]
+        assert "Traceback" not in report[case]["stderr"]
+
+
+def test_a_lost_node_costs_nothing_and_outputs_match_affect_live(scenario, tmp_path):
+    from realtime_affect.cli import main
+
+    work, names, report = scenario
+    assert report["both_busy"] and report["lost_node"]["done_before_kill"] == []  # the second node died mid-task
+    assert report["lost_node"]["code"] == 0, report["lost_node"]["stderr"]
+    summary = json.loads((work / "lost_node" / "summary.json").read_text())
+    assert [r["status"] for r in summary["inputs"]] == ["done"] * 4
+    for name in names:
+        stem = Path(name).stem
+        expected = tmp_path / f"{stem}.csv"
+        assert main(["--video", name, "--csv", str(expected), "--no-display", "-q"]) == 0
+        assert (work / "lost_node" / f"{stem}.csv").read_bytes() == expected.read_bytes(), stem
+        assert (work / "resume" / f"{stem}.csv").read_bytes() == expected.read_bytes(), stem
+
+
+def test_a_killed_driver_resumes(scenario):
+    work, _, report = scenario
+    assert report["killed_driver_outputs"]  # at least one output finished before the kill
+    assert report["resume"]["code"] == 0, report["resume"]["stderr"]
+    summary = json.loads((work / "resume" / "summary.json").read_text())
+    statuses = sorted(r["status"] for r in summary["inputs"])
+    assert statuses.count("skipped") == len(report["killed_driver_outputs"])
+    assert set(statuses) <= {"done", "skipped"}
