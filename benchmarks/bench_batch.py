@@ -1,7 +1,10 @@
 """Benchmark: affect-batch throughput (frames per second over the whole batch) with --workers 1, --workers 2
 and --ray (local), all in one run on the same inputs, plus Ray's per-task overhead measured locally.
 
-    python benchmarks/bench_batch.py [--copies 4] [--model PATH]
+    python benchmarks/bench_batch.py [--copies 4] [--model PATH] [--ray-address HOST:PORT]
+
+``--ray-address`` adds a configuration on a running cluster (``ray start --head`` ...), for example a two-node
+cluster on this machine (docs/scaling.md says how it was started).
 
 The batch is ``--copies`` copies of each test clip with a face (Pexels, single_face, face_noface). Each
 configuration runs the real command (``python -m realtime_affect.batch.cli``) in a fresh process, so the
@@ -52,6 +55,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--copies", type=int, default=4)
     parser.add_argument("--model", type=Path)
+    parser.add_argument("--ray-address", metavar="HOST:PORT", help="also measure --ray on this running cluster")
     args = parser.parse_args()
     model = ["--model", str(args.model)] if args.model else []
     with tempfile.TemporaryDirectory() as tmp:
@@ -66,14 +70,16 @@ def main() -> None:
             configs.append(("--ray (local, 2 CPUs)", ["--ray", "--workers", "2"]))
         except ImportError:
             print("Ray not installed: --ray not measured (pip install 'realtime-affect[ray]')")
+        if args.ray_address:
+            configs.append((f"--ray {args.ray_address} (cluster)", ["--ray", args.ray_address]))
         figures = {}
         for name, extra in configs:
-            seconds, summary = run(inputs, Path(tmp) / name.split()[0].strip("-") / name[-1], extra + model)
+            seconds, summary = run(inputs, Path(tmp) / f"out{len(figures)}", extra + model)
             figures[name] = (summary["frames"] / seconds, seconds, summary["frames"])
     base = figures["--workers 1"][0]
     print(f"batch: {args.copies} copies of {len(CLIPS)} clips ({next(iter(figures.values()))[2]} frames)")
     for name, (fps, seconds, _) in figures.items():
-        print(f"{name:<22} {fps:6.1f} fps over the batch ({seconds:5.1f} s wall, start-up included), "
+        print(f"{name:<34} {fps:6.1f} fps over the batch ({seconds:5.1f} s wall, start-up included), "
               f"{fps / base:.2f}x --workers 1")
     overhead = ray_task_overhead()
     if overhead is not None:
