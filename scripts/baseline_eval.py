@@ -30,7 +30,7 @@ SETTINGS = [("none", None), ("probabilities, strength 0.5", ("prob", 0.5, 1.5)),
             ("probabilities, strength 1", ("prob", 1.0, 1.5)),
             ("log-probabilities, strength 1, cap 1.5", ("log", 1.0, 1.5, 0.0)),
             ("log-probabilities, strength 1, cap 3", ("log", 1.0, 3.0, 0.0)),
-            ("log-probabilities floored at 0.02, strength 1, cap 2", ("log", 1.0, 2.0, 0.02)),
+            ("log-probabilities floored at 0.02, strength 1, cap 2 (the default)", ("log", 1.0, 2.0, 0.02)),
             ("log-probabilities floored at 0.05, strength 1, cap 2", ("log", 1.0, 2.0, 0.05)),
             ("log-probabilities floored at 0.05, strength 1, no cap", ("log", 1.0, 99.0, 0.05))]
 
