@@ -20,7 +20,13 @@ from typing import Iterator
 import numpy as np
 
 from realtime_affect.models.card import ModelCard
-from realtime_affect.models.tensorrt_engines import EngineError, import_pycuda, import_tensorrt, write_engine_file
+from realtime_affect.models.tensorrt_engines import (
+    EngineError,
+    device_key,
+    import_pycuda,
+    import_tensorrt,
+    write_engine_file,
+)
 
 log = logging.getLogger(__name__)
 

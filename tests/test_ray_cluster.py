@@ -64,7 +64,7 @@ def test_wrong_address_and_wrong_token_are_one_line_errors(scenario):
     for case, words in (("wrong_address", "cannot connect to a Ray cluster at 127.0.0.1:"),
                         ("wrong_token", "refused the authentication token")):
         assert report[case]["code"] == 2
-        assert _last_line(report[case]["stderr"]).startswith(f"affect-batch: error: ") and \
+        assert _last_line(report[case]["stderr"]).startswith("affect-batch: error: ") and \
             words in report[case]["stderr"]
         assert "Traceback" not in report[case]["stderr"]
 

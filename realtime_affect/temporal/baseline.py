@@ -162,7 +162,7 @@ class AutoBaselineOptions:
     """How a track learns its own neutral face (``--baseline auto``).
 
     Over the last ``period_s`` seconds of the track, the calm frames are the ``calm_share`` of frames with
-    the least facial activity (mean AU probability, then the least confident non-neutral expression); the
+    the least facial movement (mean AU probability; not the expression, which may be the resting face); the
     baseline is the median reading of those frames (OpenFace's person-specific normalisation also takes a
     median, on the assumption that people are mostly neutral). It is used once the calm frames span at least
     ``min_calm_s`` seconds, and refreshed every ``refresh_s`` seconds."""
@@ -175,7 +175,7 @@ class AutoBaselineOptions:
 
 @dataclass
 class _TrackHistory:
-    readings: deque = field(default_factory=deque)  # (time_s, activity, NeutralReading of one frame)
+    readings: deque = field(default_factory=deque)  # (time_s, activity, the frame's Prediction)
     baseline: NeutralReading | None = None
     refreshed_at: float = -math.inf
 
