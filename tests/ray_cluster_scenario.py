@@ -1,7 +1,7 @@
 """A two-node Ray cluster on loopback and affect-batch against it, run inside a network namespace that holds
 nothing but loopback (``unshare -n``), so that no Ray process can reach or listen on another interface.
 
-    unshare -n python tests/ray_cluster_scenario.py WORKDIR INPUT...
+    unshare --net --pid --fork --mount-proc python tests/ray_cluster_scenario.py WORKDIR INPUT...
 
 1. ``ray start --head`` (token authentication on, as Ray 2.59+ does by default; a fresh HOME holds its token)
    and a second node joined with ``ray start --address``;

@@ -1,5 +1,6 @@
 """affect-batch against a real two-node Ray cluster (``ray start``), on loopback only: the whole cluster runs in a
-network namespace this test creates (``unshare -n``: nothing but loopback inside), see ray_cluster_scenario.py."""
+network namespace this test creates (nothing but loopback inside) and its own PID namespace (``ray stop`` there
+sees only this cluster, and every process ends with it), see ray_cluster_scenario.py."""
 from __future__ import annotations
 
 import json
@@ -17,13 +18,14 @@ pytest.importorskip("ray")
 pytestmark = pytest.mark.slow
 
 SCENARIO = Path(__file__).parent / "ray_cluster_scenario.py"
+NAMESPACES = ["unshare", "--net", "--pid", "--fork", "--mount-proc"]
 
 
 def _namespace_available() -> str | None:
     """Why a private network namespace cannot be made here (None: it can)."""
     if shutil.which("unshare") is None or shutil.which("ip") is None:
         return "unshare or ip not installed"
-    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, text=True)
+    probe = subprocess.run([*NAMESPACES, "true"], capture_output=True, text=True)
     if probe.returncode != 0:
         return f"cannot create a network namespace ({probe.stderr.strip() or probe.returncode}): needs root or " \
                "user namespaces"
@@ -44,7 +46,7 @@ def scenario(tmp_path_factory):
                       ("single_face.mp4", SINGLE_FACE), ("face_noface.mov", DATA / "face_noface.mov")):
         os.symlink(src.resolve(), inputs / name)
         names.append(str(inputs / name))
-    run = subprocess.run(["unshare", "-n", sys.executable, str(SCENARIO), str(work), *names],
+    run = subprocess.run([*NAMESPACES, sys.executable, str(SCENARIO), str(work), *names],
                          capture_output=True, text=True, timeout=1200)
     assert run.returncode == 0, run.stderr[-3000:]
     return work, names, json.loads((work / "report.json").read_text())
