@@ -75,8 +75,7 @@ def main() -> int:
     nodes_env = {**ENV, "RAY_AUTH_MODE": "token"}  # Ray's docs: set on every node of a cluster with tokens
     head = sh(str(BIN / "ray"), "start", "--head", "--port", str(PORT), "--num-cpus", "1", "--node-ip-address",
               "127.0.0.1", "--temp-dir", temp, "--include-dashboard", "false", env=nodes_env)
-    report["head"] = {"code": head.returncode, "token_auth": "Token authentication is enabled" in head.stderr + head.stdout,
-                      "token_file": str(token)}
+    report["head"] = {"code": head.returncode, "token_file": str(token)}  # a wrong token refused shows auth is on
     second_log = open(work / "second_node.log", "w")
     second = subprocess.Popen([str(BIN / "ray"), "start", "--address", address, "--num-cpus", "1",
                                "--node-ip-address", "127.0.0.1", "--block"], env=nodes_env, stdout=second_log,
