@@ -317,6 +317,7 @@ def _run(args: argparse.Namespace, console, stop: StopSignals) -> int:
     )
     from realtime_affect.system.cores import model_threads
     from realtime_affect.timing import StageTimer
+    from realtime_affect.ui.layout import WINDOW_MIN_SCALE
     from realtime_affect.ui.live_window import LiveWindow, display_available
     from realtime_affect.ui.overlay import OverlayState, draw
 
@@ -380,7 +381,9 @@ def _run(args: argparse.Namespace, console, stop: StopSignals) -> int:
                     totals.latencies.append(latency)
                 if task is not None:
                     progress.update(task, advance=1, fps=fps, faces=len(result.faces))
-                if window is not None and not window.show(draw(result.frame.bgr, result, overlay, fps, latency)):
+                if window is not None and not window.show(
+                        draw(result.frame.bgr, result, overlay, fps, latency, zoom=window.zoom_for(result.frame.bgr),
+                             min_scale=WINDOW_MIN_SCALE)):
                     stop.event.set()
                     return False
             return True

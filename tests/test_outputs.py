@@ -224,7 +224,7 @@ def test_live_window_under_xvfb_shows_the_overlay(tmp_path, tiny_model):
                                  "--model", str(tiny_model), "-q"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         shot = tmp_path / "screen.xwd"
-        found = 0
+        found, width = 0, None
         deadline = time.time() + 90
         while time.time() < deadline and proc.poll() is None and found <= 200:
             time.sleep(1.0)
@@ -235,11 +235,17 @@ def test_live_window_under_xvfb_shows_the_overlay(tmp_path, tiny_model):
             # the overlay's colour for track 1 (BGR 120, 255, 120)
             found = int(((px[..., 1] > 240) & (abs(px[..., 0].astype(int) - 120) < 20)
                          & (abs(px[..., 2].astype(int) - 120) < 20)).sum())
+            if found > 200 and width is None and shutil.which("xwininfo"):
+                info = subprocess.run(["xwininfo", "-display", display, "-name", "realtime-affect"],
+                                      capture_output=True, text=True, timeout=30).stdout
+                width = int(info.split("Width:")[1].split()[0]) if "Width:" in info else None
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=60)
         assert proc.returncode in (0, 130), stderr
         assert "Traceback" not in stderr
         assert found > 200, "no overlay visible in the window"
+        if shutil.which("xwininfo"):  # the 640x360 clip shown at a readable size on the 1280x800 screen
+            assert width is not None and width >= 1000, width
     finally:
         xvfb.terminate()
 
@@ -259,3 +265,30 @@ def test_python_api_iterates_videos_calls_back_and_takes_caller_frames(tiny_mode
         assert [len(r.faces) for r in out][:2] == [0, 0] and all(len(r.faces) == 1 for r in out[2:])
         with analyzer.session() as session, pytest.raises(ValueError, match="BGR uint8"):
             session.process(np.zeros((4, 4), np.float32), 0.0)
+
+
+def test_window_zoom_enlarges_small_frames_and_draws_readable_text():
+    """The live window shows a 640x360 clip at about 1088x612 on a 1280x800 screen and draws its overlay at
+    that size: boxes follow the zoom, and text is at least 12 pixels tall."""
+    from realtime_affect.ui.layout import WINDOW_MIN_SCALE, window_zoom
+    from realtime_affect.ui.overlay import text_panel
+
+    zoom = window_zoom(640, 360, 1280, 800)
+    assert 1.6 < zoom < 1.9 and 640 * zoom <= 1280 and 360 * zoom <= 800
+    assert window_zoom(3840, 2160, 1280, 800) < 0.3  # 4K reduced to fit
+    frame = np.zeros((360, 640, 3), np.uint8)
+    face = Face(box=np.array([100, 50, 120, 150], np.float32), landmarks=np.zeros((478, 3), np.float32))
+    pred = Prediction(np.eye(8, dtype=np.float32)[4], np.zeros(12, np.float32), np.zeros(2, np.float32))
+    result = FrameResult(Frame(0, 0.0, frame, "x"), [FaceResult(1, face, pred)])
+    out = draw(frame, result, zoom=zoom, min_scale=WINDOW_MIN_SCALE)
+    assert out.shape[:2] == (round(360 * zoom), round(640 * zoom))
+    from realtime_affect.ui.overlay import track_colour
+
+    box_colour = np.all(np.abs(out.astype(int) - track_colour(1)) < 10, axis=2)
+    ys, xs = np.nonzero(box_colour)
+    assert abs(xs.min() - 100 * zoom) < 6 and abs(ys.max() - 200 * zoom) < 6
+    ink = text_panel(["Happiness"], WINDOW_MIN_SCALE).image.max(axis=2) > 128
+    rows = np.flatnonzero(ink.any(axis=1))
+    assert rows.max() - rows.min() + 1 >= 12
+    small = draw(frame, result)  # --out and the default: the input's size, as before
+    assert small.shape == frame.shape

@@ -45,6 +45,16 @@ class Rect:
         return Rect(x0, y0, max(1, x1 - x0), max(1, y1 - y0))
 
 
+#: Drawing scale in the live window at least: capitals about 13 pixels tall (FONT_HERSHEY_SIMPLEX at 0.5).
+WINDOW_MIN_SCALE = 1.0
+
+
+def window_zoom(frame_w: int, frame_h: int, screen_w: int, screen_h: int, fill: float = 0.85) -> float:
+    """Factor from frame to window pixels: the frame scaled to fill about ``fill`` of the screen (small frames
+    enlarged, large ones reduced), never beyond it."""
+    return float(min(fill * screen_w / max(1, frame_w), fill * screen_h / max(1, frame_h)))
+
+
 def overlay_scale(width: int, height: int) -> float:
     """Drawing scale for a frame: 1.0 at 1280x720, smaller on small frames, larger on big ones."""
     return float(np.clip(min(height / 720.0, width / 1280.0), 0.4, 3.0))

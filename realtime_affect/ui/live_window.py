@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import subprocess
 import sys
 
 import numpy as np
@@ -17,16 +19,45 @@ def display_available() -> bool:
     return True
 
 
+#: Screen size assumed when the display does not say (a small laptop screen).
+FALLBACK_SCREEN = (1280, 800)
+
+
+def screen_size() -> tuple[int, int]:
+    """The display's size in pixels (X11: ``xdpyinfo``), else ``FALLBACK_SCREEN``."""
+    try:
+        text = subprocess.run(["xdpyinfo"], capture_output=True, text=True, timeout=5).stdout
+    except (OSError, subprocess.SubprocessError):
+        return FALLBACK_SCREEN
+    found = re.search(r"dimensions:\s+(\d+)x(\d+) pixels", text)
+    return (int(found.group(1)), int(found.group(2))) if found else FALLBACK_SCREEN
+
+
 class LiveWindow:
-    """A resizable window; ``show`` returns False once the user pressed q or Esc, or closed it."""
+    """A resizable window without a toolbar, sized to the screen on its first frame; ``show`` returns False
+    once the user pressed q or Esc, or closed it."""
 
     def __init__(self, title: str = WINDOW_TITLE) -> None:
         import cv2
 
         self._cv2 = cv2
         self.title = title
-        cv2.namedWindow(title, cv2.WINDOW_NORMAL)
+        cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
         self._open = True
+        self._zoom: float | None = None
+        self._frame_size: tuple[int, int] | None = None
+
+    def zoom_for(self, frame: np.ndarray) -> float:
+        """Frame-to-window factor for this frame's size (the window is resized when the size is new):
+        the frame fills about 85% of the screen, small frames enlarged. Draw the overlay at this zoom."""
+        from realtime_affect.ui.layout import window_zoom
+
+        h, w = frame.shape[:2]
+        if self._frame_size != (w, h):
+            self._frame_size = (w, h)
+            self._zoom = window_zoom(w, h, *screen_size())
+            self._cv2.resizeWindow(self.title, int(round(w * self._zoom)), int(round(h * self._zoom)))
+        return float(self._zoom)
 
     def show(self, image: np.ndarray) -> bool:
         cv2 = self._cv2

@@ -151,24 +151,31 @@ def place_panels(out: np.ndarray, panels: Sequence[Panel], taken: list[Rect]) ->
 
 def draw(frame: np.ndarray, result: FrameResult, state: OverlayState | None = None, fps: float | None = None,
          latency_ms: float | None = None, au_threshold: float = 0.5,
-         extra: Sequence[Panel] = ()) -> np.ndarray:
+         extra: Sequence[Panel] = (), zoom: float = 1.0, min_scale: float = 0.0) -> np.ndarray:
     """A copy of ``frame`` (BGR) with the results drawn on it; no panel covers a face (``extra``: more
-    panels, e.g. the driver dashboard, placed after the faces' own)."""
+    panels, e.g. the driver dashboard, placed after the faces' own). ``zoom``: the copy is resized by this
+    factor first and everything is drawn at that resolution (the live window draws at its own size);
+    ``min_scale``: the drawing scale at least (readable text in a window, whatever the frame)."""
     import cv2
 
-    out = frame.copy()
+    if zoom != 1.0:
+        out = cv2.resize(frame, None, fx=zoom, fy=zoom,
+                         interpolation=cv2.INTER_LINEAR if zoom > 1 else cv2.INTER_AREA)
+    else:
+        out = frame.copy()
     h, w = out.shape[:2]
-    scale = overlay_scale(w, h)
+    scale = max(overlay_scale(w, h), min_scale)
     if state is not None:
         state.update(result)
     margin = max(2, int(3 * scale))
-    taken = [Rect.from_box(f.face.box).grown(margin) for f in result.faces]
+    boxes = {id(f): np.asarray(f.face.box, np.float64) * zoom for f in result.faces}
+    taken = [Rect.from_box(boxes[id(f)]).grown(margin) for f in result.faces]
     for face in result.faces:
-        x, y, bw, bh = (int(round(v)) for v in face.face.box)
+        x, y, bw, bh = (int(round(v)) for v in boxes[id(face)])
         cv2.rectangle(out, (x, y), (x + bw, y + bh), track_colour(face.track_id), max(2, int(round(2 * scale))))
     panels: list[Panel] = []
     for face in sorted(result.faces, key=lambda f: -float(f.face.box[2] * f.face.box[3])):
-        x, y, bw, bh = (float(v) for v in face.face.box)
+        x, y, bw, bh = (float(v) for v in boxes[id(face)])
         label = text_panel([_label(face)], scale, colour=track_colour(face.track_id))
         lh, lw = label.image.shape[:2]
         label.prefer_px = (x + lw / 2, y - lh / 2 - margin)  # just above the box
