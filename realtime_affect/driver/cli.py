@@ -120,6 +120,7 @@ def _run(args: argparse.Namespace, console, stop: StopSignals) -> int:
     from realtime_affect.sources import CameraSource, SourceError, VideoSource, check_readable_file, is_stream_url
     from realtime_affect.system.cores import model_threads
     from realtime_affect.timing import StageTimer
+    from realtime_affect.ui.layout import WINDOW_MIN_SCALE
     from realtime_affect.ui.live_window import LiveWindow, display_available
     from realtime_affect.ui.overlay import OverlayState
 
@@ -181,10 +182,11 @@ def _run(args: argparse.Namespace, console, stop: StopSignals) -> int:
                     progress.update(task, advance=1, fps=fps, faces=len(result.faces))
                 if window is None and video is None:
                     continue
-                img = draw_dashboard(result.frame.bgr, result, state, overlay, fps=fps)
-                if video is not None:
-                    video.write_image(img, result.time_s)
-                if window is not None and not window.show(img):
+                if video is not None:  # the input's size
+                    video.write_image(draw_dashboard(result.frame.bgr, result, state, overlay, fps=fps), result.time_s)
+                if window is not None and not window.show(  # the window's size, readable text
+                        draw_dashboard(result.frame.bgr, result, state, overlay, fps=fps,
+                                       zoom=window.zoom_for(result.frame.bgr), min_scale=WINDOW_MIN_SCALE)):
                     stop.event.set()
                     break
         finally:

@@ -57,14 +57,17 @@ def driver_panel(state: DriverState, scale: float) -> Panel:
 
 
 def draw_dashboard(frame: np.ndarray, result: FrameResult, state: DriverState, overlay: OverlayState,
-                   fps: float | None = None) -> np.ndarray:
-    """The affect overlay plus the driver panel (where it covers no face) and a border while an event is on."""
+                   fps: float | None = None, zoom: float = 1.0, min_scale: float = 0.0) -> np.ndarray:
+    """The affect overlay plus the driver panel (where it covers no face) and a border while an event is on;
+    ``zoom`` and ``min_scale`` as in ``ui.overlay.draw`` (the live window draws at its own size)."""
     import cv2
 
-    h, w = frame.shape[:2]
-    img = draw(frame, result, overlay, fps=fps, extra=[driver_panel(state, overlay_scale(w, h))])
+    h, w = (int(round(v * zoom)) for v in frame.shape[:2])
+    scale = max(overlay_scale(w, h), min_scale)
+    img = draw(frame, result, overlay, fps=fps, extra=[driver_panel(state, scale)], zoom=zoom, min_scale=min_scale)
+    h, w = img.shape[:2]
     if state.active:
         first = min(state.active, key=lambda k: _URGENCY.index(k) if k in _URGENCY else len(_URGENCY))
-        t = max(2, int(round(4 * overlay_scale(w, h))))
+        t = max(2, int(round(4 * scale)))
         cv2.rectangle(img, (0, 0), (w - 1, h - 1), _EVENT_COLOURS.get(first, (0, 0, 255)), t)
     return img
