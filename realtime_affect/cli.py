@@ -190,13 +190,8 @@ def _baseline_option(args: argparse.Namespace, model, console, stop: StopSignals
     """What ``AnalyzerOptions.baseline`` gets from the flags (measuring or loading the baseline first)."""
     from realtime_affect.runner import measure_baseline
     from realtime_affect.sources import check_readable_file
-    from realtime_affect.temporal.baseline import (
-        BaselineCorrector,
-        check_baseline_file,
-        load_baseline,
-        model_key,
-        reference_from_card,
-    )
+    from realtime_affect.pipeline import baseline_corrector
+    from realtime_affect.temporal.baseline import check_baseline_file, load_baseline, model_key
 
     if args.save_baseline:
         check_baseline_file(args.save_baseline)
@@ -211,8 +206,7 @@ def _baseline_option(args: argparse.Namespace, model, console, stop: StopSignals
                           "face reading(s)")
         return reading
     if args.baseline == "auto" and args.save_baseline:  # one corrector, so its learnt baselines can be saved
-        return BaselineCorrector(reference_from_card(model.card), auto=True,
-                                 temperature=float(model.card.expression_temperature))
+        return baseline_corrector("auto", model.card, float(model.card.expression_temperature))
     return args.baseline
 
 

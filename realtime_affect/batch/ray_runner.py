@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -80,8 +81,9 @@ def _model_here(files: dict[str, bytes], options: JobOptions):
     digest = hashlib.sha256(b"".join(files[name] for name in sorted(files))).hexdigest()[:16]
     key = f"{digest}:{options.backend}:{options.threads}"
     if key not in _models:
-        for folder, model in _models.values():
+        for folder, model in _models.values():  # another model now: the old copy goes
             model.close()
+            shutil.rmtree(folder, ignore_errors=True)
         _models.clear()
         folder = Path(tempfile.mkdtemp(prefix=f"affect-model-{digest}-"))
         for name, data in files.items():

@@ -29,7 +29,7 @@ import os
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -311,19 +311,6 @@ def model_key(card) -> str:
     return f"{card.name} {card.version}"
 
 
-def merge_readings(readings: Iterable[NeutralReading]) -> NeutralReading:
-    """One reading from several, weighted by their frames (e.g. baselines from several files)."""
-    items = list(readings)
-    if not items:
-        raise BaselineError("no neutral reading to merge")
-    w = np.array([max(1, r.frames) for r in items], np.float64)
-    w /= w.sum()
-    return NeutralReading(sum(wi * r.expression for wi, r in zip(w, items)),
-                          sum(wi * r.action_units for wi, r in zip(w, items)),
-                          sum(wi * r.valence_arousal for wi, r in zip(w, items)),
-                          frames=int(sum(r.frames for r in items)))
-
-
 __all__ = ["NeutralReading", "CorrectionOptions", "AutoBaselineOptions", "BaselineCorrector", "BaselineError",
            "FALLBACK_REFERENCE", "reference_from_card", "correct", "activity", "save_baseline", "load_baseline",
-           "model_key", "merge_readings", "check_baseline_file"]
+           "model_key", "check_baseline_file"]
