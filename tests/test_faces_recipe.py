@@ -64,3 +64,24 @@ def test_recipe_refuses_a_folder_without_any_set(tmp_path, capsys):
     assert train_main(["faces", "--data", str(tmp_path), "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
     assert "ferplus_train.npz" in err and "Traceback" not in err
+
+
+def test_leave_one_dataset_out_never_trains_on_the_left_out_set_and_scores_all_of_it(data_dir, tmp_path):
+    from trainers.faces_recipe import FacesConfig, build_splits, training_label_counts, validation_sets
+
+    cache = tmp_path / "cache"
+    usual = build_splits(FacesConfig(data=data_dir, out=tmp_path, cache=cache, workers=1))
+    left = build_splits(FacesConfig(data=data_dir, out=tmp_path, cache=cache, workers=1, leave_out="ckplus"))
+    assert "ckplus" in {s.name for s in usual.train} and usual.teacher is not None
+    assert "ckplus" not in {s.name for s in left.train}
+    assert left.teacher is None  # the AU teacher is fitted on CK+: nothing of CK+ may reach training
+    assert len(left.val["ckplus_left_out"]) == 10 and "ckplus_val_subjects" not in left.val
+    usual_counts = training_label_counts(FacesConfig(data=data_dir, out=tmp_path, cache=cache, workers=1))
+    left_counts = training_label_counts(FacesConfig(data=data_dir, out=tmp_path, cache=cache, workers=1,
+                                                    leave_out="ckplus"))
+    assert left_counts.sum() < usual_counts.sum()
+    sets, teacher = validation_sets(FacesConfig(data=data_dir, out=tmp_path, cache=cache, workers=1,
+                                                leave_out="muxspace"))
+    muxspace = [s for s in sets if s.name.startswith("muxspace left out")]
+    rows = [r for r in (data_dir / "muxspace" / "labels.csv").read_text().splitlines()[1:] if r.strip()]
+    assert len(muxspace) == 1 and len(muxspace[0].faces) == len(rows)  # every file, not a held-out tenth

@@ -193,6 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     fc.add_argument("--no-csv-set", action="store_true", help="leave the CSV + image folder set out")
     fc.add_argument("--no-rated-set", action="store_true",
                     help="leave the valence/arousal-rated set (diffusionfer_s/) out")
+    fc.add_argument("--leave-out", default="", choices=("", "ckplus", "muxspace"),
+                    help="leave-one-dataset-out: never train on this set and validate on all of it")
     fc.add_argument("--rated-repeat", type=int, default=4,
                     help="times the rated faces are repeated per epoch (default 4)")
     fc.add_argument("--limit", type=int, default=0, help="at most this many faces per set (quick trials)")
@@ -227,6 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     fe.add_argument("--limit", type=int, default=0)
     fe.add_argument("--workers", type=int, default=2)
     fe.add_argument("--seed", type=int, default=0, help="the split seed the model was trained with")
+    fe.add_argument("--leave-out", default="", choices=("", "ckplus", "muxspace"),
+                    help="score all of this set (for a model trained with --leave-out on it)")
 
     pr = sub.add_parser("prepare", help="aligned face crops from raw videos, with the runtime's tracking/align")
     pr.add_argument("--videos", type=Path, required=True, help="a video or a folder of videos")
@@ -438,7 +442,7 @@ def _faces(args: argparse.Namespace, console) -> int:
     cfg = FacesConfig(data=args.data, out=args.out, cache=args.cache, arch=args.arch, input_size=args.input_size,
                       epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, class_power=args.class_power,
                       use_csv_set=not args.no_csv_set, use_rated_set=not args.no_rated_set,
-                      rated_repeat=args.rated_repeat, limit=args.limit, threads=args.threads, workers=args.workers,
+                      rated_repeat=args.rated_repeat, leave_out=args.leave_out, limit=args.limit, threads=args.threads, workers=args.workers,
                       seed=args.seed, resume=args.resume, init=args.init, augment=args.augment,
                       train_faces=args.train_faces, co_training=args.co_training, mask_ratio=args.mask_ratio,
                       co_weight=args.co_weight, va_from_scores=args.va_from_scores,
@@ -481,7 +485,7 @@ def _faces_eval(args: argparse.Namespace, console) -> int:
     from .faces_recipe import FacesConfig, validation_sets
 
     cfg = FacesConfig(data=args.data, out=Path("."), cache=args.cache, limit=args.limit, workers=args.workers,
-                      seed=args.seed)
+                      seed=args.seed, leave_out=args.leave_out)
     sets, au_teacher = validation_sets(cfg, on_progress=console.print)
     results = evaluate(args.model, sets, teachers=("face-api", "fer") if args.teachers else (),
                        au_teacher=au_teacher if args.teachers else None)

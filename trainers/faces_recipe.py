@@ -61,6 +61,8 @@ class FacesConfig:
     va_weight: float = 0.5
     use_csv_set: bool = True
     use_rated_set: bool = True  # DiffusionFER: human valence/arousal ratings (and expressions) when present
+    leave_out: str = ""         # leave-one-dataset-out: this set ("ckplus", "muxspace") is never trained on and
+                                # is validated whole (the honest estimate of how the model does on unseen people)
     rated_val_fraction: float = 0.2
     rated_repeat: int = 4       # the rated faces (~800) repeated per epoch so the VA ratings are not drowned
     seed: int = 0
@@ -181,7 +183,7 @@ def build_splits(cfg: FacesConfig, on_progress: Callable[[str], None] | None = N
               for name, (f, fit) in sets.items()}
     teacher, ck_val_subjects = None, []
     ck_split = None
-    if "ckplus" in sets:
+    if "ckplus" in sets and cfg.leave_out != "ckplus":
         faces, fit = sets["ckplus"]
         tr, va = split_groups(faces.groups, cfg.ck_val_fraction, cfg.seed)
         ck_split = (tr, va)
@@ -192,7 +194,9 @@ def build_splits(cfg: FacesConfig, on_progress: Callable[[str], None] | None = N
     val: dict[str, PreparedSet] = {}
     for name, (faces, fit) in sets.items():
         prepared = prepare(faces, fit, cfg.input_size, teacher)
-        if name == "ferplus_valid":
+        if name == cfg.leave_out:
+            val[f"{name}_left_out"] = prepared
+        elif name == "ferplus_valid":
             val[name] = prepared
         elif name == "ckplus" and ck_split is not None:
             train.append(prepared.take(ck_split[0]))
@@ -220,7 +224,9 @@ def validation_sets(cfg: FacesConfig, on_progress: Callable[[str], None] | None 
     out = []
     teacher = None
     for name, (faces, fit) in sets.items():
-        if name == "ferplus_valid":
+        if name == cfg.leave_out:
+            out.append(EvalSet(f"{name} left out (every file, never trained on)", faces, fit))
+        elif name == "ferplus_valid":
             out.append(EvalSet("FER+ validation", faces, fit))
         elif name == "ckplus":
             tr, va = split_groups(faces.groups, cfg.ck_val_fraction, cfg.seed)
@@ -301,7 +307,7 @@ def training_label_counts(cfg: FacesConfig) -> np.ndarray:
     counts = np.zeros(len(EXPRESSIONS), np.int64)
     rng = np.random.default_rng(cfg.seed)
     for name, (faces, fit) in sets.items():
-        if name == "ferplus_valid":
+        if name in ("ferplus_valid", cfg.leave_out):
             continue
         index = np.arange(len(faces))
         if name == "ckplus":
@@ -620,6 +626,8 @@ def train_faces(cfg: FacesConfig, on_epoch: Callable[[dict], None] | None = None
             m = expression_report(pred["expression"], s.expression)
             metrics[f"{name}/accuracy"] = m["accuracy"]
             metrics[f"{name}/macro_f1"] = m["macro_f1"]
+            if name.endswith("_left_out") or name == "ferplus_valid":
+                metrics.update({f"{name}/recall_{c}": r for c, r in m["recall"].items()})
             if (s.aus >= 0).any():
                 metrics[f"{name}/au_macro_f1"] = au_report(pred["action_units"], s.aus)["macro_f1"]
             metrics[f"{name}/va_ccc"] = va_agreement(pred["valence_arousal"], s.va)
