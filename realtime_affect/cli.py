@@ -36,6 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--out", metavar="PATH", help="write an annotated H.264 video (same frames and timing)")
     out.add_argument("--overwrite", action="store_true", help="replace existing output files")
     out.add_argument("--no-display", action="store_true", help="never open a window")
+    out.add_argument("--serve", type=int, metavar="PORT",
+                     help="also stream every analysed frame as JSON on ws://HOST:PORT/ws/results (and the dashboard "
+                          "at http://HOST:PORT/); needs the [serve] extra")
+    out.add_argument("--serve-host", default="127.0.0.1", metavar="HOST",
+                     help="address for --serve (default 127.0.0.1; any other needs the printed token)")
     mdl = p.add_argument_group("model")
     mdl.add_argument("--model", metavar="PATH", help="model file (default: the bundled model)")
     mdl.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime", "tensorrt"))
@@ -151,9 +156,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--lookahead must be 0 or more")
     if args.out and args.images:
         parser.error("--out writes a video: use it with --video or --camera")
+    if args.serve is not None:
+        if not 0 <= args.serve <= 65535:
+            parser.error("--serve takes a port between 0 and 65535")
+        from realtime_affect.serve.server import require_serve_extra
+
+        try:
+            require_serve_extra()
+        except RuntimeError as exc:
+            parser.error(str(exc))
     if args.sample_fps is not None and (args.sample_fps <= 0 or not args.video):
         parser.error("--sample-fps takes a positive number of frames per second, with --video")
-    saved = args.csv or args.jsonl or args.parquet or args.out
+    saved = args.csv or args.jsonl or args.parquet or args.out or args.serve is not None
     if not saved and (args.no_display or not args.camera and args.images):
         log.warning("no output file given (--csv, --jsonl, --parquet, --out): results are computed but not saved")
     return run_guarded(lambda stop: _run(args, console, stop), console, args.verbose)
@@ -260,12 +274,13 @@ def report_error(exc: BaseException, verbose: bool, prog: str = "affect-live",
     from realtime_affect.models.backends.base import BackendError
     from realtime_affect.models.card import CardError
     from realtime_affect.models.checkpoint import ModelFileError
+    from realtime_affect.serve.server import ServeError
     from realtime_affect.sinks import SinkError
     from realtime_affect.sources import SourceError
     from realtime_affect.temporal.baseline import BaselineError
 
     expected = (SourceError, SinkError, BackendError, CardError, ModelFileError, AssetError, BaselineError,
-                *also_expected)
+                ServeError, *also_expected)
     if verbose:
         log.exception("details")
     if isinstance(exc, expected):
@@ -291,8 +306,23 @@ def _open_sinks(args: argparse.Namespace, stack: ExitStack, fps: float, opened: 
         sinks.append(stack.enter_context(ParquetSink(args.parquet, overwrite=args.overwrite)))
     if args.out:
         sinks.append(stack.enter_context(VideoSink(args.out, fps=fps, overwrite=args.overwrite)))
+    if args.serve is not None:
+        sinks.append(_serve_sink(args, stack))
     opened.extend(sinks)
     return sinks
+
+
+def _serve_sink(args: argparse.Namespace, stack: ExitStack):
+    from rich.console import Console
+
+    from realtime_affect.serve.live_sink import ServeSink
+
+    console = Console(stderr=True)
+    sink = stack.enter_context(ServeSink(args.serve_host, args.serve,
+                                         lambda text: console.print(f"[yellow]warning:[/] {text}")))
+    console.print(f"streaming results on {sink.server.url('/ws/results')} (dashboard: {sink.server.url()})",
+                  soft_wrap=True)
+    return sink
 
 
 def _run(args: argparse.Namespace, console, stop: StopSignals) -> int:

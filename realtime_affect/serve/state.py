@@ -1,0 +1,45 @@
+"""Everything a running server shares between its routes and its analysis threads."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from realtime_affect.serve.access import AccessPolicy
+from realtime_affect.serve.hub import Hub
+from realtime_affect.serve.recording import Replay
+from realtime_affect.serve.streams import StreamPublisher
+
+
+@dataclass
+class ServeState:
+    hub: Hub
+    policy: AccessPolicy
+    record_dir: Path
+    driver: bool = False
+    cameras: object | None = None  # browser_camera.BrowserCameras when browsers may send their camera
+    publishers: dict[str, StreamPublisher] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def publisher(self, name: str, fps: float = 30.0) -> StreamPublisher:
+        """The publisher of source ``name`` (made on first use)."""
+        with self._lock:
+            if name not in self.publishers:
+                self.publishers[name] = StreamPublisher(self.hub, name, self.driver, fps)
+            return self.publishers[name]
+
+    def sources(self) -> list[str]:
+        with self._lock:
+            return list(self.publishers)
+
+    def replays(self) -> list[Replay]:
+        with self._lock:
+            return [r for p in self.publishers.values() for r in p.replays]
+
+    def replay(self, name: str) -> Replay | None:
+        """Only files this server wrote can be replayed: a name is looked up, never opened as a path."""
+        return next((r for r in self.replays() if r.name == name), None)
+
+    def stop_recordings(self) -> None:
+        for publisher in list(self.publishers.values()):
+            publisher.stop_recording()

@@ -1,0 +1,117 @@
+"""What happens to each analysed frame of a served source: the driver monitor (with ``--driver``), the frame
+message to every subscriber (with the JPEG when a page watches), and the recording when one runs."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from pathlib import Path
+
+from realtime_affect.serve.hub import Hub
+from realtime_affect.serve.recording import Recording, Replay
+from realtime_affect.serve.schema import end_message, frame_message
+
+log = logging.getLogger(__name__)
+
+JPEG_QUALITY = 80
+MAX_VIEW_WIDTH = 1280  # frames sent to pages are scaled down to at most this width
+
+
+def encode_jpeg(bgr) -> tuple[bytes, float]:
+    """(JPEG bytes, scale applied) of a BGR frame for the page."""
+    import cv2
+
+    scale = 1.0
+    if bgr.shape[1] > MAX_VIEW_WIDTH:
+        scale = MAX_VIEW_WIDTH / bgr.shape[1]
+        bgr = cv2.resize(bgr, (MAX_VIEW_WIDTH, round(bgr.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+    ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    if not ok:  # pragma: no cover - OpenCV encodes any uint8 BGR image
+        raise ValueError("could not encode the frame as JPEG")
+    return data.tobytes(), scale
+
+
+class RecentRate:
+    """Frames per second over the last ``seconds`` (results of a file come in small bursts: a second-long
+    window would show the bursts, not the rate)."""
+
+    def __init__(self, seconds: float = 3.0) -> None:
+        self.seconds = seconds
+        self._times: deque[float] = deque()
+
+    def tick(self) -> float | None:
+        now = time.monotonic()
+        self._times.append(now)
+        while now - self._times[0] > self.seconds:
+            self._times.popleft()
+        if len(self._times) < 2:
+            return None
+        return (len(self._times) - 1) / max(self._times[-1] - self._times[0], 1e-9)
+
+
+class StreamPublisher:
+    """One source's frames -> subscribers (and its recording). Called from that source's analysis thread."""
+
+    def __init__(self, hub: Hub, name: str, driver: bool = False, fps: float = 30.0) -> None:
+        self.hub = hub
+        self.name = name
+        self.fps = fps
+        self.rate = RecentRate()
+        self.frames = 0
+        self._monitor = None
+        if driver:
+            from realtime_affect.driver.monitor import DriverMonitor
+
+            self._monitor = DriverMonitor()
+        self._recording: Recording | None = None
+        self._lock = threading.Lock()
+        self.replays: list[Replay] = []
+
+    def publish(self, result, client: dict | None = None) -> dict:
+        """Send one analysed frame; returns its message (for a browser camera's own reply)."""
+        state = self._monitor.update(result) if self._monitor is not None else None
+        message = frame_message(result, self.rate.tick(), state, client)
+        self.frames += 1
+        with self._lock:
+            recording = self._recording
+        if recording is not None:
+            try:
+                recording.write(result)
+            except Exception as exc:  # a full disk stops the recording, never the analysis
+                log.error("recording %s stopped: %s", recording.results_path, exc)
+                self.stop_recording()
+        if self.hub.count:
+            jpeg = None
+            if self.hub.wants_frames():
+                jpeg, _ = encode_jpeg(result.frame.bgr)  # the page scales boxes by its size / width, height
+            self.hub.publish(message, jpeg)
+        return message
+
+    def start_recording(self, folder: Path, fmt: str, video: bool = True) -> Recording:
+        with self._lock:
+            if self._recording is not None:
+                return self._recording
+            self._recording = Recording(folder, self.name, fmt, self.fps, video)
+            return self._recording
+
+    def stop_recording(self) -> Replay | None:
+        with self._lock:
+            recording, self._recording = self._recording, None
+        if recording is None:
+            return None
+        recording.close()
+        replay = recording.replay()
+        self.replays.append(replay)
+        return replay
+
+    @property
+    def recording(self) -> Recording | None:
+        return self._recording
+
+    def end(self, replay: Replay | None) -> None:
+        """The source finished: close its recording and tell the subscribers (with the replay on offer)."""
+        self.stop_recording()
+        if replay is not None:
+            self.replays.append(replay)
+        self.hub.publish(end_message(self.name, replay.name if replay is not None else None))
