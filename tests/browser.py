@@ -3,6 +3,7 @@ tests and the latency benchmark: load a page, evaluate JavaScript, take screensh
 Y4M clip (``write_y4m``) in a loop, as a visitor's webcam would."""
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import shutil
@@ -44,6 +45,7 @@ class Browser:
         from websockets.sync.client import connect
 
         self._profile = tempfile.mkdtemp(prefix="affect-chromium-")
+        self._stack = contextlib.ExitStack()
         args = [chromium_path(), "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
                 "--remote-debugging-port=0", f"--user-data-dir={self._profile}", f"--window-size={width},{height}",
                 "--use-fake-ui-for-media-stream", "--autoplay-policy=no-user-gesture-required", "about:blank"]
@@ -60,7 +62,8 @@ class Browser:
         port = int(port_file.read_text().split()[0])
         targets = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10).read())
         page = next(t for t in targets if t["type"] == "page")
-        self._ws = connect(page["webSocketDebuggerUrl"], max_size=64 * 1024 * 1024, open_timeout=10)
+        self._ws = self._stack.enter_context(connect(page["webSocketDebuggerUrl"], max_size=64 * 1024 * 1024,
+                                                     open_timeout=10))
         self._ids = itertools.count(1)
         self.send("Page.enable")
         self.send("Runtime.enable")
@@ -112,8 +115,7 @@ class Browser:
 
     def close(self) -> None:
         try:
-            if getattr(self, "_ws", None) is not None:
-                self._ws.close()
+            self._stack.close()
         finally:
             if self._proc.poll() is None:
                 self._proc.terminate()

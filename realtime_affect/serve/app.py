@@ -64,7 +64,7 @@ def build_app(state: ServeState):
         cameras = state.cameras
         return JSONResponse({
             "sources": state.sources(), "driver": state.driver, "expressions": list(EXPRESSIONS),
-            "action_units": list(ACTION_UNITS), "subscribers": state.hub.count,
+            "action_units": list(ACTION_UNITS), "ended": state.ended(), "subscribers": state.hub.count,
             "browser_camera": cameras is not None,
             "recording": {name: str(p.recording.results_path) for name, p in state.publishers.items()
                           if p.recording is not None},
@@ -152,7 +152,7 @@ def build_app(state: ServeState):
         await ws.accept()
         reader = asyncio.create_task(until_closed(ws))
         try:
-            await ws.send_text(json.dumps(hello_message(state.sources(), state.driver)))
+            await ws.send_text(json.dumps(hello_message(state.sources(), state.driver, state.ended())))
             while not reader.done():
                 getter = asyncio.ensure_future(sub.queue.get())
                 done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)

@@ -4,7 +4,8 @@ Every message is one JSON object with ``"schema": "realtime-affect/results"`` an
 should check both and ignore fields it does not know (fields are only ever added within a version).
 
 - ``type: "hello"`` (first message on every socket): ``sources`` (names being analysed), ``driver`` (bool),
-  ``expressions`` and ``action_units`` (the label order).
+  ``expressions`` and ``action_units`` (the label order), ``ended`` (sources that already finished, each
+  with its ``replay``: a subscriber that joins late gets the frames from then on).
 - ``type: "frame"`` (one per analysed frame): exactly the fields of an ``affect-live --jsonl`` line
   (``frame``, ``time_s``, ``source``, ``faces``: per face ``track_id``, ``box`` [x, y, width, height] in pixels of
   the analysed frame, ``expression``, ``expressions``, ``action_units``, ``valence``, ``arousal``, ``temporal``,
@@ -32,9 +33,9 @@ def _base(kind: str) -> dict:
     return {"schema": SCHEMA, "version": SCHEMA_VERSION, "type": kind}
 
 
-def hello_message(sources: list[str], driver: bool) -> dict:
+def hello_message(sources: list[str], driver: bool, ended: list[dict] | None = None) -> dict:
     return {**_base("hello"), "sources": sources, "driver": driver, "expressions": list(EXPRESSIONS),
-            "action_units": list(ACTION_UNITS)}
+            "action_units": list(ACTION_UNITS), "ended": ended or []}
 
 
 def _plain(value):

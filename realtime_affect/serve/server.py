@@ -53,13 +53,20 @@ class ServerThread:
             self._error = exc
 
     def start(self, timeout: float = 20.0) -> "ServerThread":
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self.server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise ServeError(f"could not listen on {self.host}:{self.config.port} "
-                                 "(is the port taken? try another --port)")
-            time.sleep(0.02)
+        # uvicorn logs a failed bind itself, then exits: that becomes our one line, not two
+        startup_log = logging.getLogger("uvicorn.error")
+        level = startup_log.level
+        startup_log.setLevel(logging.CRITICAL)
+        try:
+            self._thread.start()
+            deadline = time.monotonic() + timeout
+            while not self.server.started:
+                if not self._thread.is_alive() or time.monotonic() > deadline:
+                    raise ServeError(f"could not listen on {self.host}:{self.config.port} "
+                                     "(is the port taken? try another --port)")
+                time.sleep(0.02)
+        finally:
+            startup_log.setLevel(level)
         return self
 
     @property

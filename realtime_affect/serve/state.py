@@ -32,6 +32,11 @@ class ServeState:
         with self._lock:
             return list(self.publishers)
 
+    def ended(self) -> list[dict]:
+        """Sources that have finished, with the replay each offers (for pages and programs that join late)."""
+        with self._lock:
+            return [{"source": n, "replay": p.final_replay} for n, p in self.publishers.items() if p.ended]
+
     def replays(self) -> list[Replay]:
         with self._lock:
             return [r for p in self.publishers.values() for r in p.replays]

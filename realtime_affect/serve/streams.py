@@ -67,6 +67,8 @@ class StreamPublisher:
         self._recording: Recording | None = None
         self._lock = threading.Lock()
         self.replays: list[Replay] = []
+        self.ended = False
+        self.final_replay: str | None = None  # the replay offered when the source ended
 
     def publish(self, result, client: dict | None = None) -> dict:
         """Send one analysed frame; returns its message (for a browser camera's own reply)."""
@@ -114,4 +116,5 @@ class StreamPublisher:
         self.stop_recording()
         if replay is not None:
             self.replays.append(replay)
+        self.ended, self.final_replay = True, replay.name if replay is not None else None
         self.hub.publish(end_message(self.name, replay.name if replay is not None else None))

@@ -38,9 +38,11 @@ function layer(name) { return $(`layer-${name}`).checked; }
 
 // ---- drawing ------------------------------------------------------------------------------------------
 function drawFrame(image, message) {
-  if (view.width !== image.width || view.height !== image.height) { view.width = image.width; view.height = image.height; }
-  ctx.drawImage(image, 0, 0);
-  if (message) drawOverlay(message, image.width / (message.width || image.width));
+  const w = image.videoWidth || image.width, h = image.videoHeight || image.height;  // a <video> or a bitmap
+  if (!w || !h) return;
+  if (view.width !== w || view.height !== h) { view.width = w; view.height = h; }
+  ctx.drawImage(image, 0, 0, w, h);
+  if (message) drawOverlay(message, w / (message.width || w));
 }
 
 function drawOverlay(message, scale) {
@@ -154,17 +156,22 @@ function openView() {
   };
 }
 
+function offerReplay(ended) {
+  affect.ended = ended;
+  if (ended.replay && affect.mode === "server") {
+    $("banner-text").textContent = `${ended.source} has ended.`; $("banner").hidden = false;
+    $("banner-replay").onclick = () => { setMode("replay", ended.replay); };
+  }
+}
+
 function onTextMessage(message) {
   if (message.schema !== "realtime-affect/results") return;
-  if (message.type === "hello") { affect.driver = !!message.driver; }
-  else if (message.type === "frame") { onFrameMessage(message); }
-  else if (message.type === "end") {
-    affect.ended = message;
-    if (message.replay) {
-      $("banner-text").textContent = `${message.source} has ended.`; $("banner").hidden = false;
-      $("banner-replay").onclick = () => { setMode("replay", message.replay); };
-    }
-  } else if (message.type === "error") { showError(message.message); }
+  if (message.type === "hello") {
+    affect.driver = !!message.driver;
+    (message.ended || []).forEach(offerReplay);  // joined after the source finished
+  } else if (message.type === "frame") { onFrameMessage(message); }
+  else if (message.type === "end") { offerReplay(message); }
+  else if (message.type === "error") { showError(message.message); }
 }
 
 // ---- the visitor's camera (/ws/camera) ----------------------------------------------------------------

@@ -52,7 +52,9 @@ class TimePlot {
         if (!started) { ctx.moveTo(x(t), y(v)); started = true; } else { ctx.lineTo(x(t), y(v)); }
       }
       ctx.stroke();
-      const last = series.length ? series[series.length - 1] : null;
+      let at = series.length - 1;  // the legend shows the value at the cursor (replay), else the newest
+      if (this.cursor !== null) { at = this.times.findIndex((t) => t >= this.cursor); if (at < 0) at = series.length - 1; }
+      const last = at >= 0 ? series[at] : null;
       ctx.fillStyle = PALETTE[i % PALETTE.length];
       ctx.fillText(`${this.names[i]}${last === null || last === undefined ? "" : " " + last.toFixed(2)}`,
                    left + pw + 6, top + 10 + i * Math.min(13, (ph + bottom) / this.names.length));

@@ -1,0 +1,162 @@
+"""The dashboard in a real browser (headless Chromium over the DevTools protocol; skipped where Chromium is not
+installed): the live view of the server's video with its overlay on the face and filled plots, a visitor's
+camera (Chromium's fake camera playing a clip) analysed on the server, and the replay of the finished file.
+Screenshots are checked for what a person would see."""
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("starlette")
+pytest.importorskip("uvicorn")
+pytest.importorskip("websockets")
+from browser import Browser, chromium_path, write_y4m  # noqa: E402
+
+pytestmark = pytest.mark.skipif(chromium_path() is None, reason="Chromium is not installed (apt install chromium)")
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Served:
+    """``affect-serve`` in its own process, as a user starts it."""
+
+    def __init__(self, *args: str, cwd: Path) -> None:
+        self.port = _free_port()
+        self.proc = subprocess.Popen([sys.executable, "-m", "realtime_affect.serve.cli", *args, "--port",
+                                      str(self.port)], stderr=subprocess.PIPE, text=True, cwd=cwd)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"affect-serve did not start: {self.proc.stderr.read()}") from None
+                time.sleep(0.1)
+        self.url = f"http://127.0.0.1:{self.port}/"
+
+    def stop(self) -> str:
+        self.proc.send_signal(signal.SIGINT)
+        _, err = self.proc.communicate(timeout=60)
+        assert self.proc.returncode == 0, err
+        return err
+
+
+def _rect(browser: Browser, element: str) -> tuple[float, float, float, float]:
+    return tuple(browser.evaluate(f"(() => {{const r = document.getElementById('{element}').getBoundingClientRect();"
+                                  f" return [r.left, r.top, r.width, r.height]; }})()"))
+
+
+def box_on_screen(browser: Browser) -> tuple[float, float, float, float]:
+    """Where the newest message's first face box is on the screen (x0, y0, x1, y1)."""
+    left, top, width, _ = _rect(browser, "view")
+    m = browser.evaluate("affect.lastMessage")
+    s = width / m["width"]
+    x, y, w, h = m["faces"][0]["box"]
+    return left + x * s, top + y * s, left + (x + w) * s, top + (y + h) * s
+
+
+def drawn_box(shot: np.ndarray, rect) -> tuple[float, float, float, float] | None:
+    """Bounding box of track 1's box colour (#ff6b6b) inside ``rect`` of a screenshot."""
+    left, top, width, height = (int(round(v)) for v in rect)
+    part = shot[top:top + height, left:left + width].astype(int)
+    b, g, r = part[..., 0], part[..., 1], part[..., 2]
+    mask = (r > 215) & (abs(g - 107) < 40) & (abs(b - 107) < 40)
+    if mask.sum() < 50:
+        return None
+    ys, xs = np.nonzero(mask)
+    return left + xs.min(), top + ys.min(), left + xs.max(), top + ys.max()
+
+
+def iou(a, b) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def plotted_pixels(shot: np.ndarray, rect) -> int:
+    """Coloured pixels in a plot's drawing area (the axes and legend are left out)."""
+    left, top, width, height = (int(round(v)) for v in rect)
+    scale = width / 560
+    part = shot[top:top + height, left + int(36 * scale):left + width - int(98 * scale)].astype(int)
+    return int(((part.max(axis=2) - part.min(axis=2)) > 80).sum())
+
+
+def test_live_view_draws_the_box_on_the_face_and_fills_the_plots(tmp_path):
+    served = Served("--video", str(DATA / "WolfgangLanger_Pexels.mp4"), "--no-browser-camera", cwd=tmp_path)
+    try:
+        with Browser() as browser:
+            browser.open(served.url)
+            browser.wait_for("window.affect && affect.frames > 40 && affect.faces > 0", timeout=60)
+            shot = browser.screenshot(tmp_path / "live.png")
+            expected = box_on_screen(browser)
+            drawn = drawn_box(shot, _rect(browser, "view"))
+            assert drawn is not None, "no face box drawn on the video"
+            assert iou(drawn, expected) > 0.6, (drawn, expected)
+            assert plotted_pixels(shot, _rect(browser, "plot-expressions")) > 300
+            assert plotted_pixels(shot, _rect(browser, "plot-va")) > 40
+            assert browser.evaluate("affect.mode") == "server" and browser.evaluate("affect.errors") == []
+            reading = browser.evaluate("document.getElementById('readings').textContent")
+            assert reading.startswith("#1 ") and "valence" in reading
+            browser.evaluate("document.getElementById('layer-boxes').click()")  # the boxes layer off
+            frames = browser.evaluate("affect.frames")
+            browser.wait_for(f"affect.frames > {frames + 3}", timeout=30)
+            assert drawn_box(browser.screenshot(tmp_path / "no_boxes.png"), _rect(browser, "view")) is None
+    finally:
+        served.stop()
+
+
+def test_browser_camera_is_analysed_on_the_server_and_answered(tmp_path):
+    clip = write_y4m(DATA / "WolfgangLanger_Pexels.mp4", tmp_path / "camera.y4m", seconds=4)
+    served = Served(cwd=tmp_path)  # only visitors' cameras
+    try:
+        with Browser(fake_camera=clip) as browser:
+            browser.open(served.url)
+            browser.wait_for("window.affect && affect.frames > 15 && affect.faces > 0", timeout=60)
+            assert browser.evaluate("affect.mode") == "camera"
+            assert browser.evaluate("affect.source").startswith("browser-")
+            latencies = browser.evaluate("affect.latencies")
+            assert len(latencies) >= 15 and all(0 < v < 5000 for v in latencies)
+            shot = browser.screenshot(tmp_path / "camera.png")
+            drawn = drawn_box(shot, _rect(browser, "view"))
+            assert drawn is not None and iou(drawn, box_on_screen(browser)) > 0.5
+            assert browser.evaluate("affect.errors") == []
+    finally:
+        served.stop()
+
+
+def test_a_finished_file_is_offered_for_replay_with_a_scrub_bar(tmp_path):
+    served = Served("--video", str(DATA / "single_face.mp4"), "--fast", "--no-browser-camera", cwd=tmp_path)
+    try:
+        with Browser() as browser:
+            browser.open(served.url)
+            ended = browser.wait_for("window.affect && affect.ended", timeout=60)
+            assert ended["replay"] == "single_face.csv"
+            browser.evaluate("document.getElementById('banner-replay').click()")
+            assert browser.wait_for("affect.replay && affect.replay.frames", timeout=30) == 72
+            browser.evaluate("(() => { const s = document.getElementById('scrub'); s.value = 50;"
+                             " s.dispatchEvent(new Event('input')); })()")
+            browser.wait_for("affect.replay.index === 50", timeout=30)
+            time_label = browser.evaluate("document.getElementById('replay-time').textContent")
+            assert time_label == "1.7 s"  # frame 50 of a 30 fps file
+            shot = browser.screenshot(tmp_path / "replay.png")
+            view = _rect(browser, "view")
+            assert view[2] > 300 and view[3] > 150  # the video is shown
+            drawn = drawn_box(shot, view)
+            assert drawn is not None  # the overlay of frame 50, drawn on the original video
+            assert plotted_pixels(shot, _rect(browser, "plot-expressions")) > 300
+    finally:
+        served.stop()
