@@ -292,7 +292,9 @@ async function openReplay(name) {
     AUS.forEach((n, i) => series.aus[i].push(face ? face.action_units[n] : null));
   }
   updateTrackList();
-  for (const k of ["expressions", "va", "aus"]) plots[k].setAll(times, series[k]);
+  const alpha = Number($("smoothing").value);  // the same smoothing as live, along the file
+  const smooth = (values) => { let prev = null; return values.map((v) => (prev = v === null || prev === null || alpha === 0 ? v : alpha * prev + (1 - alpha) * v)); };
+  for (const k of ["expressions", "va", "aus"]) plots[k].setAll(times, series[k].map(smooth));
   const video = $("replay-video"), scrub = $("scrub");
   scrub.max = Math.max(0, frames.length - 1); scrub.value = 0;
   const end = times.length ? times[times.length - 1] : 1;
@@ -330,6 +332,8 @@ function setMode(mode, replayName) {
   affect.mode = mode; affect.source = null;
   document.querySelectorAll("nav button.mode").forEach((b) => b.classList.toggle("active", b.dataset.mode === mode));
   $("replay-bar").hidden = mode !== "replay"; $("banner").hidden = true;
+  $("record-box").hidden = mode === "replay";
+  $("fps").textContent = "– fps"; $("latency").textContent = "latency –"; affect.latencies = [];
   for (const plot of Object.values(plots)) plot.clear();
   smoother.reset();
   if (mode === "server") openView();
@@ -347,6 +351,7 @@ async function start() {
   $("record").onclick = toggleRecording;
   $("replay-list").onchange = () => openReplay($("replay-list").value);
   $("smoothing").oninput = () => { $("smoothing-value").textContent = Number($("smoothing").value).toFixed(2); };
+  $("smoothing").onchange = () => { if (affect.mode === "replay" && affect.replay) openReplay(affect.replay.name); };
   $("track").onchange = () => { for (const plot of Object.values(plots)) plot.clear(); smoother.reset(); };
   let status = { sources: [], browser_camera: false, expressions: [], action_units: [] };
   try { status = await api("/api/status"); } catch (err) { showError(`status: ${err.message}`); }
