@@ -118,8 +118,12 @@ def quantize_student(model: str | Path, out: str | Path, calibration: np.ndarray
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
         prepared, quantized = Path(tmp) / "prepared.onnx", Path(tmp) / out.name
         quant_pre_process(str(model), str(prepared))
-        # A BatchNormalization left after the 1-d neck has no channel axis to quantize per channel: keep it float.
-        keep_float = [n.name for n in onnx.load(str(prepared)).graph.node if n.op_type == "BatchNormalization"]
+        # The pooled features, the neck and the heads stay float (a few thousand multiply-adds): quantized,
+        # the probabilities came in steps of 1/255 and small ones read exactly 0, which the per-person baseline
+        # works on in log space. Also a BatchNormalization left after the 1-d neck has no channel axis.
+        graph = onnx.load(str(prepared)).graph
+        keep_float = sorted(set(float_head_nodes(graph))
+                            | {n.name for n in graph.node if n.op_type == "BatchNormalization"})
         with contextlib.redirect_stdout(io.StringIO()):  # its progress lines are not ours to print
             quantize_static(str(prepared), str(quantized), Reader(), quant_format=QuantFormat.QDQ,
                             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
@@ -144,6 +148,29 @@ def quantize_student(model: str | Path, out: str | Path, calibration: np.ndarray
         write_with_card(sequence_path_for(model), sequence_out, card)
     log.info("wrote %s (top expression agreement %.3f on %d faces)", out, agreement, len(check))
     return QuantizeReport(out, len(calibration), len(check), agreement, diffs, sequence_out)
+
+
+POOL_OPS = ("GlobalAveragePool", "ReduceMean", "GlobalMaxPool")
+
+
+def float_head_nodes(graph) -> list[str]:
+    """Names of the nodes from the backbone's global pooling to the outputs (the pool included): everything
+    that works on the pooled feature vector rather than on feature maps."""
+    consumers: dict[str, list] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    pools = [n for n in graph.node if n.op_type in POOL_OPS]
+    seen: dict[str, object] = {}
+    todo = list(pools)
+    while todo:
+        node = todo.pop()
+        if node.name in seen:
+            continue
+        seen[node.name] = node
+        for out in node.output:
+            todo.extend(consumers.get(out, []))
+    return list(seen)
 
 
 def write_with_card(src: Path, dst: Path, card) -> None:

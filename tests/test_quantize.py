@@ -56,6 +56,14 @@ def test_int8_student_keeps_the_float_readings_on_a_clip_it_was_not_calibrated_o
     pb = np.array([[float(r[c]) for c in EXPRESSION_COLUMNS] for r in b])
     assert (pa.argmax(1) == pb.argmax(1)).mean() >= 0.95
     assert np.abs(pa - pb).max() < 0.1
+    # the heads stay float: probabilities sum to 1 and small ones are not rounded to 0 (or to steps of 1/255)
+    with open_model(int8_model) as q:
+        from realtime_affect.faces.align import to_input
+
+        out = q.student(to_input(np.stack(face_crops(SINGLE_FACE, 64, limit=8)), q.card.mean, q.card.std))
+    probs = out["expression"]
+    assert np.allclose(probs.sum(1), 1.0, atol=1e-4)
+    assert (probs > 0).all() and not np.allclose(probs * 255, np.round(probs * 255), atol=1e-3)
 
 
 def test_quantize_refuses_what_it_cannot_do_in_one_line(float_model, tmp_path):
