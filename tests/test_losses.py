@@ -107,3 +107,25 @@ def test_js_consistency_is_zero_for_equal_views_and_log2_bounded():
     assert float(L.js_consistency(a, a)) == pytest.approx(0.0, abs=1e-6)
     far = L.js_consistency(torch.tensor([[50.0, 0.0]]), torch.tensor([[0.0, 50.0]]))
     assert float(far) == pytest.approx(math.log(2), rel=1e-4)
+
+
+def test_mixup_blends_faces_and_targets_and_drops_half_known_action_units():
+    from trainers.faces_recipe import mixup_batch
+
+    n = 6
+    x = torch.arange(n, dtype=torch.float32).view(n, 1, 1, 1).expand(n, 1, 4, 4).clone()
+    soft = torch.eye(8)[:n]
+    aus = torch.full((n, 12), -1.0)
+    aus[:3] = 1.0  # only the first three faces have AU labels
+    batch = {"soft": soft, "va": torch.zeros(n, 2), "aus": aus, "au_teacher": torch.full((n, 12), float("nan")),
+             "expression": torch.arange(n)}
+    mixed_x, mixed = mixup_batch(x, batch, torch.Generator().manual_seed(3), alpha=0.4)
+    lam = float(mixed["soft"].max(1).values[0])
+    assert 0.5 <= lam <= 1.0
+    assert torch.allclose(mixed["soft"].sum(1), torch.ones(n))  # still a distribution
+    for i in range(n):  # each face is lam of itself and 1 - lam of its partner, its target the same
+        partner = i if float(mixed["soft"][i].max()) > 0.9999 else int(mixed["soft"][i].argsort()[-2])
+        assert float(mixed_x[i, 0, 0, 0]) == pytest.approx(lam * i + (1 - lam) * partner, abs=1e-5)
+        both_known = i < 3 and partner < 3
+        assert bool((mixed["aus"][i] >= 0).all()) == both_known
+    assert torch.equal(mixed["expression"], batch["expression"])  # the main face's class weight applies

@@ -82,6 +82,7 @@ class FacesConfig:
     distill_weight: float = 0.4   # seed 004: 0.6 ground truth + 0.4 teacher
     ema: float = 0.0              # > 0: keep an exponential moving average of the weights (decay per step); it is
                                   # what is validated and saved
+    mixup: float = 0.0            # > 0: mixup (Beta(a, a)) on half the batches: blended faces, blended targets
     name: str = "realtime-affect-default"
     card_extra: dict = field(default_factory=dict)
 
@@ -366,6 +367,25 @@ def _losses(out, batch, class_w):
     return expr, au, va
 
 
+def mixup_batch(x, batch: dict, gen, alpha: float):
+    """Mixup (Zhang et al. 2018) of a batch with a shuffled copy of itself: one weight lam ~ Beta(alpha, alpha)
+    (the larger share kept first, so the class weight of the main face applies); expression, VA and known AU
+    targets blended the same way, an AU known in only one of the two faces left out (missing)."""
+    import torch
+
+    lam = float(np.random.default_rng(int(torch.randint(0, 2 ** 31 - 1, (1,), generator=gen))).beta(alpha, alpha))
+    lam = max(lam, 1.0 - lam)
+    perm = torch.randperm(x.shape[0], generator=gen)
+    mixed = dict(batch)
+    mixed["soft"] = lam * batch["soft"] + (1 - lam) * batch["soft"][perm]
+    mixed["va"] = lam * batch["va"] + (1 - lam) * batch["va"][perm]
+    aus, other = batch["aus"], batch["aus"][perm]
+    mixed["aus"] = torch.where((aus >= 0) & (other >= 0), lam * aus + (1 - lam) * other, torch.full_like(aus, -1.0))
+    teach, other_t = batch["au_teacher"], batch["au_teacher"][perm]
+    mixed["au_teacher"] = lam * teach + (1 - lam) * other_t  # NaN where either is unknown
+    return lam * x + (1 - lam) * x[perm], mixed
+
+
 def _co_training_losses(model, x, batch, class_w, mask_ratio: float, gen):
     """Seed 001's masked co-training: two views of each face, each hiding ``mask_ratio`` of its patches,
     both supervised, plus the Jensen-Shannon divergence between their expression predictions. One network
@@ -598,6 +618,8 @@ def train_faces(cfg: FacesConfig, on_epoch: Callable[[dict], None] | None = None
                                                                  gen, max(1, cfg.batch_size // 2))
                 correct.append(seen)
             else:
+                if cfg.mixup > 0 and bool(torch.rand(1, generator=gen) < 0.5):
+                    x, batch = mixup_batch(x, batch, gen, cfg.mixup)
                 expr, au, va = _losses(model(x), batch, class_w)
                 co = torch.zeros(())
             loss = expr + cfg.au_weight * au + cfg.va_weight * va
@@ -662,4 +684,5 @@ def _jsonable(d: dict) -> dict:
 
 __all__ = ["FacesConfig", "PreparedSet", "Splits", "build_splits", "train_faces", "grey_crops", "class_weights",
            "training_rows", "predict_prepared", "load_sets", "prepare", "validation_sets",
-           "training_label_counts", "va_agreement", "unlabelled_rows", "recalibrate_batchnorm", "va_targets"]
+           "training_label_counts", "va_agreement", "unlabelled_rows", "recalibrate_batchnorm", "va_targets",
+           "mixup_batch"]
