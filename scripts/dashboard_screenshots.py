@@ -44,9 +44,11 @@ def main() -> int:
             browser.wait_for("affect.ended", timeout=300)
             browser.evaluate("document.getElementById('banner-replay').click()")
             frames = browser.wait_for("affect.replay && affect.replay.frames", timeout=60)
+            browser.wait_for("affect.replay.ready", timeout=60)
             browser.evaluate(f"(() => {{ const s = document.getElementById('scrub'); s.value = {int(frames * 0.7)};"
                              " s.dispatchEvent(new Event('input')); })()")
-            browser.wait_for(f"affect.replay.index === {int(frames * 0.7)}", timeout=30)
+            browser.wait_for(f"affect.replay.index === {int(frames * 0.7)} && "
+                             "!document.getElementById('replay-video').seeking", timeout=30)
             time.sleep(1.0)
             save(browser.screenshot(args.out / "dashboard_replay.png"), args.out / "dashboard_replay.png",
                  args.width)

@@ -147,9 +147,11 @@ def test_a_finished_file_is_offered_for_replay_with_a_scrub_bar(tmp_path):
             assert ended["replay"] == "single_face.csv"
             browser.evaluate("document.getElementById('banner-replay').click()")
             assert browser.wait_for("affect.replay && affect.replay.frames", timeout=30) == 72
+            browser.wait_for("affect.replay.ready", timeout=30)  # the video can be shown
             browser.evaluate("(() => { const s = document.getElementById('scrub'); s.value = 50;"
                              " s.dispatchEvent(new Event('input')); })()")
-            browser.wait_for("affect.replay.index === 50", timeout=30)
+            browser.wait_for("affect.replay.index === 50 && !document.getElementById('replay-video').seeking",
+                             timeout=30)
             time_label = browser.evaluate("document.getElementById('replay-time').textContent")
             assert time_label == "1.7 s"  # frame 50 of a 30 fps file
             shot = browser.screenshot(tmp_path / "replay.png")

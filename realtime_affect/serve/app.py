@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from importlib import resources
 
 from realtime_affect.labels import ACTION_UNITS, EXPRESSIONS
-from realtime_affect.serve.protocol import FrameFormatError, pack, unpack
+from realtime_affect.serve.protocol import FrameFormatError, unpack
 from realtime_affect.serve.recording import FORMATS, RecordingError, replay_frames
 from realtime_affect.serve.schema import error_message, hello_message
 from realtime_affect.serve.state import ServeState
@@ -163,11 +163,10 @@ def build_app(state: ServeState):
                 if item is None:  # the server is stopping
                     await ws.close(code=1001, reason="server stopping")
                     break
-                if isinstance(item, str):
-                    await ws.send_text(item)
+                if isinstance(item, bytes):
+                    await ws.send_bytes(item)
                 else:
-                    message, jpeg = item
-                    await (ws.send_bytes(pack(message, jpeg)) if jpeg is not None else ws.send_text(json.dumps(message)))
+                    await ws.send_text(item)
                 sub.sent += 1
         except (WebSocketDisconnect, RuntimeError, OSError):
             pass

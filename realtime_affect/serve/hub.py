@@ -10,6 +10,8 @@ import asyncio
 import itertools
 import json
 import threading
+
+from realtime_affect.serve.protocol import pack_text
 from dataclasses import dataclass
 
 #: Undelivered messages a subscriber may hold: a program reading ``/ws/results`` gets about two seconds of
@@ -74,14 +76,16 @@ class Hub:
         return any(s.wants_frames for s in list(self._subscribers.values()))
 
     def publish(self, message: dict, jpeg: bytes | None = None) -> None:
-        """Called from any thread; returns at once."""
+        """Called from any thread; returns at once. Serialised once here, whatever the number of subscribers:
+        programs get the JSON text, pages the binary [length][JSON][JPEG] (or the text when there is no frame)."""
         loop = self._loop
         if loop is None or loop.is_closed():
             return
         text = json.dumps(message, separators=(",", ":"), allow_nan=False)
+        binary = pack_text(text, jpeg) if jpeg is not None and self.wants_frames() else None  # once for all pages
         self.published += 1
         try:
-            loop.call_soon_threadsafe(self._deliver, message, text, jpeg)
+            loop.call_soon_threadsafe(self._deliver, text, binary)
         except RuntimeError:  # the loop closed meanwhile (shutting down)
             pass
 
@@ -98,9 +102,6 @@ class Hub:
         for sub in list(self._subscribers.values()):
             sub.offer(None)
 
-    def _deliver(self, message: dict, text: str, jpeg: bytes | None) -> None:
+    def _deliver(self, text: str, binary: bytes | None) -> None:
         for sub in list(self._subscribers.values()):
-            if sub.wants_frames:
-                sub.offer((message, jpeg))
-            else:
-                sub.offer(text)
+            sub.offer(binary if sub.wants_frames and binary is not None else text)

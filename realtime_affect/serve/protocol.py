@@ -16,8 +16,12 @@ class FrameFormatError(ValueError):
 
 
 def pack(header: dict, jpeg: bytes) -> bytes:
-    text = json.dumps(header, separators=(",", ":")).encode()
-    return struct.pack(">I", len(text)) + text + jpeg
+    return pack_text(json.dumps(header, separators=(",", ":")), jpeg)
+
+
+def pack_text(header_json: str, jpeg: bytes) -> bytes:
+    text = header_json.encode()
+    return b"".join((struct.pack(">I", len(text)), text, jpeg))
 
 
 def unpack(data: bytes) -> tuple[dict, bytes]:

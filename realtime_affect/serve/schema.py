@@ -14,6 +14,8 @@ should check both and ignore fields it does not know (fields are only ever added
   (analysed frames per second of that source, recent), and with ``--driver`` a ``driver`` object (the
   driver monitor's signals for that frame: eye state, PERCLOS, closure, gaze zone, active events).
   Answers to frames sent from a browser camera also carry ``client`` (``id`` and ``sent_ms`` of the frame).
+- On ``/ws/view`` (pages) a frame message comes as binary with its picture, at most 30 pictures a second;
+  frames in between come as text, so the plots get every reading.
 - ``type: "end"``: a source finished (``source``, ``replay``: the results file the page can replay, or null).
 - ``type: "error"``: a refusal of something this client sent (``message``); the socket stays open.
 """

@@ -14,6 +14,7 @@ const DRIVER = ["eye_open_left", "eye_open_right", "perclos", "closure_s"];
 const affect = window.affect = {
   mode: null, frames: 0, faces: 0, lastMessage: null, latencies: [], fps: null, ended: null, errors: [],
   driver: false, tracks: new Set(), replay: null, sentFrames: 0, source: null,
+  timings: [],  // browser camera: per answered frame, ms: total, server (receipt -> answer), encode (grab -> sent)
 };
 let plots = {};
 function makePlots() {
@@ -79,7 +80,10 @@ function updateTrackList() {
   }
 }
 
+let plotsDirty = false, plotsDrawn = 0;
+
 function plotMessage(message) {
+  plotsDirty = true;
   for (const face of message.faces || []) {
     if (!affect.tracks.has(face.track_id)) { affect.tracks.add(face.track_id); updateTrackList(); }
   }
@@ -196,29 +200,39 @@ async function openCamera() {
     if (message.type !== "frame") return onTextMessage(message);
     const entry = message.client && inFlight.get(message.client.id);
     if (entry) {
+      const received = performance.now();
       drawFrame(entry[0], message);
       noteLatency(performance.now() - entry[1]);
+      affect.timings.push({ total: performance.now() - entry[1], server: message.client.server_ms,
+                            encode: entry[2], waited: received - entry[1] });
+      if (affect.timings.length > 300) affect.timings.shift();
       for (const [id, [bitmap]] of inFlight) { if (id <= message.client.id) { bitmap.close(); inFlight.delete(id); } }
     }
     affect.source = message.source;
     onFrameMessage(message);
+    send();  // the next frame goes as soon as the answer is in
   };
-  const send = async () => {
-    if (!cameraSocket || cameraSocket.readyState !== WebSocket.OPEN || !video.videoWidth) return;
+  let sending = false;
+  async function send() {
+    if (sending || !cameraSocket || cameraSocket.readyState !== WebSocket.OPEN || !video.videoWidth) return;
     const oldest = inFlight.size ? Math.min(...[...inFlight.values()].map((e) => e[1])) : null;
     if (oldest !== null && performance.now() - oldest < 1000) return;  // one frame in flight: newest wins
+    sending = true;
+    try { await grabAndSend(); } finally { sending = false; }
+  }
+  async function grabAndSend() {
     grab.width = video.videoWidth; grab.height = video.videoHeight;
     grab.getContext("2d").drawImage(video, 0, 0);
     const id = nextId++, sent = performance.now();
     const bitmap = await createImageBitmap(grab);
     const jpeg = await new Promise((resolve) => grab.toBlob(resolve, "image/jpeg", 0.8));
-    inFlight.set(id, [bitmap, sent]);
+    inFlight.set(id, [bitmap, sent, performance.now() - sent]);
     const header = new TextEncoder().encode(JSON.stringify({ id, sent_ms: sent }));
     const prefix = new Uint8Array(4); new DataView(prefix.buffer).setUint32(0, header.length);
     cameraSocket.send(await new Blob([prefix, header, jpeg]).arrayBuffer());
     affect.sentFrames += 1;
-  };
-  cameraTimer = setInterval(send, 15);
+  }
+  cameraTimer = setInterval(send, 33);  // also on a timer: the first frame, and after a lost answer
 }
 
 function closeSockets() {
@@ -279,7 +293,7 @@ async function openReplay(name) {
   if (!name) { $("readings").textContent = "nothing to replay yet: record, or let a video end"; return; }
   $("replay-list").value = name;
   const data = await api(`/api/replay/${encodeURIComponent(name)}`);
-  affect.replay = { name, frames: data.frames.length, index: 0 };
+  affect.replay = { name, frames: data.frames.length, index: 0, ready: false };
   const frames = data.frames;
   const track = chosenTrack() ?? (frames.find((f) => f.faces.length)?.faces[0].track_id ?? 0);
   const times = [], series = { expressions: EXPRESSIONS.map(() => []), va: [[], []], aus: AUS.map(() => []) };
@@ -312,19 +326,30 @@ async function openReplay(name) {
       ctx.fillStyle = "#9aa3ad"; ctx.fillText(`${name}: no video for this file; plots only`, 20, 30);
     }
   };
-  video.onseeked = video.ontimeupdate = () => show(frameAt(frames, video.currentTime));
+  let chosen = null;  // the frame the scrub bar asked for (a seek lands on its time, give or take rounding)
+  video.onseeked = video.ontimeupdate = () => {
+    if (chosen !== null && !video.paused) chosen = null;
+    show(chosen !== null ? chosen : frameAt(frames, video.currentTime + 0.002));
+  };
   scrub.oninput = () => {
     const f = frames[Number(scrub.value)];
-    if (data.video && f) video.currentTime = f.time_s; else show(Number(scrub.value));
+    if (data.video && f) {
+      chosen = Number(scrub.value);
+      show(chosen);  // readings and plots at once; the picture when the seek lands
+      if (video.readyState >= 1) video.currentTime = f.time_s;
+    } else show(Number(scrub.value));
   };
   $("replay-play").onclick = () => {
     if (!data.video) return;
-    if (video.paused) { video.play(); $("replay-play").textContent = "Pause"; } else { video.pause(); $("replay-play").textContent = "Play"; }
+    if (video.paused) { chosen = null; video.play(); $("replay-play").textContent = "Pause"; } else { video.pause(); $("replay-play").textContent = "Play"; }
   };
   if (data.video) {
     video.src = withToken(`/api/replay/${encodeURIComponent(name)}/video`);
-    video.onloadeddata = () => show(0);
-  } else { video.removeAttribute("src"); show(0); }
+    video.onloadeddata = () => {
+      affect.replay.ready = true;
+      if (chosen !== null) video.currentTime = frames[chosen].time_s; else show(0);
+    };
+  } else { video.removeAttribute("src"); affect.replay.ready = true; show(0); }
 }
 
 // ---- modes -------------------------------------------------------------------------------------------
@@ -341,8 +366,12 @@ function setMode(mode, replayName) {
   else openReplay(replayName).catch((err) => showError(`replay: ${err.message}`));
 }
 
-function tick() {
-  if (affect.mode !== "replay") redrawPlots();
+// Plots are redrawn when new readings came, at most 15 times a second: drawing costs the page's main thread,
+// which also grabs and encodes the camera's frames (on a small machine every millisecond there is latency).
+function tick(now) {
+  if (affect.mode !== "replay" && plotsDirty && now - plotsDrawn > 66) {
+    redrawPlots(); plotsDirty = false; plotsDrawn = now;
+  }
   requestAnimationFrame(tick);
 }
 
