@@ -8,7 +8,7 @@ const withToken = (path) => (token ? `${path}${path.includes("?") ? "&" : "?"}to
 const wsUrl = (path) => `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${withToken(path)}`;
 
 let EXPRESSIONS = [], AUS = [];  // the label order, from /api/status (the model's labels)
-const DRIVER = ["eye_open_left", "eye_open_right", "perclos", "closure_s"];
+const DRIVER = ["eye L", "eye R", "PERCLOS", "closed/3 s"];  // openness, openness, share, closure in 3 s units
 
 // State the page shows, also read by the browser tests (window.affect).
 const affect = window.affect = {
