@@ -145,3 +145,18 @@ def build_multiscale_video(path: Path, frames: int = 24) -> tuple[Path, list[tup
                 tiles.append((x, y, w, h))
         out.append(canvas)
     return write_video(path, out, fps=24), tiles
+
+
+def read_xwd(path: Path):
+    """An ``xwd -root`` screenshot as a BGR array: rows of ``bytes_per_line``, ``bits_per_pixel`` 24 or 32
+    (Xvfb at depth 24 writes 3 bytes a pixel, least significant byte first: B, G, R)."""
+    import struct
+
+    import numpy as np
+
+    data = Path(path).read_bytes()
+    h = struct.unpack(">25I", data[:100])
+    header, width, height, bits, per_line, colours = h[0], h[4], h[5], h[11], h[12], h[19]
+    start, n = header + colours * 12, bits // 8
+    rows = np.frombuffer(data[start:start + per_line * height], np.uint8).reshape(height, per_line)
+    return rows[:, :width * n].reshape(height, width, n)[..., :3]

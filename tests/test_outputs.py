@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from helpers import PEXELS, SINGLE_FACE, read_csv
+from helpers import PEXELS, SINGLE_FACE, read_csv, read_xwd
 from realtime_affect.cli import main
 from realtime_affect.ui.overlay import OverlayState, draw
 from realtime_affect.types import Face, FaceResult, Frame, FrameResult, Prediction
@@ -230,8 +230,7 @@ def test_live_window_under_xvfb_shows_the_overlay(tmp_path, tiny_model):
             time.sleep(1.0)
             subprocess.run(["xwd", "-root", "-silent", "-display", display, "-out", str(shot)], check=True,
                            timeout=30)
-            data = np.frombuffer(shot.read_bytes(), np.uint8)
-            px = data[-(1280 * 800 * 4):].reshape(800, 1280, 4)
+            px = read_xwd(shot)
             # the overlay's colour for track 1 (BGR 120, 255, 120)
             found = int(((px[..., 1] > 240) & (abs(px[..., 0].astype(int) - 120) < 20)
                          & (abs(px[..., 2].astype(int) - 120) < 20)).sum())
