@@ -129,3 +129,18 @@ def test_mixup_blends_faces_and_targets_and_drops_half_known_action_units():
         both_known = i < 3 and partner < 3
         assert bool((mixed["aus"][i] >= 0).all()) == both_known
     assert torch.equal(mixed["expression"], batch["expression"])  # the main face's class weight applies
+
+
+def test_au_positive_weights_lift_rare_action_units_only_where_labelled():
+    from trainers.faces_recipe import au_positive_weights
+
+    aus = np.full((100, 12), -1, np.int8)
+    aus[:40, 0] = 0
+    aus[40:50, 0] = 1          # AU 0: 40 negatives, 10 positives -> (4) ** 0.5 = 2
+    aus[:50, 1] = 1            # AU 1: positives only -> 1
+    aus[:99, 2] = 0
+    aus[99, 2] = 1             # AU 2: 99 to 1 -> capped at 20 with power 1
+    w = au_positive_weights(aus, 0.5)
+    assert w[0] == pytest.approx(2.0) and w[1] == 1.0 and w[3] == 1.0  # no label at all: 1
+    assert au_positive_weights(aus, 1.0)[2] == 20.0
+    assert (au_positive_weights(aus, 0.0) == 1.0).all()

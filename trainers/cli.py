@@ -195,6 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="leave the valence/arousal-rated set (diffusionfer_s/) out")
     fc.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
                     help="mixup on half the batches with weights from Beta(ALPHA, ALPHA) (0: off; e.g. 0.4)")
+    fc.add_argument("--au-pos-power", type=float, default=0.0, metavar="P",
+                    help="weight labelled AU positives by (negatives / positives) ** P, at most 20 (0: off; e.g. 0.5)")
     fc.add_argument("--leave-out", default="", choices=("", "ckplus", "muxspace"),
                     help="leave-one-dataset-out: never train on this set and validate on all of it")
     fc.add_argument("--rated-repeat", type=int, default=4,
@@ -449,7 +451,8 @@ def _faces(args: argparse.Namespace, console) -> int:
                       train_faces=args.train_faces, co_training=args.co_training, mask_ratio=args.mask_ratio,
                       co_weight=args.co_weight, va_from_scores=args.va_from_scores,
                       semi_supervised=args.semi_supervised, distill_from=args.distill_from,
-                      distill_weight=args.distill_weight, ema=args.ema, mixup=args.mixup)
+                      distill_weight=args.distill_weight, ema=args.ema, mixup=args.mixup,
+                      au_pos_power=args.au_pos_power)
 
     def show(r: dict) -> None:
         figures = "  ".join(f"{k} {v:.3f}" for k, v in r.items() if "/" in k)

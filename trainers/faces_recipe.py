@@ -83,6 +83,8 @@ class FacesConfig:
     ema: float = 0.0              # > 0: keep an exponential moving average of the weights (decay per step); it is
                                   # what is validated and saved
     mixup: float = 0.0            # > 0: mixup (Beta(a, a)) on half the batches: blended faces, blended targets
+    au_pos_power: float = 0.0     # > 0: labelled AU positives weighted (negatives / positives) ** power (cap 20):
+                                  # rare AUs (AU10, AU26 on CK+) are otherwise never predicted
     name: str = "realtime-affect-default"
     card_extra: dict = field(default_factory=dict)
 
@@ -338,7 +340,17 @@ def class_weights(expression: np.ndarray, power: float) -> np.ndarray:
     return (w / mean).astype(np.float32)
 
 
-def _losses(out, batch, class_w):
+def au_positive_weights(aus: np.ndarray, power: float, cap: float = 20.0) -> np.ndarray:
+    """(12,) pos_weight per AU from the training rows' FACS labels: (negatives / positives) ** power, in [1, cap]
+    (1 where an AU has no labelled positive, or power 0)."""
+    known = aus >= 0
+    pos = ((aus > 0) & known).sum(0).astype(np.float64)
+    neg = ((aus == 0) & known).sum(0).astype(np.float64)
+    w = np.where(pos > 0, (neg / np.maximum(pos, 1)) ** power, 1.0) if power > 0 else np.ones(aus.shape[1])
+    return np.clip(w, 1.0, cap).astype(np.float32)
+
+
+def _losses(out, batch, class_w, au_pos_weight=None):
     import torch
     import torch.nn.functional as F
 
@@ -351,7 +363,7 @@ def _losses(out, batch, class_w):
     gt, gt_mask = batch["aus"].clamp(min=0), (batch["aus"] >= 0).float()
     teach = batch["au_teacher"]
     t_mask = torch.isfinite(teach).float()
-    bce_gt = F.binary_cross_entropy_with_logits(au_logits, gt, reduction="none")
+    bce_gt = F.binary_cross_entropy_with_logits(au_logits, gt, reduction="none", pos_weight=au_pos_weight)
     bce_t = F.binary_cross_entropy_with_logits(au_logits, torch.nan_to_num(teach), reduction="none")
     au = (SUPERVISED_WEIGHT * (bce_gt * gt_mask).sum() / gt_mask.sum().clamp(min=1)
           + TEACHER_WEIGHT * (bce_t * t_mask).sum() / t_mask.sum().clamp(min=1))
@@ -533,6 +545,9 @@ def train_faces(cfg: FacesConfig, on_epoch: Callable[[dict], None] | None = None
 
         raise DataError("no training face has an expression label and a landmark fit")
     class_w = torch.from_numpy(class_weights(rows.expression, cfg.class_power))
+    au_pw = torch.from_numpy(au_positive_weights(rows.aus, cfg.au_pos_power)) if cfg.au_pos_power > 0 else None
+    if au_pw is not None:
+        log.info("AU positive weights: %s", ", ".join(f"{a} {w:.1f}" for a, w in zip(ACTION_UNITS, au_pw.tolist())))
     torch.manual_seed(cfg.seed)
     model = StudentNet(cfg.arch, cfg.feature_dim, va_from_scores=cfg.va_from_scores)
     if cfg.init:
@@ -620,7 +635,7 @@ def train_faces(cfg: FacesConfig, on_epoch: Callable[[dict], None] | None = None
             else:
                 if cfg.mixup > 0 and bool(torch.rand(1, generator=gen) < 0.5):
                     x, batch = mixup_batch(x, batch, gen, cfg.mixup)
-                expr, au, va = _losses(model(x), batch, class_w)
+                expr, au, va = _losses(model(x), batch, class_w, au_pw)
                 co = torch.zeros(())
             loss = expr + cfg.au_weight * au + cfg.va_weight * va
             if cfg.co_training:
@@ -685,4 +700,4 @@ def _jsonable(d: dict) -> dict:
 __all__ = ["FacesConfig", "PreparedSet", "Splits", "build_splits", "train_faces", "grey_crops", "class_weights",
            "training_rows", "predict_prepared", "load_sets", "prepare", "validation_sets",
            "training_label_counts", "va_agreement", "unlabelled_rows", "recalibrate_batchnorm", "va_targets",
-           "mixup_batch"]
+           "mixup_batch", "au_positive_weights"]
