@@ -85,3 +85,22 @@ def test_leave_one_dataset_out_never_trains_on_the_left_out_set_and_scores_all_o
     muxspace = [s for s in sets if s.name.startswith("muxspace left out")]
     rows = [r for r in (data_dir / "muxspace" / "labels.csv").read_text().splitlines()[1:] if r.strip()]
     assert len(muxspace) == 1 and len(muxspace[0].faces) == len(rows)  # every file, not a held-out tenth
+
+
+@pytest.mark.slow
+def test_distilling_from_an_open_teacher_reads_and_caches_its_readings(data_dir, tmp_path):
+    from realtime_affect.models.checkpoint import load_checkpoint
+
+    cache = tmp_path / "cache"
+    run = tmp_path / "run"
+    assert train_main(["faces", "--data", str(data_dir), "--cache", str(cache), "--workers", "1", "--out", str(run),
+                       "--epochs", "1", "--batch-size", "8", "--distill-teacher", "face-api", "--mixup", "0.4",
+                       "--au-pos-power", "0.5"]) == 0
+    cached = sorted(p.name for p in cache.glob("*.face-api.expr.npy"))
+    assert "ferplus_train.face-api.expr.npy" in cached and "ferplus_valid.face-api.expr.npy" not in cached
+    import numpy as np
+
+    probs = np.load(cache / "ferplus_train.face-api.expr.npy")
+    assert probs.shape == (16, 8) and np.allclose(probs.sum(1), 1.0, atol=1e-4) and (probs[:, 7] == 0).all()
+    config = load_checkpoint(run / "student.pt").extra["config"]
+    assert config["distill_teacher"] == "face-api" and config["mixup"] == 0.4

