@@ -17,6 +17,7 @@ import argparse
 import json
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -121,7 +122,15 @@ def program_latency(clip: Path, seconds: float) -> dict:
     return {"p50": pct(latencies, 0.5), "p95": pct(latencies, 0.95), "n": len(latencies)}
 
 
-def viewers_throughput(clip: Path, viewers: int, path: str) -> float:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its children that it waited for (Linux /proc)."""
+    import os
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def viewers_throughput(clip: Path, viewers: int, path: str) -> tuple[float, float]:
     """Analysed frames per second seen by subscriber 0 (first frame seen -> the end message). The subscribers
     share one asyncio loop in this process (cheap on the client side, so the figure is the server's)."""
     import asyncio
@@ -130,6 +139,7 @@ def viewers_throughput(clip: Path, viewers: int, path: str) -> float:
 
     proc, port = serve("--video", str(clip), "--fast", "--no-browser-camera")
     seen: list[list[tuple[float, int]]] = [[] for _ in range(viewers)]
+    cpu: list[float] = []  # the server's CPU seconds at subscriber 0's first frame and at the end
 
     async def watch(i: int) -> None:
         async with websockets.connect(f"ws://127.0.0.1:{port}{path}", open_timeout=30, max_size=None) as ws:
@@ -145,7 +155,10 @@ def viewers_throughput(clip: Path, viewers: int, path: str) -> float:
                     message = json.loads(data)
                 if message["type"] == "frame":
                     seen[i].append((time.monotonic(), message["frame"]))
+                    if len(seen[i]) == 1:
+                        cpu.append(cpu_seconds(proc.pid))
                 elif message["type"] == "end":
+                    cpu.append(cpu_seconds(proc.pid))
                     return
 
     async def everyone() -> None:
@@ -155,7 +168,8 @@ def viewers_throughput(clip: Path, viewers: int, path: str) -> float:
     stop(proc)
     frames = seen[0]
     (first_t, first_frame), (last_t, last_frame) = frames[0], frames[-1]
-    return (last_frame - first_frame) / max(last_t - first_t, 1e-9)
+    analysed = max(last_frame - first_frame, 1)
+    return analysed / max(last_t - first_t, 1e-9), (cpu[-1] - cpu[0]) * 1000.0 / analysed
 
 
 def main() -> int:
@@ -182,12 +196,18 @@ def main() -> int:
     c = program_latency(args.clip, args.seconds)
     print(f"program camera -> results: p50 {c['p50']:.1f} ms, p95 {c['p95']:.1f} ms over {c['n']} frames")
     for path in ("/ws/view", "/ws/results"):  # the analysis rate itself moves 10-20% between runs: pairs
-        pairs = [(viewers_throughput(args.clip, 1, path), viewers_throughput(args.clip, args.viewers, path))
-                 for _ in range(args.pairs)]
-        ratios = sorted(many / one for one, many in pairs)
-        print(f"{path}: 1 subscriber {', '.join(f'{a:.1f}' for a, _ in pairs)} fps; {args.viewers} subscribers "
-              f"{', '.join(f'{b:.1f}' for _, b in pairs)} fps; median ratio {ratios[len(ratios) // 2]:.3f} "
-              f"(pairs: {', '.join(f'{r:.3f}' for r in ratios)})")
+        pairs = []
+        for k in range(args.pairs):  # alternate which goes first, against drift
+            order = (1, args.viewers) if k % 2 == 0 else (args.viewers, 1)
+            got = {n: viewers_throughput(args.clip, n, path) for n in order}
+            pairs.append((got[1], got[args.viewers]))
+        ratios = sorted(many[0] / one[0] for one, many in pairs)
+        cost = sorted(many[1] / one[1] for one, many in pairs)
+        print(f"{path}: 1 subscriber {', '.join(f'{a[0]:.1f}' for a, _ in pairs)} fps; {args.viewers} subscribers "
+              f"{', '.join(f'{b[0]:.1f}' for _, b in pairs)} fps; median ratio {ratios[len(ratios) // 2]:.3f} "
+              f"(pairs: {', '.join(f'{r:.3f}' for r in ratios)}). Server CPU per analysed frame: 1 subscriber "
+              f"{statistics.median(a[1] for a, _ in pairs):.1f} ms, {args.viewers} subscribers "
+              f"{statistics.median(b[1] for _, b in pairs):.1f} ms (median ratio {cost[len(cost) // 2]:.3f})")
     return 0
 
 
