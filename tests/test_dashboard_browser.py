@@ -111,6 +111,20 @@ def test_live_view_draws_the_box_on_the_face_and_fills_the_plots(tmp_path):
             assert browser.evaluate("affect.mode") == "server" and browser.evaluate("affect.errors") == []
             reading = browser.evaluate("document.getElementById('readings').textContent")
             assert reading.startswith("#1 ") and "valence" in reading
+            browser.evaluate("document.getElementById('record').click()")  # record a stretch from the page
+            browser.wait_for("document.getElementById('record-status').textContent.startsWith('recording to')",
+                             timeout=30)
+            time.sleep(1.5)
+            browser.evaluate("document.getElementById('record').click()")
+            saved = browser.wait_for("(t => t.startsWith('saved') && t)(document.getElementById('record-status')"
+                                     ".textContent)", timeout=30)
+            recorded = tmp_path / "recordings" / saved.split()[1]
+            assert recorded.suffix == ".csv" and recorded.with_suffix(".mp4").is_file()
+            from realtime_affect.results import read_results
+
+            assert len(read_results(recorded)) >= 10  # about 1.5 s of the clip at 24 fps, one face
+            options = browser.evaluate("[...document.getElementById('replay-list').options].map(o => o.value)")
+            assert recorded.name in options
             browser.evaluate("document.getElementById('layer-boxes').click()")  # the boxes layer off
             frames = browser.evaluate("affect.frames")
             browser.wait_for(f"affect.frames > {frames + 3}", timeout=30)

@@ -272,9 +272,22 @@ def test_affect_serve_cli_errors_and_clean_ctrl_c(tmp_path):
         with connect(f"ws://127.0.0.1:{port}/ws/results?token={token}", open_timeout=10) as ws:
             messages = [json.loads(ws.recv(timeout=30)) for _ in range(5)]
         assert messages[0]["type"] == "hello" and all(m["type"] in ("frame", "end") for m in messages[1:])
-        proc.send_signal(signal.SIGINT)
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/record", method="POST",
+                                         data=json.dumps({"action": "start", "source": CLIP.name}).encode(),
+                                         headers={"X-Affect-Token": token})
+        started = json.loads(urllib.request.urlopen(request, timeout=30).read())
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)  # while recording: the files are closed, complete
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == 0 and "stopped; recordings closed" in err and "Traceback" not in err
+        from realtime_affect.results import read_results
+
+        from helpers import decode_frames
+
+        recorded = Path(started["recording"])
+        recorded = recorded if recorded.is_absolute() else tmp_path / recorded  # the server ran in tmp_path
+        assert len(read_results(recorded)) >= 5
+        assert len(list(decode_frames(recorded.with_suffix(".mp4")))) >= 5
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -116,8 +116,8 @@ def _serve(args: argparse.Namespace, console, stop) -> int:
             console.print("the token is in that address; it is printed only this once")
         run_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="affect-serve-")))
         if args.video:
-            publisher = state.publisher(args.video)
-            replay = run_video(model, args.video, options, publisher, stop.event, args.fast, run_dir)
+            publisher, replay = run_video(model, args.video, options, state.publisher, stop.event, args.fast,
+                                          run_dir)
             publisher.end(None if stop.event.is_set() else replay)
             if not stop.event.is_set() and not args.quiet:
                 console.print(f"{args.video}: finished ({publisher.frames} frames); the page offers its replay. "

@@ -10,6 +10,7 @@ import logging
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 from realtime_affect.serve.recording import Replay, free_name
 from realtime_affect.serve.streams import StreamPublisher
@@ -31,15 +32,16 @@ def paced(results, stop: threading.Event, fast: bool):
         yield result
 
 
-def run_video(model, location: str, options, publisher: StreamPublisher, stop: threading.Event, fast: bool,
-              run_dir: Path) -> Replay:
-    """Analyse a file or stream URL to its end (or ``stop``); returns the replay of its results."""
+def run_video(model, location: str, options, publisher_for: Callable[[str, float], StreamPublisher],
+              stop: threading.Event, fast: bool, run_dir: Path) -> tuple[StreamPublisher, Replay]:
+    """Analyse a file or stream URL to its end (or ``stop``); returns its publisher (named as its frames name
+    their source) and the replay of its results."""
     from realtime_affect.runner import analyze_video
     from realtime_affect.sinks.csv_sink import CsvSink
     from realtime_affect.sources import VideoSource, is_stream_url
 
     with VideoSource(location) as source:
-        publisher.fps = source.info.fps or publisher.fps
+        publisher = publisher_for(source.name, source.info.fps or 30.0)
         base = free_name(run_dir, Path(source.name).stem or "video", (".csv",))
         results_path = base.with_name(base.name + ".csv")
         with CsvSink(results_path) as sink:
@@ -47,7 +49,7 @@ def run_video(model, location: str, options, publisher: StreamPublisher, stop: t
                 sink.write(result)
                 publisher.publish(result)
     video = None if is_stream_url(location) else Path(location)
-    return Replay(results_path.name, results_path, video, "run", False)
+    return publisher, Replay(results_path.name, results_path, video, "run", False)
 
 
 def run_camera(camera, model, options, publisher: StreamPublisher, stop: threading.Event) -> None:
