@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import secrets
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
@@ -73,3 +74,11 @@ class AccessPolicy:
         if not self.token_ok(token):
             return "missing or wrong token: open the address printed when the server started (it ends in ?token=...)"
         return None
+
+
+def access_policy(host: str, token: str | None, origins: Sequence[str], warn: Callable[[str], None]) -> AccessPolicy:
+    """Loopback: no token unless given. Anything else: a token always (random unless given), and a warning."""
+    if not is_loopback(host):
+        token = token or new_token()
+        warn(f"listening on {host}: other machines can reach this server; every page and socket needs the token")
+    return AccessPolicy(bind_host=host, token=token, allowed_origins=frozenset(origins))

@@ -46,16 +46,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def access_policy(host: str, token: str | None, origins: Sequence[str], warn) -> "AccessPolicy":  # noqa: F821
-    """Loopback: no token unless given. Anything else: a token always (random unless given), and a warning."""
-    from realtime_affect.serve.access import AccessPolicy, is_loopback, new_token
-
-    if not is_loopback(host):
-        token = token or new_token()
-        warn(f"listening on {host}: other machines can reach this server; every page and socket needs the token")
-    return AccessPolicy(bind_host=host, token=token, allowed_origins=frozenset(origins))
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     from rich.console import Console
 
@@ -85,6 +75,7 @@ def _serve(args: argparse.Namespace, console, stop) -> int:
     from realtime_affect.models.defaults import resolve_model
     from realtime_affect.models.loader import open_model
     from realtime_affect.pipeline import AnalyzerOptions
+    from realtime_affect.serve.access import access_policy
     from realtime_affect.serve.browser_camera import BrowserCameras, CameraLimits
     from realtime_affect.serve.hub import Hub
     from realtime_affect.serve.server import ServerThread, require_serve_extra

@@ -21,7 +21,7 @@ RESULTS_QUEUE, VIEW_QUEUE = 64, 2
 
 @dataclass(eq=False)
 class Subscriber:
-    """One socket's queue. ``wants_frames``: it gets (message, JPEG) pairs (the page), else JSON text only."""
+    """One socket's queue. ``wants_frames``: it gets [length][JSON][JPEG] bytes (the page), else JSON text."""
 
     id: int
     wants_frames: bool
@@ -82,7 +82,7 @@ class Hub:
         if loop is None or loop.is_closed():
             return
         text = json.dumps(message, separators=(",", ":"), allow_nan=False)
-        binary = pack_text(text, jpeg) if jpeg is not None and self.wants_frames() else None  # once for all pages
+        binary = pack_text(text, jpeg) if jpeg is not None else None  # once for all pages
         self.published += 1
         try:
             loop.call_soon_threadsafe(self._deliver, text, binary)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from realtime_affect.serve.access import access_policy
 from realtime_affect.serve.hub import Hub
 from realtime_affect.serve.server import ServerThread
 from realtime_affect.serve.state import ServeState
@@ -13,8 +14,6 @@ class ServeSink:
     """Publishes each result under its source's name; ``close`` ends the sources and stops the server."""
 
     def __init__(self, host: str, port: int, token_warning, record_dir: Path = Path("recordings")) -> None:
-        from realtime_affect.serve.cli import access_policy
-
         policy = access_policy(host, None, (), token_warning)
         self.state = ServeState(Hub(), policy, record_dir)
         self.server = ServerThread(self.state, host, port)

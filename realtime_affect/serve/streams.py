@@ -22,18 +22,17 @@ MAX_VIEW_WIDTH = 1280  # frames sent to pages are scaled down to at most this wi
 VIEW_FPS = 30.0
 
 
-def encode_jpeg(bgr) -> tuple[bytes, float]:
-    """(JPEG bytes, scale applied) of a BGR frame for the page."""
+def encode_jpeg(bgr) -> bytes:
+    """JPEG of a BGR frame for the page (the page scales boxes by its picture's size over width, height)."""
     import cv2
 
-    scale = 1.0
     if bgr.shape[1] > MAX_VIEW_WIDTH:
         scale = MAX_VIEW_WIDTH / bgr.shape[1]
         bgr = cv2.resize(bgr, (MAX_VIEW_WIDTH, round(bgr.shape[0] * scale)), interpolation=cv2.INTER_AREA)
     ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
     if not ok:  # pragma: no cover - OpenCV encodes any uint8 BGR image
         raise ValueError("could not encode the frame as JPEG")
-    return data.tobytes(), scale
+    return data.tobytes()
 
 
 class RecentRate:
@@ -92,7 +91,7 @@ class StreamPublisher:
             jpeg = None
             now = time.monotonic()
             if self.hub.wants_frames() and now - self._last_picture >= 0.9 / VIEW_FPS:
-                jpeg, _ = encode_jpeg(result.frame.bgr)  # the page scales boxes by its size / width, height
+                jpeg = encode_jpeg(result.frame.bgr)
                 self._last_picture = now
             self.hub.publish(message, jpeg)
         return message
