@@ -123,6 +123,11 @@ def grey_crops(bgr_crops: np.ndarray) -> np.ndarray:
     return np.clip(grey + 0.5, 0, 255).astype(np.uint8)
 
 
+def cache_key(cfg: FacesConfig, name: str) -> str:
+    """The name a set's cached landmarks and teacher readings go under (a ``--limit`` subset has its own)."""
+    return name if not cfg.limit else f"{name}-limit{cfg.limit}-seed{cfg.seed}"
+
+
 def load_sets(cfg: FacesConfig, on_progress: Callable[[str], None] | None = None) -> dict[str, tuple[FaceSet, FaceFit]]:
     """Read every set found under ``cfg.data`` and landmark it (cached)."""
     data = Path(cfg.data)
@@ -147,8 +152,7 @@ def load_sets(cfg: FacesConfig, on_progress: Callable[[str], None] | None = None
     for name, faces in out.items():
         if cfg.limit and len(faces) > cfg.limit:
             faces = faces.subset(np.random.default_rng(cfg.seed).choice(len(faces), cfg.limit, replace=False))
-        key = name if not cfg.limit else f"{name}-limit{cfg.limit}-seed{cfg.seed}"
-        fit = cached_fit(key, faces.images, Path(cfg.cache), workers=cfg.workers)
+        fit = cached_fit(cache_key(cfg, name), faces.images, Path(cfg.cache), workers=cfg.workers)
         if on_progress:
             on_progress(f"{name}: {int(fit.fitted.sum())} of {len(faces)} faces fitted by the landmarker "
                         f"({fit.unfitted} not)")
@@ -221,8 +225,7 @@ def build_splits(cfg: FacesConfig, on_progress: Callable[[str], None] | None = N
     for name, (faces, fit) in sets.items():
         teacher_expr = None
         if cfg.distill_teacher and name not in ("ferplus_valid", cfg.leave_out):
-            key = name if not cfg.limit else f"{name}-limit{cfg.limit}-seed{cfg.seed}"
-            teacher_expr = cached_teacher_expression(cfg.distill_teacher, key, faces, Path(cfg.cache))
+            teacher_expr = cached_teacher_expression(cfg.distill_teacher, cache_key(cfg, name), faces, Path(cfg.cache))
         prepared = prepare(faces, fit, cfg.input_size, teacher, teacher_expr)
         if name == cfg.leave_out:
             val[f"{name}_left_out"] = prepared
