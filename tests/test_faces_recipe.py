@@ -52,6 +52,7 @@ def test_recipe_trains_writes_a_runtime_checkpoint_and_scores_it(data_dir, tmp_p
                        "--teachers"]) == 0
     text = md.read_text()
     assert "FER+ validation" in text and "CK+ held-out subjects" in text and "AU macro-F1" in text
+    assert "Mean valence / arousal per labelled class" in text
     results = json.loads(md.with_suffix(".json").read_text())
     fer = results["student.pt"][0]
     assert fer["set"] == "FER+ validation" and fer["faces"] == 7  # the unknown-majority face has no label
@@ -104,3 +105,25 @@ def test_distilling_from_an_open_teacher_reads_and_caches_its_readings(data_dir,
     assert probs.shape == (16, 8) and np.allclose(probs.sum(1), 1.0, atol=1e-4) and (probs[:, 7] == 0).all()
     config = load_checkpoint(run / "student.pt").extra["config"]
     assert config["distill_teacher"] == "face-api" and config["mixup"] == 0.4
+
+
+def test_va_by_class_places_each_labelled_class_beside_the_circumplex_and_the_raters():
+    import numpy as np
+
+    from trainers.face_eval import va_by_class, va_by_class_table
+    from realtime_affect.labels import EXPRESSIONS
+
+    anger, happy = EXPRESSIONS.index("anger"), EXPRESSIONS.index("happiness")
+    labels = np.array([anger, anger, happy, -1])
+    pred = np.array([[-0.4, 0.6], [-0.6, 0.4], [0.8, 0.2], [9.0, 9.0]], np.float32)
+    rating = np.array([[-0.5, 0.7], [-0.7, 0.5], [0.6, 0.3], [0.0, 0.0]], np.float32)
+    rated = np.array([True, False, True, False])
+    by = va_by_class(pred, labels, rating, rated)
+    assert list(by) == ["anger", "happiness"]  # classes without faces (and unlabelled faces) are left out
+    assert by["anger"]["faces"] == 2 and np.allclose(by["anger"]["predicted"], [-0.5, 0.5])
+    assert np.allclose(by["anger"]["rated"], [-0.5, 0.7])  # only the rated face of the two
+    assert np.allclose(by["happiness"]["circumplex"], [0.75, 0.45])
+    table = "\n".join(va_by_class_table([("m.onnx", by)]))
+    assert "| raters | -0.50 / +0.70 | +0.60 / +0.30 |" in table
+    assert "| m.onnx | -0.50 / +0.50 | +0.80 / +0.20 |" in table
+    assert "anger (2)" in table

@@ -96,7 +96,30 @@ def score(outputs: dict[str, np.ndarray], s: EvalSet) -> dict:
     rated = s.faces.rated
     if "valence_arousal" in outputs and rated.any():
         result["valence_arousal"] = va_report(outputs["valence_arousal"][rated], s.faces.va[rated])
+    if "valence_arousal" in outputs and (s.faces.expression >= 0).any():
+        result["va_by_class"] = va_by_class(outputs["valence_arousal"], s.faces.expression,
+                                            s.faces.va if rated.any() else None, rated if rated.any() else None)
     return result
+
+
+def va_by_class(pred: np.ndarray, labels: np.ndarray, rating: np.ndarray | None = None,
+                rated: np.ndarray | None = None) -> dict[str, dict]:
+    """Mean predicted valence/arousal per labelled expression, beside the circumplex point the class sits at
+    (``trainers/va_targets.py``) and, where the set has ratings, the raters' mean over the same faces: does
+    the model place each class where people (and the circumplex) do?"""
+    from .va_targets import VA_CENTROIDS
+
+    out: dict[str, dict] = {}
+    for k, name in enumerate(EXPRESSIONS):
+        sel = labels == k
+        if not sel.any():
+            continue
+        row = {"faces": int(sel.sum()), "predicted": [float(v) for v in pred[sel].mean(0)],
+               "circumplex": [float(v) for v in VA_CENTROIDS[k]]}
+        if rating is not None and rated is not None and (sel & rated).any():
+            row["rated"] = [float(v) for v in rating[sel & rated].mean(0)]
+        out[name] = row
+    return out
 
 
 def va_report(pred: np.ndarray, rating: np.ndarray) -> dict:
@@ -154,7 +177,29 @@ def markdown_table(results: dict[str, list[dict]]) -> str:
                 cells = [model] + [f"{v[d][k]:.3f}" for k in ("ccc", "pearson", "mae") for d in ("valence", "arousal")]
                 lines.append("| " + " | ".join(cells) + " |")
             lines.append("")
+        lines += va_by_class_table([(m, r["va_by_class"]) for m, r in rows if "va_by_class" in r])
     return "\n".join(lines)
+
+
+def va_by_class_table(rows: list[tuple[str, dict]]) -> list[str]:
+    """Markdown lines: mean (valence, arousal) per labelled class for each model, the circumplex point and,
+    where present, the raters' mean."""
+    if not rows:
+        return []
+    classes = list(rows[0][1])
+    fmt = lambda va: f"{va[0]:+.2f} / {va[1]:+.2f}"  # noqa: E731
+    lines = ["Mean valence / arousal per labelled class (the circumplex point each class's derived targets sit at"
+             + (", and the raters' mean on the same faces" if any("rated" in rows[0][1][c] for c in classes) else "")
+             + "):", "", "| | " + " | ".join(f"{c} ({rows[0][1][c]['faces']})" for c in classes) + " |",
+             "|" + "---|" * (len(classes) + 1)]
+    if any("rated" in rows[0][1][c] for c in classes):
+        lines.append("| raters | " + " | ".join(fmt(rows[0][1][c]["rated"]) if "rated" in rows[0][1][c] else "-"
+                                               for c in classes) + " |")
+    lines.append("| circumplex | " + " | ".join(fmt(rows[0][1][c]["circumplex"]) for c in classes) + " |")
+    for model, by in rows:
+        lines.append(f"| {model} | " + " | ".join(fmt(by[c]["predicted"]) if c in by else "-" for c in classes) + " |")
+    lines.append("")
+    return lines
 
 
 READING_NOTES = """How to read this: expression accuracy is against the label (FER+: the majority of 10 votes over the
@@ -195,4 +240,4 @@ def evaluate(models: Sequence[str | Path], sets: Sequence[EvalSet], teachers: Se
     return results
 
 
-__all__ = ["EvalSet", "run_model_file", "run_teacher", "teacher_expression", "score", "va_report", "markdown_table", "write_report", "evaluate"]
+__all__ = ["EvalSet", "run_model_file", "run_teacher", "teacher_expression", "score", "va_report", "va_by_class", "markdown_table", "write_report", "evaluate"]
