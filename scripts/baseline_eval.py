@@ -63,7 +63,7 @@ def main() -> int:
     paths = [args.data / r["image"] for r in wanted]
     preds = {}
     with Analyzer(args.model, options=AnalyzerOptions(max_faces=1)) as analyzer:
-        for path, result in zip(paths, analyzer.images(paths)):
+        for result in analyzer.images(paths):
             if result.faces:
                 preds[Path(result.frame.image_path).name] = result.faces[0].prediction
         card = analyzer.model.card

@@ -185,3 +185,28 @@ def test_hold_term_by_hand_penalises_a_near_tie_flip_but_not_a_kept_lead_or_a_re
     assert float(hold_top(kept, still, 0.1)) == 0.0
     change = {"expression": torch.tensor([[[1.0, 0, 0], [0, 1.0, 0]]]), "mask": torch.ones(1, 2)}
     assert float(hold_top(flip, change, 0.1)) == 0.0
+
+
+def test_the_gru_learns_va_ratings_where_faces_have_them_and_the_students_own_va_elsewhere():
+    import torch
+
+    from realtime_affect.models.student import StudentNet
+    from trainers.faces_recipe import PreparedSet, predict_prepared
+    from trainers.sequence_stills import student_bank
+
+    torch.manual_seed(0)
+    n, size = 3, 64
+    rng = np.random.default_rng(0)
+    soft = np.eye(8, dtype=np.float32)[[0, 1, 4]]
+    prepared = PreparedSet("t", rng.integers(0, 255, (n, size, size), dtype=np.uint8), np.ones(n, bool),
+                           np.array([0, 1, 4]), soft, np.full((n, 12), -1, np.int8), np.full((n, 12), np.nan, np.float32),
+                           np.array([[0.0, 0.0], [-0.55, 0.65], [0.9, -0.8]], np.float32), np.zeros((n, 52), np.float32),
+                           np.ones((n, size, size), bool), np.full((n, 8), np.nan, np.float32),
+                           np.array([False, False, True]))
+    student = StudentNet("tiny", 4).eval()
+    own = predict_prepared(student, prepared)["valence_arousal"]
+    bank = student_bank(student, prepared, views=2, truth_weight=0.5, seed=0)
+    assert np.allclose(bank.va[:2], own[:2], atol=1e-6), "unrated faces: the student's own reading"
+    assert np.allclose(bank.va[2], 0.5 * np.array([0.9, -0.8]) + 0.5 * own[2], atol=1e-6), "rated: half the rating"
+    assert np.allclose(bank.expression[1], 0.5 * soft[1] + 0.5 * predict_prepared(student, prepared)["expression"][1],
+                       atol=1e-6)

@@ -106,6 +106,7 @@ class PreparedSet:
     blendshapes: np.ndarray  # (N, 52) float32
     inside: np.ndarray       # (N, S, S) bool: pixels from the source image (the rest is canvas margin)
     teacher_expr: np.ndarray  # (N, 8) float32 open teachers' expression probabilities, NaN where not computed
+    rated: np.ndarray        # (N,) bool: ``va`` is a human rating (else derived from the expression label)
 
     def __len__(self) -> int:
         return len(self.expression)
@@ -113,7 +114,7 @@ class PreparedSet:
     def take(self, index: np.ndarray) -> "PreparedSet":
         return PreparedSet(self.name, self.crops[index], self.fitted[index], self.expression[index],
                            self.soft[index], self.aus[index], self.au_teacher[index], self.va[index],
-                           self.blendshapes[index], self.inside[index], self.teacher_expr[index])
+                           self.blendshapes[index], self.inside[index], self.teacher_expr[index], self.rated[index])
 
 
 def grey_crops(bgr_crops: np.ndarray) -> np.ndarray:
@@ -168,7 +169,8 @@ def prepare(faces: FaceSet, fit: FaceFit, size: int, teacher: BlendshapeAUTeache
     if teacher_expr is None:
         teacher_expr = np.full((len(faces), len(EXPRESSIONS)), np.nan, np.float32)
     return PreparedSet(faces.name, crops, fit.fitted, faces.expression, faces.soft, faces.aus, teach,
-                       va_targets(faces), fit.blendshapes, aligned_masks(faces.images, fit, size), teacher_expr)
+                       va_targets(faces), fit.blendshapes, aligned_masks(faces.images, fit, size), teacher_expr,
+                       np.asarray(faces.rated, bool))
 
 
 def cached_teacher_expression(name: str, key: str, faces: FaceSet, cache: Path) -> np.ndarray:
@@ -286,7 +288,7 @@ def capped_per_class(index: np.ndarray, labels: np.ndarray, cap: int, rng: np.ra
 
 
 _FIELDS = ("crops", "fitted", "expression", "soft", "aus", "au_teacher", "va", "blendshapes", "inside",
-           "teacher_expr")
+           "teacher_expr", "rated")
 
 
 def _concat(name: str, parts: list[PreparedSet]) -> PreparedSet:

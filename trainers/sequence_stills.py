@@ -87,7 +87,8 @@ class FeatureBank:
 def student_bank(student, prepared, views: int, truth_weight: float, seed: int,
                  batch_size: int = 512) -> FeatureBank:
     """Features of ``views`` copies of every prepared face (copy 0 clean, the rest lightly augmented)
-    and the per-face targets (label mixed with the student's clean reading)."""
+    and the per-face targets (label mixed with the student's clean reading; VA: the rating where there is one,
+    else the student's reading)."""
     import torch
 
     from .augment_batch import AugmentOptions
@@ -110,7 +111,11 @@ def student_bank(student, prepared, views: int, truth_weight: float, seed: int,
     expression = np.where(has_label, w * prepared.soft + (1 - w) * clean["expression"], clean["expression"])
     has_aus = prepared.aus >= 0
     aus = np.where(has_aus, w * np.clip(prepared.aus, 0, 1) + (1 - w) * clean["action_units"], clean["action_units"])
-    va = np.where(has_label, w * prepared.va + (1 - w) * clean["valence_arousal"], clean["valence_arousal"])
+    # VA: the human rating mixed in where a face has one; elsewhere the student's own reading, which already
+    # learnt the expression-derived targets together with what the ratings taught it (pulling the GRU back to
+    # the derived targets would undo the ratings).
+    rated = np.asarray(prepared.rated, bool)[:, None]
+    va = np.where(rated, w * prepared.va + (1 - w) * clean["valence_arousal"], clean["valence_arousal"])
     return FeatureBank(feats, expression.astype(np.float32), prepared.expression.astype(np.int64),
                        aus.astype(np.float32), va.astype(np.float32))
 
@@ -289,7 +294,7 @@ def _cached_banks(cfg: StillSequenceConfig, student, rows, splits, rng) -> tuple
         weights.update(name.encode())                          # re-carded student keeps its banks
         weights.update(tensor.detach().cpu().numpy().tobytes())
     served = ["mirror"] if student.mirror_average else []  # the same weights served on two views: other features
-    key = hashlib.sha256(json.dumps([weights.hexdigest(), *served, cfg.faces, cfg.views, cfg.seed, cfg.truth_weight,
+    key = hashlib.sha256(json.dumps([weights.hexdigest(), *served, "va-rated-only", cfg.faces, cfg.views, cfg.seed, cfg.truth_weight,
                                      cfg.limit, str(Path(cfg.data).resolve())]).encode()).hexdigest()[:12]
     path = Path(cfg.cache) / f"gru-bank-{key}.npz"
     fields = ("features", "expression", "majority", "aus", "va")
