@@ -13,9 +13,9 @@ CHECKSUMS: dict[str, str] = {
     "face_detection_full_range_sparse.tflite":
         "2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1",
     # the bundled default model (scripts/build_default_model.sh; assets/DEFAULT_MODEL.md)
-    "default_model.pt": "f642dc94a957c20ed49be26fd69e33e2a7114f132bc19c8af113a9ad170a7883",
-    "default_model.onnx": "4a4ba95fa85ec6cfafabcfa91e7b0589c2d34ae1c357528c89833ab27b8af6f9",
-    "default_model.sequence.onnx": "99f98655947ed2fe3ad96971aef5cd0b65ff48d06c7f3ed48e1200de42fe2a49",
+    "default_model.pt": "02614f5fa929f41fb0482baa33e5965b29cae2c3f5455393cd8b5eff9cc0800b",
+    "default_model.onnx": "a19cf2ad5282fd6f713c8bfb0b3e23bf0a039b138c8f65f1cdf973baa8916ce2",
+    "default_model.sequence.onnx": "baa85d9a9d49a04d08908ed6ffc321d73ba532a09c97bd6cece125b14e92fe38",
 }
 
 
