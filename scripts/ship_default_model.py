@@ -93,11 +93,16 @@ def main() -> None:
     card.name = "realtime-affect-default"
     card.version = args.version
     config = extra.get("config") or {}
-    rated = bool(config.get("use_rated_set", False))
-    va_text = ("learnt from human valence/arousal ratings (DiffusionFER, 80% of its faces) and, on every other face, "
-               "from targets derived from the expression labels through fixed circumplex centroids "
+    # the ratings were learnt only when the run found the rated set and did not leave it out
+    rated = "diffusionfer" in (extra.get("fit_report") or {}) and bool(config.get("use_rated_set", False))
+    kept = round(100 * (1 - float(config.get("rated_val_fraction", 0.2))))
+    va_text = (f"learnt from human valence/arousal ratings (DiffusionFER, {kept}% of its faces) and, on every other "
+               "face, from targets derived from the expression labels through fixed circumplex centroids "
                "(trainers/va_targets.py)" if rated else
                "derived from expression probabilities via circumplex centroids (no VA labels)")
+    au_text = "CK+ FACS codes (0.6) + blendshape AU teacher fitted on CK+ training subjects (0.4)" + (
+        f"; labelled positives weighted (negatives / positives) ** {config['au_pos_power']:g}"
+        if config.get("au_pos_power") else "")
     card.description = (
         "Multi-task student trained on real labelled faces of thousands of people (FER+ votes, CK+ expressions "
         "and FACS action units, muxspace/LFW crops" + (", DiffusionFER valence/arousal ratings" if rated else "")
@@ -109,11 +114,13 @@ def main() -> None:
     card.extra = {
         "data_sets": DATA_SETS + ([RATED_SET] if rated else []),
         "valence_arousal": va_text,
-        "action_units": "CK+ FACS codes (0.6) + blendshape AU teacher fitted on CK+ training subjects (0.4)",
+        "action_units": au_text,
         "unsupervised_outputs": [],
         **({"distillation_teacher": OPEN_TEACHERS.get(config["distill_teacher"], config["distill_teacher"])
-            + ": its readings of each training face's original crop, averaged with the previous model's, 0.4 of the "
-              "expression targets"} if config.get("distill_teacher") else {}),
+            + ": its readings of each training face's original crop" + (
+                ", averaged with the previous model's" if config.get("distill_from") else "")
+            + f", {config.get('distill_weight', 0.4):g} of the expression targets"}
+           if config.get("distill_teacher") else {}),
         "validation": {k: v for k, v in (extra.get("history") or [{}])[-1].items() if "/" in k},
         "landmark_fit": extra.get("fit_report", {}),
         "ck_val_subjects": extra.get("ck_val_subjects", []),

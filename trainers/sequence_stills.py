@@ -294,8 +294,8 @@ def _cached_banks(cfg: StillSequenceConfig, student, rows, splits, rng) -> tuple
         weights.update(name.encode())                          # re-carded student keeps its banks
         weights.update(tensor.detach().cpu().numpy().tobytes())
     served = ["mirror"] if student.mirror_average else []  # the same weights served on two views: other features
-    key = hashlib.sha256(json.dumps([weights.hexdigest(), *served, "va-rated-only", cfg.faces, cfg.views, cfg.seed, cfg.truth_weight,
-                                     cfg.limit, str(Path(cfg.data).resolve())]).encode()).hexdigest()[:12]
+    key = hashlib.sha256(json.dumps([weights.hexdigest(), *served, "va-rated-only", cfg.faces, cfg.views, cfg.seed,
+                                     cfg.truth_weight, cfg.limit, str(Path(cfg.data).resolve())]).encode()).hexdigest()[:12]
     path = Path(cfg.cache) / f"gru-bank-{key}.npz"
     fields = ("features", "expression", "majority", "aus", "va")
     if path.is_file():
