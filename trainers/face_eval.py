@@ -97,8 +97,7 @@ def score(outputs: dict[str, np.ndarray], s: EvalSet) -> dict:
     if "valence_arousal" in outputs and rated.any():
         result["valence_arousal"] = va_report(outputs["valence_arousal"][rated], s.faces.va[rated])
     if "valence_arousal" in outputs and (s.faces.expression >= 0).any():
-        result["va_by_class"] = va_by_class(outputs["valence_arousal"], s.faces.expression,
-                                            s.faces.va if rated.any() else None, rated if rated.any() else None)
+        result["va_by_class"] = va_by_class(outputs["valence_arousal"], s.faces.expression, s.faces.va, rated)
     return result
 
 
@@ -186,16 +185,18 @@ def va_by_class_table(rows: list[tuple[str, dict]]) -> list[str]:
     where present, the raters' mean."""
     if not rows:
         return []
-    classes = list(rows[0][1])
+    first = rows[0][1]
+    classes = list(first)
+    has_rated = any("rated" in first[c] for c in classes)
     fmt = lambda va: f"{va[0]:+.2f} / {va[1]:+.2f}"  # noqa: E731
     lines = ["Mean valence / arousal per labelled class (the circumplex point each class's derived targets sit at"
-             + (", and the raters' mean on the same faces" if any("rated" in rows[0][1][c] for c in classes) else "")
-             + "):", "", "| | " + " | ".join(f"{c} ({rows[0][1][c]['faces']})" for c in classes) + " |",
+             + (", and the raters' mean on the same faces" if has_rated else "") + "):", "",
+             "| | " + " | ".join(f"{c} ({first[c]['faces']})" for c in classes) + " |",
              "|" + "---|" * (len(classes) + 1)]
-    if any("rated" in rows[0][1][c] for c in classes):
-        lines.append("| raters | " + " | ".join(fmt(rows[0][1][c]["rated"]) if "rated" in rows[0][1][c] else "-"
+    if has_rated:
+        lines.append("| raters | " + " | ".join(fmt(first[c]["rated"]) if "rated" in first[c] else "-"
                                                for c in classes) + " |")
-    lines.append("| circumplex | " + " | ".join(fmt(rows[0][1][c]["circumplex"]) for c in classes) + " |")
+    lines.append("| circumplex | " + " | ".join(fmt(first[c]["circumplex"]) for c in classes) + " |")
     for model, by in rows:
         lines.append(f"| {model} | " + " | ".join(fmt(by[c]["predicted"]) if c in by else "-" for c in classes) + " |")
     lines.append("")
