@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from realtime_affect.models.student import StudentNet
-from trainers.augment_batch import augment, fill_context
+from trainers.augment_batch import augment, fill_context, occlude_face_parts
 from trainers.faces_recipe import class_weights, grey_crops
 
 
@@ -44,6 +44,26 @@ def test_context_fill_only_changes_the_margin_outside_the_source_image():
     out = fill_context(x, inside, torch.Generator().manual_seed(0), share=1.0)
     assert torch.equal(out[:, :, 4:12, 4:12], x[:, :, 4:12, 4:12])
     assert float((out[:, 0][~inside] != 0).float().mean()) > 0.5  # the black margin got context
+
+
+def test_face_part_occlusion_hides_either_the_mouth_or_the_eyes_and_nothing_else():
+    from realtime_affect.faces.align import template
+
+    size = 64
+    eyes_y, mouth_y = template(size)[0, 1], template(size)[3, 1]
+    x = torch.full((60, 1, size, size), 0.5)
+    x[:, :, :, :] += torch.linspace(-0.3, 0.3, size).view(1, 1, size, 1)  # every row has its own grey
+    out = occlude_face_parts(x.clone(), torch.Generator().manual_seed(0), share=1.0)
+    changed = (out != x)[:, 0]
+    mouth_hidden = changed[:, int(mouth_y), size // 2]
+    eyes_hidden = changed[:, int(eyes_y), size // 2]
+    assert bool((mouth_hidden ^ eyes_hidden).all())            # each face loses exactly one of the two
+    assert 0.5 < float(mouth_hidden.float().mean()) < 0.85     # about two thirds lose the mouth
+    assert not bool(changed[:, :int(eyes_y) - 8].any())        # the brows and forehead always stay visible
+    assert not bool(changed[mouth_hidden][:, :int(eyes_y) + 8].any())   # a mask leaves the eyes
+    assert torch.equal(occlude_face_parts(x.clone(), torch.Generator().manual_seed(0), share=0.0), x)
+    again = occlude_face_parts(x.clone(), torch.Generator().manual_seed(0), share=1.0)
+    assert torch.equal(again, out)
 
 
 def test_class_weights_favour_rare_classes_and_average_one_over_the_samples():

@@ -26,6 +26,8 @@ class AugmentOptions:
     jpeg: float = 0.2
     noise: float = 0.15
     occlude: float = 0.3
+    face_parts: float = 0.0        # share of faces with the lower face (mask, hand) or the eyes (sunglasses) hidden,
+                                   # so expression must also be read from the rest (brows for anger; issue 29)
     context: float = 0.7           # share of faces whose margin (outside the source image) gets random context
     brightness: float = 0.2
     contrast: tuple[float, float] = (0.7, 1.3)
@@ -116,6 +118,7 @@ def augment(x: torch.Tensor, gen: torch.Generator, opt: AugmentOptions | None = 
             x[i, :, y0:y0 + h, x0:x0 + w] = float(torch.rand(1, generator=gen))
         else:
             x[i, :, y0:y0 + h, x0:x0 + w] = torch.rand((1, h, w), generator=gen)
+    x = occlude_face_parts(x, gen, opt.face_parts)
     # codec: JPEG round trip (OpenCV) for the chosen faces
     chosen = torch.nonzero(_pick(gen, n, opt.jpeg)).flatten().tolist()
     if chosen:
@@ -130,7 +133,29 @@ def augment(x: torch.Tensor, gen: torch.Generator, opt: AugmentOptions | None = 
     return x
 
 
-__all__ = ["AugmentOptions", "augment"]
+def occlude_face_parts(x: torch.Tensor, gen: torch.Generator, share: float) -> torch.Tensor:
+    """Hide the lower face (two thirds of the chosen faces: a face mask or a hand from between nose and mouth
+    down) or the eyes (a band of sunglasses) of a random ``share`` of the batch, in place.
+
+    Positions follow the alignment template (``align.template``: eyes at 47% of the crop's height, nose tip 61%,
+    mouth corners 76%) with a random jitter, because the crops were geometrically augmented before. The occluder is
+    a flat random grey with a little texture, the look of fabric, skin or dark glass."""
+    n, _, s, _ = x.shape
+    for i in torch.nonzero(_pick(gen, n, share)).flatten().tolist():
+        u = torch.rand(5, generator=gen).tolist()
+        x0, x1 = int(s * (0.12 + 0.1 * u[0])), int(s * (0.78 + 0.1 * u[1]))
+        if u[2] < 2 / 3:   # lower face: from between the nose tip and the mouth to the bottom
+            y0, y1 = int(s * (0.63 + 0.08 * u[3])), s
+        else:              # eyes: sunglasses
+            y0 = int(s * (0.37 + 0.05 * u[3]))
+            y1 = y0 + int(s * (0.14 + 0.06 * u[4]))
+        level = float(torch.rand(1, generator=gen))
+        texture = 0.04 * torch.randn((1, y1 - y0, x1 - x0), generator=gen)
+        x[i, :, y0:y1, x0:x1] = (level + texture).clamp(0, 1)
+    return x
+
+
+__all__ = ["AugmentOptions", "augment", "occlude_face_parts"]
 
 
 def mask_patches(x: torch.Tensor, ratio: float, gen: torch.Generator, grid: int = 8,

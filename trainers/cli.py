@@ -195,6 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="leave the valence/arousal-rated set (diffusionfer_s/) out")
     fc.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
                     help="mixup on half the batches with weights from Beta(ALPHA, ALPHA) (0: off; e.g. 0.4)")
+    fc.add_argument("--part-occlusion", type=float, default=0.0, metavar="SHARE",
+                    help="share of training faces with the lower face (mask, hand) or the eyes (sunglasses) "
+                         "hidden, so expressions are also read from the rest of the face (0: off; e.g. 0.3)")
     fc.add_argument("--distill-teacher", default="", choices=("", "face-api", "fer"),
                     help="an open teacher whose readings of each training face join the targets (weight "
                          "--distill-weight; with --distill-from averaged with that model's)")
@@ -455,6 +458,7 @@ def _faces(args: argparse.Namespace, console) -> int:
                       co_weight=args.co_weight, va_from_scores=args.va_from_scores,
                       semi_supervised=args.semi_supervised, distill_from=args.distill_from,
                       distill_weight=args.distill_weight, ema=args.ema, mixup=args.mixup,
+                      part_occlusion=args.part_occlusion,
                       au_pos_power=args.au_pos_power, distill_teacher=args.distill_teacher)
 
     def show(r: dict) -> None:

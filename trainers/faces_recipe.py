@@ -85,6 +85,8 @@ class FacesConfig:
     ema: float = 0.0              # > 0: keep an exponential moving average of the weights (decay per step); it is
                                   # what is validated and saved
     mixup: float = 0.0            # > 0: mixup (Beta(a, a)) on half the batches: blended faces, blended targets
+    part_occlusion: float = 0.0   # > 0: this share of training faces gets the lower face or the eyes hidden
+                                  # (augment_batch.occlude_face_parts)
     au_pos_power: float = 0.0     # > 0: labelled AU positives weighted (negatives / positives) ** power (cap 20):
                                   # rare AUs (AU10, AU26 on CK+) are otherwise never predicted
     name: str = "realtime-affect-default"
@@ -610,6 +612,7 @@ def train_faces(cfg: FacesConfig, on_epoch: Callable[[dict], None] | None = None
         model.load_state_dict(start_from.student.state_dict())
         log.info("starting from the weights of %s", cfg.init)
     aug_options = AugmentOptions() if cfg.augment == "strong" else AugmentOptions.light()
+    aug_options.face_parts = cfg.part_occlusion
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = max(1, len(rows) // cfg.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch,
