@@ -162,6 +162,25 @@ def test_blendshape_au_teacher_learns_a_separable_au_and_ignores_missing_codes()
     assert np.isnan(teacher(shapes)[0]).all()
 
 
+def test_a_checked_au_teacher_switches_off_the_aus_the_blendshapes_do_not_show():
+    from trainers.au_teacher import BlendshapeAUTeacher, _auc
+
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(40), 5)                    # 40 subjects, 5 faces each
+    shapes = rng.uniform(0, 1, (200, 52)).astype(np.float32)
+    aus = np.zeros((200, 12), np.int8)
+    aus[:, 6] = (shapes[:, 44] > 0.5).astype(np.int8)       # AU12 follows mouthSmileLeft
+    aus[:, 5] = (rng.uniform(0, 1, 200) > 0.8).astype(np.int8)  # AU10: in no blendshape
+    aus[:, 0] = -1                                          # AU01 never coded
+    teacher = BlendshapeAUTeacher.fit_checked(shapes, aus, groups, min_auc=0.7)
+    assert teacher.cv_auc[6] > 0.9 and teacher.cv_auc[5] < 0.7 and np.isnan(teacher.cv_auc[0])
+    assert teacher.usable[6] and not teacher.usable[5] and not teacher.usable[0]
+    p = teacher(shapes)
+    assert np.isnan(p[:, [0, 5]]).all() and np.isfinite(p[:, 6]).all()
+    assert ((p[:, 6] > 0.5) == (shapes[:, 44] > 0.5)).mean() > 0.95
+    assert _auc(np.array([1, 1, 0, 0, -1]), np.array([0.9, 0.5, 0.5, 0.1, 0.0])) == pytest.approx(0.875)
+
+
 def test_expression_report_by_hand():
     truth = np.array([0, 0, 4, 4, 2, -1])
     prob = np.eye(8)[[0, 4, 4, 4, 0, 3]]

@@ -87,6 +87,8 @@ class FacesConfig:
     mixup: float = 0.0            # > 0: mixup (Beta(a, a)) on half the batches: blended faces, blended targets
     part_occlusion: float = 0.0   # > 0: this share of training faces gets the lower face or the eyes hidden
                                   # (augment_batch.occlude_face_parts)
+    au_teacher_min_auc: float = 0.0  # > 0: the blendshape AU teacher only teaches the AUs it reads with at least
+                                     # this subject-wise cross-validated AUC on the CK+ training subjects
     au_pos_power: float = 0.0     # > 0: labelled AU positives weighted (negatives / positives) ** power (cap 20):
                                   # rare AUs (AU10, AU26 on CK+) are otherwise never predicted
     name: str = "realtime-affect-default"
@@ -223,7 +225,15 @@ def build_splits(cfg: FacesConfig, on_progress: Callable[[str], None] | None = N
         ck_split = (tr, va)
         ck_val_subjects = sorted(set(faces.groups[va].tolist()))
         ok = tr[fit.fitted[tr]]
-        teacher = BlendshapeAUTeacher.fit(fit.blendshapes[ok], faces.aus[ok])
+        if cfg.au_teacher_min_auc > 0:
+            teacher = BlendshapeAUTeacher.fit_checked(fit.blendshapes[ok], faces.aus[ok], faces.groups[ok],
+                                                      cfg.au_teacher_min_auc, seed=cfg.seed)
+            if on_progress:
+                on_progress("AU teacher, cross-validated AUC on the CK+ training subjects: " + ", ".join(
+                    f"{n} {a:.2f}{'' if u else ' (not used)'}"
+                    for n, a, u in zip(ACTION_UNITS, teacher.cv_auc, teacher.usable)))
+        else:
+            teacher = BlendshapeAUTeacher.fit(fit.blendshapes[ok], faces.aus[ok])
     train: list[PreparedSet] = []
     val: dict[str, PreparedSet] = {}
     for name, (faces, fit) in sets.items():
