@@ -195,6 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="leave the valence/arousal-rated set (diffusionfer_s/) out")
     fc.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
                     help="mixup on half the batches with weights from Beta(ALPHA, ALPHA) (0: off; e.g. 0.4)")
+    fc.add_argument("--synth-expressions", type=float, default=0.0, metavar="SHARE",
+                    help="warp this share of the confidently neutral training faces into a closed-mouth anger, "
+                         "sadness or disgust (brows, lids, lips moved as the action units move them), with "
+                         "targets to match (0: off; e.g. 0.3)")
     fc.add_argument("--au-teacher-min-auc", type=float, default=0.0, metavar="AUC",
                     help="the blendshape AU teacher teaches only the AUs it reads with at least this subject-wise "
                          "cross-validated AUC on the CK+ training subjects; the others are learnt from FACS codes "
@@ -463,6 +467,7 @@ def _faces(args: argparse.Namespace, console) -> int:
                       semi_supervised=args.semi_supervised, distill_from=args.distill_from,
                       distill_weight=args.distill_weight, ema=args.ema, mixup=args.mixup,
                       part_occlusion=args.part_occlusion, au_teacher_min_auc=args.au_teacher_min_auc,
+                      synth_expressions=args.synth_expressions,
                       au_pos_power=args.au_pos_power, distill_teacher=args.distill_teacher)
 
     def show(r: dict) -> None:

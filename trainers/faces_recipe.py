@@ -87,6 +87,8 @@ class FacesConfig:
     mixup: float = 0.0            # > 0: mixup (Beta(a, a)) on half the batches: blended faces, blended targets
     part_occlusion: float = 0.0   # > 0: this share of training faces gets the lower face or the eyes hidden
                                   # (augment_batch.occlude_face_parts)
+    synth_expressions: float = 0.0  # > 0: this share of confidently neutral training faces per batch is warped into a
+                                    # closed-mouth anger, sadness or disgust (expression_warp), targets to match
     au_teacher_min_auc: float = 0.0  # > 0: the blendshape AU teacher only teaches the AUs it reads with at least
                                      # this subject-wise cross-validated AUC on the CK+ training subjects
     au_pos_power: float = 0.0     # > 0: labelled AU positives weighted (negatives / positives) ** power (cap 20):
@@ -424,6 +426,40 @@ def _losses(out, batch, class_w, au_pos_weight=None):
     return expr, au, va
 
 
+#: Share of a warped face's expression target that goes to the warped expression (the rest keeps the face's own).
+WARP_TARGET_SHARE = 0.75
+
+
+def warp_neutral_faces(crops: np.ndarray, batch: dict, share: float, gen) -> np.ndarray:
+    """Warp ``share`` of the batch's confidently neutral faces (>= 70% of the target on neutral) into a posed
+    anger, sadness or disgust (``expression_warp``) and set their targets in ``batch`` (in place): expression
+    0.75 the warped class + 0.25 the face's own target, the valence/arousal those targets imply, AU codes and
+    the AU teacher's readings (of the unwarped face) unknown. Returns the batch's crops (a copy if any changed)."""
+    import torch
+
+    from .expression_warp import choose_warps, warp_face
+    from .va_targets import va_from_expression
+
+    neutral = EXPRESSIONS.index("neutral")
+    confident = (batch["soft"][:, neutral] >= 0.7).numpy() & (batch["expression"] == neutral).numpy()
+    rng = np.random.default_rng(int(torch.randint(0, 2 ** 31 - 1, (1,), generator=gen)))
+    chosen = choose_warps(confident, share, rng)
+    if not chosen:
+        return crops
+    crops = crops.copy()
+    for row, kind, strength in chosen:
+        crops[row] = warp_face(crops[row], kind, strength)
+        target = np.zeros(len(EXPRESSIONS), np.float32)
+        target[EXPRESSIONS.index(kind)] = 1.0
+        soft = WARP_TARGET_SHARE * target + (1 - WARP_TARGET_SHARE) * batch["soft"][row].numpy()
+        batch["soft"][row] = torch.from_numpy(soft)
+        batch["expression"][row] = EXPRESSIONS.index(kind)
+        batch["va"][row] = torch.from_numpy(va_from_expression(soft[None])[0].astype(np.float32))
+        batch["aus"][row] = -1.0
+        batch["au_teacher"][row] = float("nan")
+    return crops
+
+
 def mixup_batch(x, batch: dict, gen, alpha: float):
     """Mixup (Zhang et al. 2018) of a batch with a shuffled copy of itself: one weight lam ~ Beta(alpha, alpha)
     (the larger share kept first, so the class weight of the main face applies); expression, VA and known AU
@@ -691,7 +727,10 @@ def train_faces(cfg: FacesConfig, on_epoch: Callable[[dict], None] | None = None
         for step in range(steps_per_epoch):
             idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
             batch = {k: v[idx] for k, v in tensors.items()}
-            x = _as_input(rows.crops[idx], gen, augment=True, inside=rows.inside[idx], options=aug_options)
+            crops = rows.crops[idx]
+            if cfg.synth_expressions > 0:
+                crops = warp_neutral_faces(crops, batch, cfg.synth_expressions, gen)
+            x = _as_input(crops, gen, augment=True, inside=rows.inside[idx], options=aug_options)
             if cfg.co_training:
                 expr, au, va, co = _co_training_losses(model, x, batch, class_w, cfg.mask_ratio, gen)
             elif unlabelled is not None and len(unlabelled):

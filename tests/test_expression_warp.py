@@ -1,0 +1,76 @@
+"""Posed expressions warped from neutral faces (trainers/expression_warp.py) and their targets in a batch."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from realtime_affect.labels import EXPRESSIONS
+from trainers.expression_warp import WARP_POINTS, displacement_field, warp_face
+
+SIZE = 64
+
+
+def _brow_face() -> np.ndarray:
+    """A light face with two dark inner-brow bars and a dark mouth bar where the alignment template puts them."""
+    face = np.full((SIZE, SIZE), 200, np.uint8)
+    y = int(0.35 * SIZE)
+    face[y - 1:y + 2, int(0.36 * SIZE):int(0.47 * SIZE)] = 40
+    face[y - 1:y + 2, int(0.53 * SIZE):int(0.64 * SIZE)] = 40
+    face[int(0.76 * SIZE):int(0.78 * SIZE), int(0.40 * SIZE):int(0.60 * SIZE)] = 60
+    return face
+
+
+def _dark_centre(face: np.ndarray, rows: slice, cols: slice) -> tuple[float, float]:
+    """(x, y) centroid of the dark pixels in a window."""
+    ys, xs = np.nonzero(face[rows, cols] < 120)
+    return float(xs.mean()) + (cols.start or 0), float(ys.mean()) + (rows.start or 0)
+
+
+def test_anger_lowers_and_draws_the_brows_together_and_sadness_raises_their_inner_ends():
+    face = _brow_face()
+    brow_rows = slice(int(0.22 * SIZE), int(0.48 * SIZE))
+    left, right = slice(0, SIZE // 2), slice(SIZE // 2, SIZE)
+    before_left, before_right = _dark_centre(face, brow_rows, left), _dark_centre(face, brow_rows, right)
+    angry = warp_face(face, "anger", 1.0)
+    after_left, after_right = _dark_centre(angry, brow_rows, left), _dark_centre(angry, brow_rows, right)
+    assert after_left[1] > before_left[1] + 1.0 and after_right[1] > before_right[1] + 1.0    # lowered
+    assert after_left[0] > before_left[0] and after_right[0] < before_right[0]                # drawn together
+    sad = warp_face(face, "sadness", 1.0)
+    assert _dark_centre(sad, brow_rows, left)[1] < before_left[1] - 0.5                       # inner ends up
+    assert np.array_equal(warp_face(face, "anger", 0.0), face)
+
+
+def test_fields_are_mirror_symmetric_and_leave_the_crop_edges_alone():
+    for kind in WARP_POINTS:
+        field = displacement_field(kind, SIZE)
+        assert np.allclose(field[..., 0], -field[:, ::-1, 0], atol=1e-4)
+        assert np.allclose(field[..., 1], field[:, ::-1, 1], atol=1e-4)
+        assert np.abs(field[:, :2]).max() < 0.1 and np.abs(field[:2]).max() < 0.1
+    with pytest.raises(ValueError, match="unknown expression warp"):
+        displacement_field("joy", SIZE)
+
+
+def test_only_confidently_neutral_faces_are_warped_and_their_targets_follow():
+    from trainers.faces_recipe import WARP_TARGET_SHARE, warp_neutral_faces
+
+    n = EXPRESSIONS.index("neutral")
+    soft = np.zeros((4, len(EXPRESSIONS)), np.float32)
+    soft[0, n] = soft[1, n] = 1.0                                            # confidently neutral
+    soft[2, EXPRESSIONS.index("happiness")] = 1.0
+    soft[3, n], soft[3, EXPRESSIONS.index("sadness")] = 0.6, 0.4             # a doubtful neutral
+    batch = {"soft": torch.from_numpy(soft.copy()), "expression": torch.tensor([n, n, 4, n]),
+             "va": torch.zeros(4, 2), "aus": torch.zeros(4, 12), "au_teacher": torch.full((4, 12), 0.2)}
+    crops = np.stack([_brow_face()] * 4)
+    out = warp_neutral_faces(crops, batch, share=1.0, gen=torch.Generator().manual_seed(0))
+    changed = [not np.array_equal(out[i], crops[i]) for i in range(4)]
+    assert changed == [True, True, False, False]
+    for row in (0, 1):
+        kind = int(batch["expression"][row])
+        assert EXPRESSIONS[kind] in WARP_POINTS
+        assert float(batch["soft"][row, kind]) == pytest.approx(WARP_TARGET_SHARE)
+        assert float(batch["soft"][row].sum()) == pytest.approx(1.0)
+        assert float(batch["va"][row, 0]) < 0                                # all three are unpleasant
+        assert bool(torch.isnan(batch["au_teacher"][row]).all()) and bool((batch["aus"][row] == -1).all())
+    assert torch.equal(batch["soft"][2:], torch.from_numpy(soft[2:]))
+    assert np.array_equal(crops[0], _brow_face())                           # the caller's crops are untouched

@@ -1,0 +1,86 @@
+"""Posed expressions made from neutral faces by moving the face's parts (issue 29: anger on unfamiliar faces).
+
+Web faces labelled anger mostly shout; a posed or held-back anger (brows lowered and drawn together, lids
+tightened, lips pressed: AU4, AU7, AU23/24) reads as neutral to a model that learnt anger from them, although its
+features tell such faces apart (``scripts/feature_probe.py``). These warps give the training set closed-mouth
+expressions of exactly that kind: each moves the parts of an aligned neutral crop the way the expression's action
+units do, by a smooth displacement field around points of the alignment template (``align.template``: eyes at
+47% of the crop's height, nose tip 61%, mouth corners 76%; the brows about 12% above the eyes).
+
+* anger: inner brows down and together, brows down, upper lids down, lower lids up, lips pressed and narrowed;
+* sadness: inner brows up and together (AU1+4), lip corners down (AU15), lower lip up (AU17);
+* disgust: upper lip and nose wings up (AU9/10), brows down a little, lower lids up.
+
+Pure numpy and OpenCV on uint8 crops, seeded by the caller's generator; the fields are cached per size.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+#: Control points per expression: (x, y, dx, dy) in fractions of the crop side; each is mirrored about the
+#: vertical centre line unless x == 0.5.
+WARP_POINTS: dict[str, tuple[tuple[float, float, float, float], ...]] = {
+    "anger": ((0.43, 0.35, 0.022, 0.040), (0.34, 0.34, 0.008, 0.028), (0.27, 0.36, 0.0, 0.012),
+              (0.37, 0.44, 0.0, 0.014), (0.37, 0.505, 0.0, -0.010),
+              (0.5, 0.725, 0.0, 0.010), (0.5, 0.805, 0.0, -0.016), (0.40, 0.76, 0.016, 0.0)),
+    "sadness": ((0.43, 0.35, 0.012, -0.035), (0.34, 0.34, 0.0, -0.012), (0.27, 0.36, 0.0, 0.010),
+                (0.40, 0.765, 0.004, 0.028), (0.5, 0.81, 0.0, -0.012)),
+    "disgust": ((0.5, 0.725, 0.0, -0.026), (0.44, 0.73, 0.0, -0.022), (0.45, 0.62, 0.0, -0.016),
+                (0.43, 0.35, 0.010, 0.018), (0.37, 0.505, 0.0, -0.012), (0.40, 0.765, 0.0, -0.006)),
+}
+SIGMA = 0.055  # falloff of each point's pull, in crop sides
+
+
+@lru_cache(maxsize=16)
+def displacement_field(kind: str, size: int) -> np.ndarray:
+    """(size, size, 2) float32 displacement (dx, dy) in pixels at full strength for ``kind``."""
+    if kind not in WARP_POINTS:
+        raise ValueError(f"unknown expression warp {kind!r}; choose one of {sorted(WARP_POINTS)}")
+    points = []
+    for x, y, dx, dy in WARP_POINTS[kind]:
+        points.append((x, y, dx, dy))
+        if x != 0.5:
+            points.append((1.0 - x, y, -dx, dy))
+    grid = (np.arange(size, dtype=np.float64) + 0.5) / size
+    gx, gy = np.meshgrid(grid, grid)
+    field = np.zeros((size, size, 2))
+    weight_sum = np.zeros((size, size))
+    for x, y, dx, dy in points:
+        w = np.exp(-((gx - x) ** 2 + (gy - y) ** 2) / (2 * SIGMA ** 2))
+        field[..., 0] += w * dx
+        field[..., 1] += w * dy
+        weight_sum += w
+    # where pulls overlap they are averaged rather than summed, so nearby points do not double a move
+    field /= np.maximum(weight_sum, 1.0)[..., None]
+    return (field * size).astype(np.float32)
+
+
+def warp_face(crop: np.ndarray, kind: str, strength: float) -> np.ndarray:
+    """``crop`` (S, S) uint8 aligned grey face -> the same face showing ``kind`` at ``strength`` (1: the
+    field as defined; 0: unchanged)."""
+    import cv2
+
+    size = crop.shape[0]
+    field = displacement_field(kind, size) * float(strength)
+    base = np.arange(size, dtype=np.float32)
+    gx, gy = np.meshgrid(base, base)
+    # backward mapping: the pixel at p comes from p - d(p) (a good approximation for moves of a few pixels)
+    return cv2.remap(crop, gx - field[..., 0], gy - field[..., 1], interpolation=cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REPLICATE)
+
+
+def choose_warps(neutral: np.ndarray, share: float, rng: np.random.Generator,
+                 strength: tuple[float, float] = (0.7, 1.3)) -> list[tuple[int, str, float]]:
+    """Which faces of a batch to warp: each face marked ``neutral`` with probability ``share``, an expression
+    drawn evenly from ``WARP_POINTS`` and a strength uniformly from ``strength``. Returns (row, kind, strength)."""
+    kinds = sorted(WARP_POINTS)
+    out = []
+    for row in np.flatnonzero(neutral):
+        if rng.random() < share:
+            out.append((int(row), kinds[int(rng.integers(len(kinds)))], float(rng.uniform(*strength))))
+    return out
+
+
+__all__ = ["WARP_POINTS", "displacement_field", "warp_face", "choose_warps"]
