@@ -74,3 +74,14 @@ def test_only_confidently_neutral_faces_are_warped_and_their_targets_follow():
         assert bool(torch.isnan(batch["au_teacher"][row]).all()) and bool((batch["aus"][row] == -1).all())
     assert torch.equal(batch["soft"][2:], torch.from_numpy(soft[2:]))
     assert np.array_equal(crops[0], _brow_face())                           # the caller's crops are untouched
+
+
+def test_anger_folds_two_vertical_furrows_between_the_brows_and_other_warps_do_not():
+    flat = np.full((SIZE, SIZE), 180, np.uint8)
+    angry = warp_face(flat, "anger", 1.5).astype(int)
+    row = angry[int(0.39 * SIZE)]
+    furrows = [int(x * SIZE) for x in (0.465, 0.535)]
+    assert all(row[x] < 160 for x in furrows)                         # darker on the furrows
+    assert row[int(0.5 * SIZE)] > min(row[furrows]) + 5              # lighter between them
+    assert (angry[: int(0.30 * SIZE)] == 180).all() and (angry[int(0.47 * SIZE):] == 180).all()
+    assert np.array_equal(warp_face(flat, "sadness", 1.5), flat)     # a flat face has nothing to move

@@ -76,6 +76,17 @@ def _seed_001_args(p: argparse.ArgumentParser) -> None:
                    help="EMMA: the valence/arousal head reads the expression and AU scores beside the features")
 
 
+def _strength_range(text: str) -> tuple[float, float]:
+    """'LO,HI' -> (LO, HI), 0 <= LO <= HI (an argparse type: bad input is a one-line usage error)."""
+    try:
+        lo, hi = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LO,HI such as 0.7,1.3, got {text!r}") from None
+    if not 0 <= lo <= hi:
+        raise argparse.ArgumentTypeError(f"expected 0 <= LO <= HI, got {text!r}")
+    return lo, hi
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="affect-train", description=__doc__.splitlines()[0])
     p.add_argument("-v", "--verbose", action="store_true")
@@ -199,6 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="warp this share of the confidently neutral training faces into a closed-mouth anger, "
                          "sadness or disgust (brows, lids, lips moved as the action units move them), with "
                          "targets to match (0: off; e.g. 0.3)")
+    fc.add_argument("--synth-strength", type=_strength_range, default=(0.7, 1.3), metavar="LO,HI",
+                    help="range of the warps' strength (1: the fields of trainers/expression_warp.py)")
     fc.add_argument("--au-teacher-min-auc", type=float, default=0.0, metavar="AUC",
                     help="the blendshape AU teacher teaches only the AUs it reads with at least this subject-wise "
                          "cross-validated AUC on the CK+ training subjects; the others are learnt from FACS codes "
@@ -468,6 +481,7 @@ def _faces(args: argparse.Namespace, console) -> int:
                       distill_weight=args.distill_weight, ema=args.ema, mixup=args.mixup,
                       part_occlusion=args.part_occlusion, au_teacher_min_auc=args.au_teacher_min_auc,
                       synth_expressions=args.synth_expressions,
+                      synth_strength=args.synth_strength,
                       au_pos_power=args.au_pos_power, distill_teacher=args.distill_teacher)
 
     def show(r: dict) -> None:

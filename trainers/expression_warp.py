@@ -7,7 +7,8 @@ expressions of exactly that kind: each moves the parts of an aligned neutral cro
 units do, by a smooth displacement field around points of the alignment template (``align.template``: eyes at
 47% of the crop's height, nose tip 61%, mouth corners 76%; the brows about 12% above the eyes).
 
-* anger: inner brows down and together, brows down, upper lids down, lower lids up, lips pressed and narrowed;
+* anger: inner brows down and together, brows down, upper lids down, lower lids up, lips pressed and narrowed, and
+  the two vertical furrows that lowered brows fold between them (a shading, the one cue that is not a move);
 * sadness: inner brows up and together (AU1+4), lip corners down (AU15), lower lip up (AU17);
 * disgust: upper lip and nose wings up (AU9/10), brows down a little, lower lids up.
 
@@ -31,6 +32,9 @@ WARP_POINTS: dict[str, tuple[tuple[float, float, float, float], ...]] = {
                 (0.43, 0.35, 0.010, 0.018), (0.37, 0.505, 0.0, -0.012), (0.40, 0.765, 0.0, -0.006)),
 }
 SIGMA = 0.055  # falloff of each point's pull, in crop sides
+#: Vertical furrows between the brows (anger): x positions, top and bottom, in crop sides, and the darkening at
+#: strength 1.
+FURROWS = {"anger": ((0.465, 0.535), 0.34, 0.43, 0.12)}
 
 
 @lru_cache(maxsize=16)
@@ -57,6 +61,19 @@ def displacement_field(kind: str, size: int) -> np.ndarray:
     return (field * size).astype(np.float32)
 
 
+@lru_cache(maxsize=16)
+def furrow_shading(kind: str, size: int) -> np.ndarray | None:
+    """(size, size) float32 darkening at strength 1 (0: none) for ``kind``'s furrows, or None."""
+    if kind not in FURROWS:
+        return None
+    xs, top, bottom, depth = FURROWS[kind]
+    grid = (np.arange(size, dtype=np.float64) + 0.5) / size
+    gx, gy = np.meshgrid(grid, grid)
+    across = sum(np.exp(-((gx - x) ** 2) / (2 * 0.018 ** 2)) for x in xs)
+    along = np.clip(np.minimum(gy - top, bottom - gy) / 0.02, 0, 1)  # soft ends
+    return (depth * np.clip(across, 0, 1) * along).astype(np.float32)
+
+
 def warp_face(crop: np.ndarray, kind: str, strength: float) -> np.ndarray:
     """``crop`` (S, S) uint8 aligned grey face -> the same face showing ``kind`` at ``strength`` (1: the
     field as defined; 0: unchanged)."""
@@ -67,8 +84,13 @@ def warp_face(crop: np.ndarray, kind: str, strength: float) -> np.ndarray:
     base = np.arange(size, dtype=np.float32)
     gx, gy = np.meshgrid(base, base)
     # backward mapping: the pixel at p comes from p - d(p) (a good approximation for moves of a few pixels)
-    return cv2.remap(crop, gx - field[..., 0], gy - field[..., 1], interpolation=cv2.INTER_LINEAR,
-                     borderMode=cv2.BORDER_REPLICATE)
+    out = cv2.remap(crop, gx - field[..., 0], gy - field[..., 1], interpolation=cv2.INTER_LINEAR,
+                    borderMode=cv2.BORDER_REPLICATE)
+    shading = furrow_shading(kind, size)
+    if shading is not None and strength > 0:
+        out = np.clip(out.astype(np.float32) * (1.0 - np.clip(shading * float(strength), 0, 0.6)) + 0.5,
+                      0, 255).astype(np.uint8)
+    return out
 
 
 def choose_warps(neutral: np.ndarray, share: float, rng: np.random.Generator,
@@ -83,4 +105,4 @@ def choose_warps(neutral: np.ndarray, share: float, rng: np.random.Generator,
     return out
 
 
-__all__ = ["WARP_POINTS", "displacement_field", "warp_face", "choose_warps"]
+__all__ = ["WARP_POINTS", "FURROWS", "displacement_field", "furrow_shading", "warp_face", "choose_warps"]
