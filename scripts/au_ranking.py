@@ -3,7 +3,7 @@
 F1 at a 0.5 threshold (the report's AU figure) cannot tell the two apart. For each AU this prints, on the CK+
 training subjects and on the held-out subjects (the recipe's split, seed 0): the coded positives and how many
 people they come from, the AUC of the model's probability (ranking: 1 perfect, 0.5 chance), the median
-probability on the positives and the 95th percentile on the negatives. A high held-out AUC with a low positive
+probability on the positives and the 95th percentile on the negatives, beside the F1 at 0.5. A high held-out AUC with a low positive
 median means the AU is seen but under-called, which a threshold chosen on held-out people would hide.
 
     python scripts/au_ranking.py assets/default_model.pt [--data ../shared/data]
@@ -43,8 +43,8 @@ def main() -> int:
     faces, fit = sets["ckplus"]
     train, held = split_groups(faces.groups, cfg.ck_val_fraction, cfg.seed)
     probs = predict_prepared(loaded.student.eval(), prepare(faces, fit, loaded.card.input_size, None))["action_units"]
-    print("| AU | part | positives (people) | AUC | median p, positives | 95th pct p, negatives |")
-    print("|---|---|---|---|---|---|")
+    print("| AU | part | positives (people) | F1 at 0.5 | AUC | median p, positives | 95th pct p, negatives |")
+    print("|---|---|---|---|---|---|---|")
     for a, name in enumerate(ACTION_UNITS):
         for part, index in (("training subjects", train), ("held-out subjects", held)):
             codes, p_au = faces.aus[index, a], probs[index, a]
@@ -52,7 +52,10 @@ def main() -> int:
             if not pos.any():
                 continue
             people = len(set(faces.groups[index][pos].tolist()))
-            print(f"| {name} | {part} | {int(pos.sum())} ({people}) | {_auc(codes, p_au):.3f} | "
+            said = p_au >= 0.5
+            hits = int((said & pos).sum())
+            f1 = 2 * hits / max(int((said & (pos | neg)).sum()) + int(pos.sum()), 1)
+            print(f"| {name} | {part} | {int(pos.sum())} ({people}) | {f1:.2f} | {_auc(codes, p_au):.3f} | "
                   f"{np.median(p_au[pos]):.3f} | {np.quantile(p_au[neg], 0.95):.3f} |")
     return 0
 
