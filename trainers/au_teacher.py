@@ -78,20 +78,11 @@ class BlendshapeAUTeacher:
 
 
 def _auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Area under the ROC curve of ``scores`` for labels 1 against 0 (other labels and NaN scores ignored; NaN
-    when either side is empty). Ties count half."""
+    """``metrics.roc_auc`` over the rows with a code (0/1) and a score (NaN when either side is empty)."""
+    from .metrics import roc_auc
+
     known = (labels >= 0) & np.isfinite(scores)
-    pos, neg = scores[known & (labels == 1)], scores[known & (labels == 0)]
-    if len(pos) == 0 or len(neg) == 0:
-        return float("nan")
-    order = np.argsort(np.concatenate([pos, neg]), kind="mergesort")
-    ranks = np.empty(len(order))
-    values = np.concatenate([pos, neg])[order]
-    # average ranks over ties
-    _, start, counts = np.unique(values, return_index=True, return_counts=True)
-    mean_rank = start + (counts + 1) / 2.0
-    ranks[order] = np.repeat(mean_rank, counts)
-    return float((ranks[:len(pos)].sum() - len(pos) * (len(pos) + 1) / 2.0) / (len(pos) * len(neg)))
+    return roc_auc(scores[known], labels[known])
 
 
 __all__ = ["BlendshapeAUTeacher"]
