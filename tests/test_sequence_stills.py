@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trainers.sequence_stills import (FeatureBank, evaluate_sequences, flips_per_100, frame_change, make_sequences,
-                                      sequence_losses)
+from trainers.sequence_stills import (FeatureBank, evaluate_live, evaluate_sequences, flips_per_100, frame_change,
+                                      make_sequences, sequence_losses)
 
 
 def _bank(n: int = 6, views: int = 3, dim: int = 4) -> FeatureBank:
@@ -89,6 +89,24 @@ def test_validation_figures_compare_the_gru_with_the_per_frame_head():
         top = student.expression(torch.from_numpy(seqs["features"])).argmax(-1).numpy()
     labelled = (seqs["mask"] > 0) & (seqs["majority"] >= 0)
     assert figures["frame_accuracy"] == pytest.approx(float((top == seqs["majority"])[labelled].mean()))
+
+
+def test_live_figures_read_the_last_step_of_each_window_and_count_flips_only_where_the_target_holds():
+    import torch
+
+    class LastSign(torch.nn.Module):
+        """Reads class 1 where a step's feature is positive, class 0 elsewhere."""
+
+        def forward(self, x):
+            return {"expression_logits": torch.stack([-x[..., 0], x[..., 0]], -1)}
+
+    features = np.array([[1, 1, -1, 1, 1], [1, -1, 1, -1, 1]], np.float32)[..., None]
+    seqs = {"features": features, "mask": np.ones((2, 5), np.float32),
+            "majority": np.array([[1] * 5, [0] * 5]), "change": np.array([False, True])}
+    figures = evaluate_live(LastSign(), seqs, window=3)
+    # windows end at steps 2, 3, 4: readings 0, 1, 1 (one flip in two pairs) and 1, 0, 1 (a changing target)
+    assert figures["gru_live_flips_per_100"] == pytest.approx(50.0)
+    assert figures["gru_live_accuracy"] == pytest.approx(3 / 6)
 
 
 @pytest.mark.slow

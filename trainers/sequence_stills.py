@@ -283,6 +283,31 @@ def evaluate_sequences(student, net, seqs: dict[str, np.ndarray]) -> dict[str, f
     }
 
 
+LIVE_STEPS = 16  # consecutive live readings per validation sequence
+
+
+def evaluate_live(net, seqs: dict[str, np.ndarray], window: int) -> dict[str, float]:
+    """The live path as the runtime serves it: each frame's reading is the last step of the window that ends
+    there. ``seqs`` are ``window + LIVE_STEPS - 1`` long; flips counted between consecutive readings of
+    sequences whose target holds still (what a webcam user sees as flicker)."""
+    import torch
+
+    net.eval()
+    x = torch.from_numpy(seqs["features"])
+    tops, masks, truths = [], [], []
+    with torch.no_grad():
+        for start in range(seqs["features"].shape[1] - window + 1):
+            end = start + window
+            tops.append(net(x[:, start:end])["expression_logits"][:, -1].argmax(-1).numpy())
+            masks.append(seqs["mask"][:, end - 1] > 0)
+            truths.append(seqs["majority"][:, end - 1])
+    top, mask, truth = np.stack(tops, 1), np.stack(masks, 1), np.stack(truths, 1)
+    still = ~seqs["change"]
+    labelled = mask & (truth >= 0)
+    return {"gru_live_accuracy": float((top == truth)[labelled].mean()),
+            "gru_live_flips_per_100": flips_per_100(top[still], mask[still].astype(np.float32))}
+
+
 def _cached_banks(cfg: StillSequenceConfig, student, rows, splits, rng) -> tuple[FeatureBank, FeatureBank]:
     """The training and validation feature banks, cached beside the landmark cache: computing them is
     most of a run (tens of thousands of student passes), and they depend only on the student file, the
@@ -345,6 +370,8 @@ def train_still_sequences(cfg: StillSequenceConfig, on_epoch: Callable[[dict], N
                     f"({time.perf_counter() - t0:.0f} s)")
     val_seqs = make_sequences(val_bank, 2000, card.window, np.random.default_rng(cfg.seed + 99), cfg.transition_rate,
                               cfg.pad_rate, cfg.noise, scale)
+    live_seqs = make_sequences(val_bank, 1000, card.window + LIVE_STEPS - 1, np.random.default_rng(cfg.seed + 98),
+                               cfg.transition_rate, cfg.pad_rate, cfg.noise, scale)
     whole = ~val_seqs["change"] & (val_seqs["mask"].min(1) > 0)
     synthetic_change = float(np.median([frame_change(f, scale) for f in val_seqs["features"][whole][:300]]))
     if on_progress:
@@ -388,7 +415,8 @@ def train_still_sequences(cfg: StillSequenceConfig, on_epoch: Callable[[dict], N
         record = {"epoch": epoch + 1, "seconds": time.perf_counter() - t0,
                   **dict(zip(("expr_loss", "au_loss", "va_loss", "smooth_loss", "live_loss", "overlap_loss", "hold_loss"),
                              (sums / steps_per_epoch).tolist())),
-                  **{f"val/{k}": v for k, v in evaluate_sequences(student, net, val_seqs).items()}}
+                  **{f"val/{k}": v for k, v in evaluate_sequences(student, net, val_seqs).items()},
+                  **{f"val/{k}": v for k, v in evaluate_live(net, live_seqs, card.window).items()}}
         history.append(record)
         if on_epoch:
             on_epoch(record)
