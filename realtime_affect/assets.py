@@ -13,9 +13,9 @@ CHECKSUMS: dict[str, str] = {
     "face_detection_full_range_sparse.tflite":
         "2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1",
     # the bundled default model (scripts/build_default_model.sh; assets/DEFAULT_MODEL.md)
-    "default_model.pt": "02614f5fa929f41fb0482baa33e5965b29cae2c3f5455393cd8b5eff9cc0800b",
-    "default_model.onnx": "a19cf2ad5282fd6f713c8bfb0b3e23bf0a039b138c8f65f1cdf973baa8916ce2",
-    "default_model.sequence.onnx": "baa85d9a9d49a04d08908ed6ffc321d73ba532a09c97bd6cece125b14e92fe38",
+    "default_model.pt": "84c6f9625a3c9dfaa021252964d792a6c1d37c22ca4b79c3a4038e832f998a55",
+    "default_model.onnx": "e269b45005a30c58a516180d905904cffeb8e23926cb56968708a2c276ebcbcc",
+    "default_model.sequence.onnx": "9525dc6b472c25e78941f2e98cbd86939e333f29ef7b256eb690e79400bf101a",
 }
 
 

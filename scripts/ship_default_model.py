@@ -55,7 +55,7 @@ def main() -> None:
     parser.add_argument("out", type=Path, nargs="?", default=ROOT / "assets" / "default_model.pt")
     parser.add_argument("--expression-bias", default="", help="class=value[,class=value]")
     parser.add_argument("--sequence", type=Path, help="checkpoint whose GRU ships with the student")
-    parser.add_argument("--version", default="0.6.0", help="version written into the card")
+    parser.add_argument("--version", default="0.7.0", help="version written into the card")
     parser.add_argument("--mirror-average", action="store_true",
                         help="serve the student on each face and its mirror image, outputs averaged")
     args = parser.parse_args()
@@ -102,7 +102,9 @@ def main() -> None:
                "derived from expression probabilities via circumplex centroids (no VA labels)")
     au_text = "CK+ FACS codes (0.6) + blendshape AU teacher fitted on CK+ training subjects (0.4)" + (
         f"; labelled positives weighted (negatives / positives) ** {config['au_pos_power']:g}"
-        if config.get("au_pos_power") else "")
+        if config.get("au_pos_power") else "") + (
+        f"; the teacher teaches only the AUs it reads with a subject-wise cross-validated AUC >= "
+        f"{config['au_teacher_min_auc']:g}" if config.get("au_teacher_min_auc") else "")
     card.description = (
         "Multi-task student trained on real labelled faces of thousands of people (FER+ votes, CK+ expressions "
         "and FACS action units, muxspace/LFW crops" + (", DiffusionFER valence/arousal ratings" if rated else "")
