@@ -85,3 +85,21 @@ def test_anger_folds_two_vertical_furrows_between_the_brows_and_other_warps_do_n
     assert row[int(0.5 * SIZE)] > min(row[furrows]) + 5              # lighter between them
     assert (angry[: int(0.30 * SIZE)] == 180).all() and (angry[int(0.47 * SIZE):] == 180).all()
     assert np.array_equal(warp_face(flat, "sadness", 1.5), flat)     # a flat face has nothing to move
+
+
+def test_synth_kinds_limits_which_warps_are_made_and_rejects_unknown_ones():
+    from trainers.cli import build_parser
+    from trainers.expression_warp import choose_warps
+
+    neutral = np.ones(200, bool)
+    chosen = choose_warps(neutral, 1.0, np.random.default_rng(0), (1.0, 2.0), kinds=("anger", "disgust"))
+    assert len(chosen) == 200 and {kind for _, kind, _ in chosen} == {"anger", "disgust"}
+    assert all(1.0 <= s <= 2.0 for _, _, s in chosen)
+    every = choose_warps(neutral, 1.0, np.random.default_rng(0))
+    assert {kind for _, kind, _ in every} == set(WARP_POINTS)
+    with pytest.raises(ValueError, match="unknown expression warp 'joy'"):
+        choose_warps(neutral, 1.0, np.random.default_rng(0), kinds=("joy",))
+    args = build_parser().parse_args(["faces", "--data", "d", "--out", "o", "--synth-kinds", "anger,disgust"])
+    assert args.synth_kinds == ("anger", "disgust")
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["faces", "--data", "d", "--out", "o", "--synth-kinds", "anger,joy"])

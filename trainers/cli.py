@@ -87,6 +87,17 @@ def _strength_range(text: str) -> tuple[float, float]:
     return lo, hi
 
 
+def _warp_kinds(text: str) -> tuple[str, ...]:
+    """'anger,disgust' -> ('anger', 'disgust'), each one of the expression warps (an argparse type)."""
+    from .expression_warp import WARP_POINTS
+
+    kinds = tuple(k.strip() for k in text.split(",") if k.strip())
+    unknown = [k for k in kinds if k not in WARP_POINTS]
+    if not kinds or unknown:
+        raise argparse.ArgumentTypeError(f"expected warps from {', '.join(sorted(WARP_POINTS))}, got {text!r}")
+    return kinds
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="affect-train", description=__doc__.splitlines()[0])
     p.add_argument("-v", "--verbose", action="store_true")
@@ -212,6 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "targets to match (0: off; e.g. 0.3)")
     fc.add_argument("--synth-strength", type=_strength_range, default=(0.7, 1.3), metavar="LO,HI",
                     help="range of the warps' strength (1: the fields of trainers/expression_warp.py)")
+    fc.add_argument("--synth-kinds", type=_warp_kinds, default=(), metavar="KIND,...",
+                    help="which warps --synth-expressions makes, of anger, disgust, sadness (default: all three)")
     fc.add_argument("--au-teacher-min-auc", type=float, default=0.0, metavar="AUC",
                     help="the blendshape AU teacher teaches only the AUs it reads with at least this subject-wise "
                          "cross-validated AUC on the CK+ training subjects; the others are learnt from FACS codes "
@@ -481,7 +494,7 @@ def _faces(args: argparse.Namespace, console) -> int:
                       distill_weight=args.distill_weight, ema=args.ema, mixup=args.mixup,
                       part_occlusion=args.part_occlusion, au_teacher_min_auc=args.au_teacher_min_auc,
                       synth_expressions=args.synth_expressions,
-                      synth_strength=args.synth_strength,
+                      synth_strength=args.synth_strength, synth_kinds=args.synth_kinds,
                       au_pos_power=args.au_pos_power, distill_teacher=args.distill_teacher)
 
     def show(r: dict) -> None:

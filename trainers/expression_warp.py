@@ -94,10 +94,15 @@ def warp_face(crop: np.ndarray, kind: str, strength: float) -> np.ndarray:
 
 
 def choose_warps(neutral: np.ndarray, share: float, rng: np.random.Generator,
-                 strength: tuple[float, float] = (0.7, 1.3)) -> list[tuple[int, str, float]]:
+                 strength: tuple[float, float] = (0.7, 1.3),
+                 kinds: tuple[str, ...] = ()) -> list[tuple[int, str, float]]:
     """Which faces of a batch to warp: each face marked ``neutral`` with probability ``share``, an expression
-    drawn evenly from ``WARP_POINTS`` and a strength uniformly from ``strength``. Returns (row, kind, strength)."""
-    kinds = sorted(WARP_POINTS)
+    drawn evenly from ``kinds`` (empty: all of ``WARP_POINTS``) and a strength uniformly from ``strength``.
+    Returns (row, kind, strength)."""
+    unknown = sorted(set(kinds) - set(WARP_POINTS))
+    if unknown:
+        raise ValueError(f"unknown expression warp {unknown[0]!r}: choose from {', '.join(sorted(WARP_POINTS))}")
+    kinds = tuple(sorted(kinds)) if kinds else tuple(sorted(WARP_POINTS))
     out = []
     for row in np.flatnonzero(neutral):
         if rng.random() < share:

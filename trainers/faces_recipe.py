@@ -90,6 +90,7 @@ class FacesConfig:
     synth_strength: tuple[float, float] = (0.7, 1.3)  # range of the warps' strength (1: expression_warp's fields)
     synth_expressions: float = 0.0  # > 0: this share of confidently neutral training faces per batch is warped into a
                                     # closed-mouth anger, sadness or disgust (expression_warp), targets to match
+    synth_kinds: tuple[str, ...] = ()  # which of expression_warp.WARP_POINTS to make (empty: all three)
     au_teacher_min_auc: float = 0.0  # > 0: the blendshape AU teacher only teaches the AUs it reads with at least
                                      # this subject-wise cross-validated AUC on the CK+ training subjects
     au_pos_power: float = 0.0     # > 0: labelled AU positives weighted (negatives / positives) ** power (cap 20):
@@ -432,9 +433,9 @@ WARP_TARGET_SHARE = 0.75
 
 
 def warp_neutral_faces(crops: np.ndarray, batch: dict, share: float, gen,
-                       strength: tuple[float, float] = (0.7, 1.3)) -> np.ndarray:
+                       strength: tuple[float, float] = (0.7, 1.3), kinds: tuple[str, ...] = ()) -> np.ndarray:
     """Warp ``share`` of the batch's confidently neutral faces (>= 70% of the target on neutral) into a posed
-    anger, sadness or disgust (``expression_warp``) and set their targets in ``batch`` (in place): expression
+    anger, sadness or disgust (``kinds``; empty: all three) and set their targets in ``batch`` (in place): expression
     0.75 the warped class + 0.25 the face's own target, the valence/arousal those targets imply, AU codes and
     the AU teacher's readings (of the unwarped face) unknown. Returns the batch's crops (a copy if any changed)."""
     import torch
@@ -445,7 +446,7 @@ def warp_neutral_faces(crops: np.ndarray, batch: dict, share: float, gen,
     neutral = EXPRESSIONS.index("neutral")
     confident = (batch["soft"][:, neutral] >= 0.7).numpy() & (batch["expression"] == neutral).numpy()
     rng = np.random.default_rng(int(torch.randint(0, 2 ** 31 - 1, (1,), generator=gen)))
-    chosen = choose_warps(confident, share, rng, strength)
+    chosen = choose_warps(confident, share, rng, strength, kinds)
     if not chosen:
         return crops
     crops = crops.copy()
@@ -731,7 +732,8 @@ def train_faces(cfg: FacesConfig, on_epoch: Callable[[dict], None] | None = None
             batch = {k: v[idx] for k, v in tensors.items()}
             crops = rows.crops[idx]
             if cfg.synth_expressions > 0:
-                crops = warp_neutral_faces(crops, batch, cfg.synth_expressions, gen, cfg.synth_strength)
+                crops = warp_neutral_faces(crops, batch, cfg.synth_expressions, gen, cfg.synth_strength,
+                                           cfg.synth_kinds)
             x = _as_input(crops, gen, augment=True, inside=rows.inside[idx], options=aug_options)
             if cfg.co_training:
                 expr, au, va, co = _co_training_losses(model, x, batch, class_w, cfg.mask_ratio, gen)
