@@ -127,3 +127,14 @@ def test_va_by_class_places_each_labelled_class_beside_the_circumplex_and_the_ra
     assert "| raters | -0.50 / +0.70 | +0.60 / +0.30 |" in table
     assert "| m.onnx | -0.50 / +0.50 | +0.80 / +0.20 |" in table
     assert "anger (2)" in table
+
+
+def test_models_of_the_same_file_name_keep_a_report_row_each():
+    from trainers.face_eval import model_labels
+
+    assert model_labels(["assets/default_model.onnx", "build/prev/previous.onnx"]) == [
+        "default_model.onnx", "previous.onnx"]
+    assert model_labels(["build/r5/ctrl/student.pt", "build/r5/warp/student.pt"]) == [
+        "ctrl/student.pt", "warp/student.pt"]
+    assert model_labels(["a/x/student.pt", "b/x/student.pt"]) == ["a/x/student.pt", "b/x/student.pt"]
+    assert model_labels(["m.onnx", "m.onnx"]) == ["m.onnx", "m.onnx (2)"]

@@ -224,13 +224,32 @@ def write_report(results: dict[str, list[dict]], markdown: Path, title: str = "E
     return markdown
 
 
+def model_labels(models: Sequence[str | Path]) -> list[str]:
+    """A distinct report label per model file: its name, with as many parent folders as it takes to tell
+    files of the same name apart (two runs' ``student.pt`` become ``run_a/student.pt`` and ``run_b/student.pt``;
+    a label shared by two entries would otherwise keep only the last one's figures)."""
+    paths = [Path(m) for m in models]
+    depth = 1
+    while True:
+        labels = ["/".join(p.parts[-depth:]) for p in paths]
+        if len(set(labels)) == len(labels) or all(depth >= len(p.parts) for p in paths):
+            break
+        depth += 1
+    seen: dict[str, int] = {}
+    out = []
+    for label in labels:                      # the same file given twice: numbered rather than dropped
+        seen[label] = seen.get(label, 0) + 1
+        out.append(label if seen[label] == 1 else f"{label} ({seen[label]})")
+    return out
+
+
 def evaluate(models: Sequence[str | Path], sets: Sequence[EvalSet], teachers: Sequence[str] = (),
              backend: str = "auto", au_teacher=None) -> dict[str, list[dict]]:
     """Figures of every model file and teacher on every set; ``au_teacher`` (a ``BlendshapeAUTeacher``) is
     scored on the sets with FACS codes, from the blendshapes of the same landmarker run."""
     results: dict[str, list[dict]] = {}
-    for path in models:
-        results[Path(path).name] = [score(run_model_file(path, s, backend), s) for s in sets]
+    for label, path in zip(model_labels(models), models):
+        results[label] = [score(run_model_file(path, s, backend), s) for s in sets]
     for name in teachers:
         results[f"teacher {name}"] = [score(run_teacher(name, s), s) for s in sets]
     if au_teacher is not None:
@@ -241,4 +260,4 @@ def evaluate(models: Sequence[str | Path], sets: Sequence[EvalSet], teachers: Se
     return results
 
 
-__all__ = ["EvalSet", "run_model_file", "run_teacher", "teacher_expression", "score", "va_report", "va_by_class", "markdown_table", "write_report", "evaluate"]
+__all__ = ["EvalSet", "run_model_file", "run_teacher", "teacher_expression", "score", "va_report", "va_by_class", "markdown_table", "write_report", "evaluate", "model_labels"]
