@@ -103,3 +103,17 @@ def test_synth_kinds_limits_which_warps_are_made_and_rejects_unknown_ones():
     assert args.synth_kinds == ("anger", "disgust")
     with pytest.raises(SystemExit):
         build_parser().parse_args(["faces", "--data", "d", "--out", "o", "--synth-kinds", "anger,joy"])
+
+
+def test_disgust_wrinkles_the_nose_and_lowers_the_brows_as_far_as_anger():
+    flat = np.full((SIZE, SIZE), 180, np.uint8)
+    disgusted = warp_face(flat, "disgust", 1.5).astype(int)
+    bridge = disgusted[int(0.50 * SIZE), int(0.47 * SIZE):int(0.53 * SIZE)]
+    assert (bridge < 170).all()                                       # wrinkles across the nose bridge
+    assert (disgusted[: int(0.45 * SIZE)] == 180).all()               # none on the forehead or between the brows
+    face = _brow_face()
+    brow_rows = slice(int(0.22 * SIZE), int(0.48 * SIZE))
+    left = slice(0, SIZE // 2)
+    lowered = {kind: _dark_centre(warp_face(face, kind, 1.0), brow_rows, left)[1] - _dark_centre(face, brow_rows, left)[1]
+               for kind in ("anger", "disgust")}
+    assert lowered["disgust"] > 1.0 and abs(lowered["disgust"] - lowered["anger"]) < 0.5

@@ -10,7 +10,9 @@ units do, by a smooth displacement field around points of the alignment template
 * anger: inner brows down and together, brows down, upper lids down, lower lids up, lips pressed and narrowed, and
   the two vertical furrows that lowered brows fold between them (a shading, the one cue that is not a move);
 * sadness: inner brows up and together (AU1+4), lip corners down (AU15), lower lip up (AU17);
-* disgust: upper lip and nose wings up (AU9/10), brows down a little, lower lids up.
+* disgust: upper lip and nose wings up (AU9/10), brows lowered and drawn together as far as anger's (posed
+  disgust lowers them too, AU4: the brows alone must not tell the two apart), lower lids up, and the wrinkles a
+  wrinkled nose folds: two across the bridge and the nasolabial folds beside the wings (a shading).
 
 Pure numpy and OpenCV on uint8 crops, seeded by the caller's generator; the fields are cached per size.
 """
@@ -28,13 +30,21 @@ WARP_POINTS: dict[str, tuple[tuple[float, float, float, float], ...]] = {
               (0.5, 0.725, 0.0, 0.010), (0.5, 0.805, 0.0, -0.016), (0.40, 0.76, 0.016, 0.0)),
     "sadness": ((0.43, 0.35, 0.012, -0.035), (0.34, 0.34, 0.0, -0.012), (0.27, 0.36, 0.0, 0.010),
                 (0.40, 0.765, 0.004, 0.028), (0.5, 0.81, 0.0, -0.012)),
-    "disgust": ((0.5, 0.725, 0.0, -0.026), (0.44, 0.73, 0.0, -0.022), (0.45, 0.62, 0.0, -0.016),
-                (0.43, 0.35, 0.010, 0.018), (0.37, 0.505, 0.0, -0.012), (0.40, 0.765, 0.0, -0.006)),
+    "disgust": ((0.5, 0.725, 0.0, -0.030), (0.44, 0.73, 0.0, -0.026), (0.45, 0.62, 0.0, -0.020),
+                (0.43, 0.35, 0.022, 0.040), (0.34, 0.34, 0.008, 0.028), (0.37, 0.505, 0.0, -0.012),
+                (0.40, 0.765, 0.0, -0.006)),
 }
 SIGMA = 0.055  # falloff of each point's pull, in crop sides
-#: Vertical furrows between the brows (anger): x positions, top and bottom, in crop sides, and the darkening at
-#: strength 1.
-FURROWS = {"anger": ((0.465, 0.535), 0.34, 0.43, 0.12)}
+#: Furrows and wrinkles as line segments (x0, y0, x1, y1) in crop sides, and the darkening on them at strength 1:
+#: anger's two vertical furrows between the brows; disgust's two wrinkles across the nose bridge and its
+#: nasolabial folds from the nose wings towards the mouth corners.
+FURROWS: dict[str, tuple[tuple[tuple[float, float, float, float], ...], float]] = {
+    "anger": (((0.465, 0.34, 0.465, 0.43), (0.535, 0.34, 0.535, 0.43)), 0.12),
+    "disgust": (((0.455, 0.50, 0.545, 0.50), (0.46, 0.535, 0.54, 0.535),
+                 (0.42, 0.62, 0.385, 0.71), (0.58, 0.62, 0.615, 0.71)), 0.10),
+}
+FURROW_WIDTH = 0.018  # across a furrow (Gaussian sigma), in crop sides
+FURROW_ENDS = 0.02    # each furrow fades in over this length from its ends
 
 
 @lru_cache(maxsize=16)
@@ -66,12 +76,18 @@ def furrow_shading(kind: str, size: int) -> np.ndarray | None:
     """(size, size) float32 darkening at strength 1 (0: none) for ``kind``'s furrows, or None."""
     if kind not in FURROWS:
         return None
-    xs, top, bottom, depth = FURROWS[kind]
+    segments, depth = FURROWS[kind]
     grid = (np.arange(size, dtype=np.float64) + 0.5) / size
     gx, gy = np.meshgrid(grid, grid)
-    across = sum(np.exp(-((gx - x) ** 2) / (2 * 0.018 ** 2)) for x in xs)
-    along = np.clip(np.minimum(gy - top, bottom - gy) / 0.02, 0, 1)  # soft ends
-    return (depth * np.clip(across, 0, 1) * along).astype(np.float32)
+    shade = np.zeros((size, size))
+    for x0, y0, x1, y1 in segments:
+        length = float(np.hypot(x1 - x0, y1 - y0))
+        ux, uy = (x1 - x0) / length, (y1 - y0) / length
+        t = (gx - x0) * ux + (gy - y0) * uy                  # along the segment, from its start
+        d = (gx - x0) * -uy + (gy - y0) * ux                 # across it
+        along = np.clip(np.minimum(t, length - t) / FURROW_ENDS, 0, 1)  # soft ends, nothing beyond them
+        shade += np.exp(-d ** 2 / (2 * FURROW_WIDTH ** 2)) * along
+    return (depth * np.clip(shade, 0, 1)).astype(np.float32)
 
 
 def warp_face(crop: np.ndarray, kind: str, strength: float) -> np.ndarray:
