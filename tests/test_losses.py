@@ -166,3 +166,36 @@ def test_an_open_teacher_without_other_shares_the_labels_non_other_mass_and_aver
     both = ensemble_teacher(own, open_t, soft)
     assert both[0, disgust] == pytest.approx(0.5 * (1.0 + 1 / 8)) and np.array_equal(both[2], own[2])
     assert np.allclose(both.sum(1), 1.0)
+
+
+def test_the_open_teacher_weighs_more_only_where_it_confidently_reads_anger_or_disgust_against_the_labels():
+    from realtime_affect.labels import EXPRESSIONS
+    from trainers.faces_recipe import confident_teacher_weights, distilled_targets
+
+    neutral, anger, disgust, happy = (EXPRESSIONS.index(n) for n in ("neutral", "anger", "disgust", "happiness"))
+    soft = np.zeros((6, 8), np.float32)
+    soft[:, neutral] = 1.0
+    soft[4, neutral], soft[4, anger] = 0.0, 1.0
+    t = np.full((6, 8), 0.02, np.float32)
+    t[0, anger] = 0.86      # confident anger on a face the votes call neutral: the teacher gets more say
+    t[1, disgust] = 0.86    # the same for disgust
+    t[2, anger] = 0.45      # anger, but not confident
+    t[3, happy] = 0.86      # confident, but not a chosen class
+    t[4, anger] = 0.86      # confident anger where the labels agree: nothing to correct
+    t[5] = np.nan           # not read by the teacher
+    w = confident_teacher_weights(soft, t, base=0.4, confident=0.8, classes=("anger", "disgust"), min_prob=0.6)
+    np.testing.assert_allclose(w, [0.8, 0.8, 0.4, 0.4, 0.4, 0.4])
+    mixed = distilled_targets(soft, np.where(np.isfinite(t), t, soft), w)
+    assert mixed[0, anger] == pytest.approx(0.8 * 0.86) and mixed[2, anger] == pytest.approx(0.4 * 0.45)
+    np.testing.assert_allclose(mixed[3], 0.6 * soft[3] + 0.4 * t[3], rtol=1e-6)
+
+
+def test_confident_teacher_options_are_refused_without_a_teacher_or_with_unknown_classes(tmp_path):
+    from trainers.data import DataError
+    from trainers.faces_recipe import FacesConfig, train_faces
+
+    with pytest.raises(DataError, match="--distill-teacher"):
+        train_faces(FacesConfig(data=tmp_path, out=tmp_path / "run", distill_confident_weight=0.8))
+    with pytest.raises(DataError, match="unknown or no class"):
+        train_faces(FacesConfig(data=tmp_path, out=tmp_path / "run", distill_teacher="face-api",
+                                distill_confident_weight=0.8, distill_confident_classes=("rage",)))

