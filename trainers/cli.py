@@ -87,26 +87,26 @@ def _strength_range(text: str) -> tuple[float, float]:
     return lo, hi
 
 
+def _names_from(text: str, allowed: tuple[str, ...] | list[str], what: str) -> tuple[str, ...]:
+    """'a,b' -> ('a', 'b'), each one of ``allowed`` (for argparse types: a clear error otherwise)."""
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names or any(n not in allowed for n in names):
+        raise argparse.ArgumentTypeError(f"expected {what} from {', '.join(allowed)}, got {text!r}")
+    return names
+
+
 def _warp_kinds(text: str) -> tuple[str, ...]:
     """'anger,disgust' -> ('anger', 'disgust'), each one of the expression warps (an argparse type)."""
     from .expression_warp import WARP_POINTS
 
-    kinds = tuple(k.strip() for k in text.split(",") if k.strip())
-    unknown = [k for k in kinds if k not in WARP_POINTS]
-    if not kinds or unknown:
-        raise argparse.ArgumentTypeError(f"expected warps from {', '.join(sorted(WARP_POINTS))}, got {text!r}")
-    return kinds
+    return _names_from(text, sorted(WARP_POINTS), "warps")
 
 
 def _class_list(text: str) -> tuple[str, ...]:
     """'anger,disgust' -> ('anger', 'disgust'), each one of the eight expression classes (an argparse type)."""
     from realtime_affect.labels import EXPRESSIONS
 
-    classes = tuple(c.strip() for c in text.split(",") if c.strip())
-    unknown = [c for c in classes if c not in EXPRESSIONS]
-    if not classes or unknown:
-        raise argparse.ArgumentTypeError(f"expected classes from {', '.join(EXPRESSIONS)}, got {text!r}")
-    return classes
+    return _names_from(text, EXPRESSIONS, "classes")
 
 
 def build_parser() -> argparse.ArgumentParser:
