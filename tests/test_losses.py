@@ -199,3 +199,13 @@ def test_confident_teacher_options_are_refused_without_a_teacher_or_with_unknown
     with pytest.raises(DataError, match="unknown or no class"):
         train_faces(FacesConfig(data=tmp_path, out=tmp_path / "run", distill_teacher="face-api",
                                 distill_confident_weight=0.8, distill_confident_classes=("rage",)))
+
+
+def test_the_command_line_takes_the_confident_teacher_classes_and_refuses_unknown_ones():
+    from trainers.cli import build_parser
+
+    args = build_parser().parse_args(["faces", "--data", "d", "--out", "o", "--distill-teacher", "face-api",
+                                      "--distill-confident-weight", "0.8", "--distill-confident-classes", "anger"])
+    assert args.distill_confident_classes == ("anger",) and args.distill_confident_weight == 0.8
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["faces", "--data", "d", "--out", "o", "--distill-confident-classes", "rage"])
