@@ -185,6 +185,10 @@ def test_the_open_teacher_weighs_more_only_where_it_confidently_reads_anger_or_d
     t[5] = np.nan           # not read by the teacher
     w = confident_teacher_weights(soft, t, base=0.4, confident=0.8, classes=("anger", "disgust"), min_prob=0.6)
     np.testing.assert_allclose(w, [0.8, 0.8, 0.4, 0.4, 0.4, 0.4])
+    sad = soft.copy()
+    sad[1, neutral], sad[1, EXPRESSIONS.index("sadness")] = 0.0, 1.0  # voted sad: left alone with over=neutral
+    w_over = confident_teacher_weights(sad, t, 0.4, 0.8, ("anger", "disgust"), 0.6, over=("neutral",))
+    np.testing.assert_allclose(w_over, [0.8, 0.4, 0.4, 0.4, 0.4, 0.4])
     mixed = distilled_targets(soft, np.where(np.isfinite(t), t, soft), w)
     assert mixed[0, anger] == pytest.approx(0.8 * 0.86) and mixed[2, anger] == pytest.approx(0.4 * 0.45)
     np.testing.assert_allclose(mixed[3], 0.6 * soft[3] + 0.4 * t[3], rtol=1e-6)

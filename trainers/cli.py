@@ -252,6 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "another class first (0: --distill-weight on every face; e.g. 0.8)")
     fc.add_argument("--distill-confident-classes", type=_class_list, default=("anger", "disgust"), metavar="CLASS,...",
                     help="classes for --distill-confident-weight (default anger,disgust)")
+    fc.add_argument("--distill-confident-over", type=_class_list, default=(), metavar="CLASS,...",
+                    help="with --distill-confident-weight: only where the labels' first class is one of these "
+                         "(default: any other class; e.g. neutral)")
     fc.add_argument("--distill-confident-min", type=float, default=0.6, metavar="P",
                     help="teacher probability that counts as confident for --distill-confident-weight (default 0.6)")
     fc.add_argument("--au-pos-power", type=float, default=0.0, metavar="P",
@@ -517,7 +520,8 @@ def _faces(args: argparse.Namespace, console) -> int:
                       au_pos_power=args.au_pos_power, distill_teacher=args.distill_teacher,
                       distill_confident_weight=args.distill_confident_weight,
                       distill_confident_classes=args.distill_confident_classes,
-                      distill_confident_min=args.distill_confident_min)
+                      distill_confident_min=args.distill_confident_min,
+                      distill_confident_over=args.distill_confident_over)
 
     def show(r: dict) -> None:
         figures = "  ".join(f"{k} {v:.3f}" for k, v in r.items() if "/" in k)

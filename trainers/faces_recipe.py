@@ -87,6 +87,8 @@ class FacesConfig:
                                            # and the labels put another class first (else ``distill_weight``)
     distill_confident_classes: tuple[str, ...] = ("anger", "disgust")
     distill_confident_min: float = 0.6
+    distill_confident_over: tuple[str, ...] = ()  # only where the labels' first class is one of these (empty: any
+                                                  # other class), e.g. ("neutral",) leaves faces voted sad alone
     ema: float = 0.0              # > 0: keep an exponential moving average of the weights (decay per step); it is
                                   # what is validated and saved
     mixup: float = 0.0            # > 0: mixup (Beta(a, a)) on half the batches: blended faces, blended targets
@@ -604,11 +606,11 @@ def distilled_targets(soft: np.ndarray, teacher: np.ndarray, weight: float | np.
 
 
 def confident_teacher_weights(soft: np.ndarray, open_teacher: np.ndarray, base: float, confident: float,
-                              classes: Sequence[str], min_prob: float) -> np.ndarray:
+                              classes: Sequence[str], min_prob: float, over: Sequence[str] = ()) -> np.ndarray:
     """Per-face teacher share: ``confident`` where the open teacher reads one of ``classes`` with probability
     ``>= min_prob`` and the labels put another class first (the faces where the teacher, e.g. face-api on
-    posed anger and disgust, disagrees with web-face votes that call them neutral); ``base`` elsewhere,
-    and on faces the teacher did not read."""
+    posed anger and disgust, disagrees with web-face votes that call them neutral), that class being one of
+    ``over`` when given; ``base`` elsewhere, and on faces the teacher did not read."""
     w = np.full(len(soft), base, dtype=np.float32)
     known = np.isfinite(open_teacher).all(1)
     if not known.any():
@@ -617,7 +619,9 @@ def confident_teacher_weights(soft: np.ndarray, open_teacher: np.ndarray, base: 
     top = t.argmax(1)
     chosen = np.isin(top, [EXPRESSIONS.index(c) for c in classes])
     sure = t.max(1) >= min_prob
-    w[known & chosen & sure & (soft.argmax(1) != top)] = confident
+    label_top = soft.argmax(1)
+    overridable = np.isin(label_top, [EXPRESSIONS.index(c) for c in over]) if over else np.ones(len(soft), bool)
+    w[known & chosen & sure & (label_top != top) & overridable] = confident
     return w
 
 
@@ -664,7 +668,7 @@ def train_faces(cfg: FacesConfig, on_epoch: Callable[[dict], None] | None = None
         if not 0.0 < cfg.distill_confident_weight <= 1.0 or not 0.0 < cfg.distill_confident_min <= 1.0:
             raise DataError(f"--distill-confident-weight and --distill-confident-min must be in (0, 1] (got "
                             f"{cfg.distill_confident_weight}, {cfg.distill_confident_min})")
-        unknown = [c for c in cfg.distill_confident_classes if c not in EXPRESSIONS]
+        unknown = [c for c in (*cfg.distill_confident_classes, *cfg.distill_confident_over) if c not in EXPRESSIONS]
         if unknown or not cfg.distill_confident_classes:
             raise DataError(f"--distill-confident-classes: unknown or no class {unknown} (choose from "
                             f"{', '.join(EXPRESSIONS)})")
@@ -744,11 +748,11 @@ def train_faces(cfg: FacesConfig, on_epoch: Callable[[dict], None] | None = None
             if cfg.distill_confident_weight > 0:
                 weight = confident_teacher_weights(rows.soft, rows.teacher_expr, cfg.distill_weight,
                                                    cfg.distill_confident_weight, cfg.distill_confident_classes,
-                                                   cfg.distill_confident_min)
-                log.info("%s at weight %.2f on %d faces where it reads %s with >= %.2f against the labels",
+                                                   cfg.distill_confident_min, cfg.distill_confident_over)
+                log.info("%s at weight %.2f on %d faces where it reads %s with >= %.2f against the labels (%s)",
                          cfg.distill_teacher, cfg.distill_confident_weight,
                          int((weight != cfg.distill_weight).sum()), "/".join(cfg.distill_confident_classes),
-                         cfg.distill_confident_min)
+                         cfg.distill_confident_min, "/".join(cfg.distill_confident_over) or "any first class")
         soft = distilled_targets(soft, teacher_probs, weight)
         log.info("distilling from %s (weight %.2f)", " + ".join(str(t) for t in (cfg.distill_from, cfg.distill_teacher)
                                                                if t), cfg.distill_weight)
