@@ -749,9 +749,9 @@ def train_faces(cfg: FacesConfig, on_epoch: Callable[[dict], None] | None = None
                 weight = confident_teacher_weights(rows.soft, rows.teacher_expr, cfg.distill_weight,
                                                    cfg.distill_confident_weight, cfg.distill_confident_classes,
                                                    cfg.distill_confident_min, cfg.distill_confident_over)
-                log.info("%s at weight %.2f on %d faces where it reads %s with >= %.2f against the labels (%s)",
-                         cfg.distill_teacher, cfg.distill_confident_weight,
-                         int((weight != cfg.distill_weight).sum()), "/".join(cfg.distill_confident_classes),
+                log.info("teacher share %.2f on %d faces where %s reads %s with >= %.2f against the labels (%s)",
+                         cfg.distill_confident_weight, int((weight != cfg.distill_weight).sum()),
+                         cfg.distill_teacher, "/".join(cfg.distill_confident_classes),
                          cfg.distill_confident_min, "/".join(cfg.distill_confident_over) or "any first class")
         soft = distilled_targets(soft, teacher_probs, weight)
         log.info("distilling from %s (weight %.2f)", " + ".join(str(t) for t in (cfg.distill_from, cfg.distill_teacher)
