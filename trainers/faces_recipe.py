@@ -670,8 +670,8 @@ def train_faces(cfg: FacesConfig, on_epoch: Callable[[dict], None] | None = None
                             f"{cfg.distill_confident_weight}, {cfg.distill_confident_min})")
         unknown = [c for c in (*cfg.distill_confident_classes, *cfg.distill_confident_over) if c not in EXPRESSIONS]
         if unknown or not cfg.distill_confident_classes:
-            raise DataError(f"--distill-confident-classes: unknown or no class {unknown} (choose from "
-                            f"{', '.join(EXPRESSIONS)})")
+            raise DataError(f"--distill-confident-classes / --distill-confident-over: unknown or no class "
+                            f"{unknown} (choose from {', '.join(EXPRESSIONS)})")
     torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
