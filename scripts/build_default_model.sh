@@ -36,10 +36,12 @@ affect-train faces --data "$data" --out "$runs/stage5" --init "$runs/stage4/stud
 # (80% of its faces, 4x per epoch) beside the expression-derived targets elsewhere; labelled AU positives
 # weighted (negatives / positives) ** 0.5 so that rare AUs (AU10, AU26) are learnt; moving average of weights.
 # The blendshape AU teacher (faces without AU codes) only teaches the AUs it reads with a subject-wise
-# cross-validated AUC >= 0.7 on CK+'s codes (0.7.0: AU10, at 0.41, is left to the coded faces).
+# cross-validated AUC >= 0.7 on CK+'s codes (0.7.0: AU10, at 0.41, is left to the coded faces). New in 0.8.0:
+# face-api's share is 0.8 on the faces voted neutral that it reads as anger or disgust with >= 0.6 (1,567 faces).
 affect-train faces --data "$data" --out "$runs/stage6" --init "$runs/stage5/student.pt" \
   --distill-from "$runs/stage5/student.pt" --distill-teacher face-api --distill-weight 0.4 --ema 0.998 \
-  --au-pos-power 0.5 --au-teacher-min-auc 0.7 --epochs 5 --lr 5e-4 --augment light --class-power 0.6 $resume
+  --au-pos-power 0.5 --au-teacher-min-auc 0.7 --distill-confident-weight 0.8 --distill-confident-over neutral \
+  --epochs 5 --lr 5e-4 --augment light --class-power 0.6 $resume
 final=${FINAL:-$runs/stage6/student.pt}
 # Served on each face and its mirror image (--mirror-average). Logit bias on the rare classes, chosen on FER+
 # validation (scripts/tune_expression_prior.py, then faces-eval of the INT8 file): the smallest bias in 0.25
@@ -70,7 +72,7 @@ python scripts/neutral_reference.py --model assets/default_model.onnx --checkpoi
 python scripts/baseline_eval.py --model assets/default_model.onnx --out docs/baseline.md
 # Report: the new model, the previous default (from git history, when available) and the open teachers.
 models=(--model assets/default_model.onnx)
-previous=${PREVIOUS:-7a25e41}  # the commit with the previous default (0.6.0)
+previous=${PREVIOUS:-e935e3a}  # the commit with the previous default (0.7.0)
 if git cat-file -e "$previous":assets/default_model.onnx 2>/dev/null; then
   mkdir -p build/previous_default
   git show "$previous":assets/default_model.onnx > build/previous_default/previous_default.onnx

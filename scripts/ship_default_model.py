@@ -55,7 +55,7 @@ def main() -> None:
     parser.add_argument("out", type=Path, nargs="?", default=ROOT / "assets" / "default_model.pt")
     parser.add_argument("--expression-bias", default="", help="class=value[,class=value]")
     parser.add_argument("--sequence", type=Path, help="checkpoint whose GRU ships with the student")
-    parser.add_argument("--version", default="0.7.0", help="version written into the card")
+    parser.add_argument("--version", default="0.8.0", help="version written into the card")
     parser.add_argument("--mirror-average", action="store_true",
                         help="serve the student on each face and its mirror image, outputs averaged")
     args = parser.parse_args()
@@ -121,7 +121,13 @@ def main() -> None:
         **({"distillation_teacher": OPEN_TEACHERS.get(config["distill_teacher"], config["distill_teacher"])
             + ": its readings of each training face's original crop" + (
                 ", averaged with the previous model's" if config.get("distill_from") else "")
-            + f", {config.get('distill_weight', 0.4):g} of the expression targets"}
+            + f", {config.get('distill_weight', 0.4):g} of the expression targets" + (
+                f" ({config['distill_confident_weight']:g} on faces where the open teacher reads "
+                + "/".join(config.get("distill_confident_classes") or ("anger", "disgust"))
+                + f" with >= {config.get('distill_confident_min', 0.6):g} against the labels"
+                + (" whose first class is " + "/".join(config["distill_confident_over"])
+                   if config.get("distill_confident_over") else "") + ")"
+                if config.get("distill_confident_weight") else "")}
            if config.get("distill_teacher") else {}),
         "validation": {k: v for k, v in (extra.get("history") or [{}])[-1].items() if "/" in k},
         "landmark_fit": extra.get("fit_report", {}),
