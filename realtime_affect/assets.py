@@ -13,9 +13,9 @@ CHECKSUMS: dict[str, str] = {
     "face_detection_full_range_sparse.tflite":
         "2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1",
     # the bundled default model (scripts/build_default_model.sh; assets/DEFAULT_MODEL.md)
-    "default_model.pt": "84c6f9625a3c9dfaa021252964d792a6c1d37c22ca4b79c3a4038e832f998a55",
-    "default_model.onnx": "e269b45005a30c58a516180d905904cffeb8e23926cb56968708a2c276ebcbcc",
-    "default_model.sequence.onnx": "9525dc6b472c25e78941f2e98cbd86939e333f29ef7b256eb690e79400bf101a",
+    "default_model.pt": "b80cfaf18a371719c620476c6086e2aa8278c8b723d703a84cd6b86b760f1258",
+    "default_model.onnx": "c865e5102607310313b425259792c02840a8179e9fae8fa2dded850e86565367",
+    "default_model.sequence.onnx": "a56b911ccf9a38e5c640284792d74aafd5d9105bc37d1d5832329be964e3eb2a",
 }
 
 

@@ -29,7 +29,7 @@ def test_default_model_files_are_intact_and_carry_their_card():
             assert set(card.trained) == {"expression", "action_units", "valence_arousal"}
             # VA learnt from human ratings where there are some, derived from expressions elsewhere: the card says so
             assert "ratings" in card.extra["valence_arousal"] and "expression" in card.extra["valence_arousal"]
-            assert card.version == "0.7.0"
+            assert card.version == "0.8.0"
             names = " ".join(d["name"] for d in card.extra["data_sets"])
             assert "FER+" in names and "CK+" in names and "DiffusionFER" in names
             licences = " ".join(d["licence"] for d in card.extra["data_sets"])
