@@ -39,6 +39,16 @@ RATED_SET = {"name": "DiffusionFER (DiffusionEmotion_S subset, Kim & Kang)",
              "licence": "CC0 1.0 (public copy github.com/marvanG/intelligent-systems-project)"}
 
 
+def _per_face_share(config: dict) -> str:
+    """The card's words for ``--distill-confident-weight`` (empty when the run did not use it)."""
+    if not config.get("distill_confident_weight"):
+        return ""
+    over = config.get("distill_confident_over")
+    return (f" ({config['distill_confident_weight']:g} on faces where the open teacher reads "
+            f"{'/'.join(config['distill_confident_classes'])} with >= {config['distill_confident_min']:g} "
+            f"against the labels" + (f" whose first class is {'/'.join(over)}" if over else "") + ")")
+
+
 def main() -> None:
     import torch
 
@@ -121,13 +131,7 @@ def main() -> None:
         **({"distillation_teacher": OPEN_TEACHERS.get(config["distill_teacher"], config["distill_teacher"])
             + ": its readings of each training face's original crop" + (
                 ", averaged with the previous model's" if config.get("distill_from") else "")
-            + f", {config.get('distill_weight', 0.4):g} of the expression targets" + (
-                f" ({config['distill_confident_weight']:g} on faces where the open teacher reads "
-                + "/".join(config.get("distill_confident_classes") or ("anger", "disgust"))
-                + f" with >= {config.get('distill_confident_min', 0.6):g} against the labels"
-                + (" whose first class is " + "/".join(config["distill_confident_over"])
-                   if config.get("distill_confident_over") else "") + ")"
-                if config.get("distill_confident_weight") else "")}
+            + f", {config.get('distill_weight', 0.4):g} of the expression targets" + _per_face_share(config)}
            if config.get("distill_teacher") else {}),
         "validation": {k: v for k, v in (extra.get("history") or [{}])[-1].items() if "/" in k},
         "landmark_fit": extra.get("fit_report", {}),
