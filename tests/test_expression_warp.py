@@ -76,6 +76,30 @@ def test_only_confidently_neutral_faces_are_warped_and_their_targets_follow():
     assert np.array_equal(crops[0], _brow_face())                           # the caller's crops are untouched
 
 
+def test_with_au_codes_warped_faces_learn_the_mouth_that_tells_anger_from_disgust():
+    from realtime_affect.labels import ACTION_UNITS
+    from trainers.faces_recipe import warp_neutral_faces
+
+    n = EXPRESSIONS.index("neutral")
+    soft = np.zeros((2, len(EXPRESSIONS)), np.float32)
+    soft[:, n] = 1.0
+    seen = {}
+    for seed in range(40):
+        batch = {"soft": torch.from_numpy(soft.copy()), "expression": torch.tensor([n, n]),
+                 "va": torch.zeros(2, 2), "aus": torch.full((2, 12), 0.5), "au_teacher": torch.full((2, 12), 0.2)}
+        warp_neutral_faces(np.stack([_brow_face()] * 2), batch, share=1.0, gen=torch.Generator().manual_seed(seed),
+                           kinds=("anger", "disgust"), au_codes=True)
+        for row in range(2):
+            codes = {name: float(v) for name, v in zip(ACTION_UNITS, batch["aus"][row])}
+            seen[EXPRESSIONS[int(batch["expression"][row])]] = codes
+    assert set(seen) == {"anger", "disgust"}
+    anger, disgust = seen["anger"], seen["disgust"]
+    assert (anger["AU23"], anger["AU24"], anger["AU10"]) == (1.0, 1.0, 0.0)    # lips pressed, upper lip still
+    assert (disgust["AU23"], disgust["AU24"], disgust["AU10"]) == (0.0, 0.0, 1.0)
+    assert anger["AU04"] == disgust["AU04"] == 1.0                           # both lower the brows
+    assert anger["AU01"] == disgust["AU01"] == -1.0                          # not named: unknown, no loss
+
+
 def test_anger_folds_two_vertical_furrows_between_the_brows_and_other_warps_do_not():
     flat = np.full((SIZE, SIZE), 180, np.uint8)
     angry = warp_face(flat, "anger", 1.5).astype(int)

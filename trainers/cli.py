@@ -236,6 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="range of the warps' strength (1: the fields of trainers/expression_warp.py)")
     fc.add_argument("--synth-kinds", type=_warp_kinds, default=(), metavar="KIND,...",
                     help="which warps --synth-expressions makes, of anger, disgust, sadness (default: all three)")
+    fc.add_argument("--synth-au-codes", action="store_true",
+                    help="teach warped faces the action units their warp makes and rules out (anger: lips pressed, "
+                         "upper lip not raised; disgust: the reverse; trainers/expression_warp.py) instead of none")
     fc.add_argument("--au-teacher-min-auc", type=float, default=0.0, metavar="AUC",
                     help="the blendshape AU teacher teaches only the AUs it reads with at least this subject-wise "
                          "cross-validated AUC on the CK+ training subjects; the others are learnt from FACS codes "
@@ -517,6 +520,7 @@ def _faces(args: argparse.Namespace, console) -> int:
                       part_occlusion=args.part_occlusion, au_teacher_min_auc=args.au_teacher_min_auc,
                       synth_expressions=args.synth_expressions,
                       synth_strength=args.synth_strength, synth_kinds=args.synth_kinds,
+                      synth_au_codes=args.synth_au_codes,
                       au_pos_power=args.au_pos_power, distill_teacher=args.distill_teacher,
                       distill_confident_weight=args.distill_confident_weight,
                       distill_confident_classes=args.distill_confident_classes,

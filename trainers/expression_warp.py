@@ -43,6 +43,16 @@ FURROWS: dict[str, tuple[tuple[tuple[float, float, float, float], ...], float]] 
     "disgust": (((0.455, 0.50, 0.545, 0.50), (0.46, 0.535, 0.54, 0.535),
                  (0.42, 0.62, 0.385, 0.71), (0.58, 0.62, 0.615, 0.71)), 0.10),
 }
+#: The action units each warp makes (1) and those it rules out (0), in ``labels.ACTION_UNITS`` names, for
+#: ``--synth-au-codes``: the mouth is what tells the two apart when the brows do not. Anger presses the lips
+#: (AU23/24) and closes them, without raising the upper lip (AU10); disgust raises the upper lip, without pressing
+#: them; both lower the brows (AU4) and raise the lower lids (AU7); sadness raises the inner brows (AU1) and
+#: pulls the lip corners down (AU15). No warp smiles (AU12). An AU not named stays unknown (no loss).
+WARP_ACTION_UNITS: dict[str, dict[str, int]] = {
+    "anger": {"AU04": 1, "AU07": 1, "AU23": 1, "AU24": 1, "AU10": 0, "AU12": 0, "AU25": 0, "AU26": 0},
+    "disgust": {"AU04": 1, "AU07": 1, "AU10": 1, "AU23": 0, "AU24": 0, "AU12": 0},
+    "sadness": {"AU01": 1, "AU04": 1, "AU15": 1, "AU12": 0},
+}
 FURROW_WIDTH = 0.018  # across a furrow (Gaussian sigma), in crop sides
 FURROW_ENDS = 0.02    # each furrow fades in over this length from its ends
 
@@ -90,6 +100,14 @@ def furrow_shading(kind: str, size: int) -> np.ndarray | None:
     return (depth * np.clip(shade, 0, 1)).astype(np.float32)
 
 
+def warp_action_units(kind: str, names: tuple[str, ...]) -> np.ndarray:
+    """(len(names),) float32 AU codes of a face warped into ``kind``: 1 made, 0 ruled out, -1 unknown."""
+    if kind not in WARP_ACTION_UNITS:
+        raise ValueError(f"unknown expression warp {kind!r}; choose one of {sorted(WARP_ACTION_UNITS)}")
+    codes = WARP_ACTION_UNITS[kind]
+    return np.array([codes.get(name, -1) for name in names], np.float32)
+
+
 def warp_face(crop: np.ndarray, kind: str, strength: float) -> np.ndarray:
     """``crop`` (S, S) uint8 aligned grey face -> the same face showing ``kind`` at ``strength`` (1: the
     field as defined; 0: unchanged)."""
@@ -126,4 +144,4 @@ def choose_warps(neutral: np.ndarray, share: float, rng: np.random.Generator,
     return out
 
 
-__all__ = ["WARP_POINTS", "FURROWS", "displacement_field", "furrow_shading", "warp_face", "choose_warps"]
+__all__ = ["WARP_POINTS", "FURROWS", "WARP_ACTION_UNITS", "warp_action_units", "displacement_field", "furrow_shading", "warp_face", "choose_warps"]

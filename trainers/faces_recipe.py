@@ -98,6 +98,7 @@ class FacesConfig:
     synth_expressions: float = 0.0  # > 0: this share of confidently neutral training faces per batch is warped into a
                                     # closed-mouth anger, sadness or disgust (expression_warp), targets to match
     synth_kinds: tuple[str, ...] = ()  # which of expression_warp.WARP_POINTS to make (empty: all three)
+    synth_au_codes: bool = False  # warped faces are taught the AUs their warp makes and rules out (else unknown)
     au_teacher_min_auc: float = 0.0  # > 0: the blendshape AU teacher only teaches the AUs it reads with at least
                                      # this subject-wise cross-validated AUC on the CK+ training subjects
     au_pos_power: float = 0.0     # > 0: labelled AU positives weighted (negatives / positives) ** power (cap 20):
@@ -440,14 +441,16 @@ WARP_TARGET_SHARE = 0.75
 
 
 def warp_neutral_faces(crops: np.ndarray, batch: dict, share: float, gen,
-                       strength: tuple[float, float] = (0.7, 1.3), kinds: tuple[str, ...] = ()) -> np.ndarray:
+                       strength: tuple[float, float] = (0.7, 1.3), kinds: tuple[str, ...] = (),
+                       au_codes: bool = False) -> np.ndarray:
     """Warp ``share`` of the batch's confidently neutral faces (>= 70% of the target on neutral) into a posed
     anger, sadness or disgust (``kinds``; empty: all three) and set their targets in ``batch`` (in place): expression
-    0.75 the warped class + 0.25 the face's own target, the valence/arousal those targets imply, AU codes and
-    the AU teacher's readings (of the unwarped face) unknown. Returns the batch's crops (a copy if any changed)."""
+    0.75 the warped class + 0.25 the face's own target, the valence/arousal those targets imply, the AU teacher's
+    readings (of the unwarped face) unknown, and AU codes unknown or, with ``au_codes``, those the warp makes and
+    rules out (``expression_warp.WARP_ACTION_UNITS``). Returns the batch's crops (a copy if any changed)."""
     import torch
 
-    from .expression_warp import choose_warps, warp_face
+    from .expression_warp import choose_warps, warp_action_units, warp_face
     from .va_targets import va_from_expression
 
     neutral = EXPRESSIONS.index("neutral")
@@ -465,7 +468,7 @@ def warp_neutral_faces(crops: np.ndarray, batch: dict, share: float, gen,
         batch["soft"][row] = torch.from_numpy(soft)
         batch["expression"][row] = EXPRESSIONS.index(kind)
         batch["va"][row] = torch.from_numpy(va_from_expression(soft[None])[0].astype(np.float32))
-        batch["aus"][row] = -1.0
+        batch["aus"][row] = torch.from_numpy(warp_action_units(kind, ACTION_UNITS)) if au_codes else -1.0
         batch["au_teacher"][row] = float("nan")
     return crops
 
@@ -784,7 +787,7 @@ def train_faces(cfg: FacesConfig, on_epoch: Callable[[dict], None] | None = None
             crops = rows.crops[idx]
             if cfg.synth_expressions > 0:
                 crops = warp_neutral_faces(crops, batch, cfg.synth_expressions, gen, cfg.synth_strength,
-                                           cfg.synth_kinds)
+                                           cfg.synth_kinds, cfg.synth_au_codes)
             x = _as_input(crops, gen, augment=True, inside=rows.inside[idx], options=aug_options)
             if cfg.co_training:
                 expr, au, va, co = _co_training_losses(model, x, batch, class_w, cfg.mask_ratio, gen)
