@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from trainers.sequence_stills import (FeatureBank, evaluate_live, evaluate_sequences, flips_per_100, frame_change,
-                                      make_sequences, sequence_losses)
+                                      majority_agreement, make_sequences, sequence_losses)
 
 
 def _bank(n: int = 6, views: int = 3, dim: int = 4) -> FeatureBank:
@@ -56,6 +56,16 @@ def test_flips_and_frame_change_by_hand():
     assert frame_change(feats, np.array([1.0, 2.0])) == pytest.approx(np.sqrt(6.5) / 2)
 
 
+def test_majority_agreement_by_hand_counts_real_steps_against_each_sequences_per_frame_majority():
+    frame = np.array([[1, 1, 2, 1, 0], [3, 3, 3, 4, 4]])
+    gru = np.array([[1, 1, 1, 1, 1], [4, 4, 4, 4, 4]])
+    mask = np.array([[1, 1, 1, 1, 1], [0, 0, 1, 1, 1]], np.float32)     # the second sequence: 2 padded steps
+    # row 0: majority 1, the GRU agrees on 5 of 5; row 1 (real steps 3, 4, 4): majority 4, agrees on 3 of 3
+    assert majority_agreement(gru, frame, mask) == pytest.approx(1.0)
+    gru[0, :2] = 2
+    assert majority_agreement(gru, frame, mask) == pytest.approx(6 / 8)
+
+
 def test_the_smoothness_term_is_zero_for_steady_outputs_and_counts_only_where_the_target_holds():
     import torch
 
@@ -83,7 +93,7 @@ def test_validation_figures_compare_the_gru_with_the_per_frame_head():
     seqs = make_sequences(_bank(), 20, 8, np.random.default_rng(3), 0.5, 0.2, 0.1, np.ones(4, np.float32))
     figures = evaluate_sequences(student, net, seqs)
     assert set(figures) == {"frame_accuracy", "gru_accuracy", "gru_last_step_accuracy", "frame_flips_per_100",
-                            "gru_flips_per_100"}
+                            "gru_flips_per_100", "gru_frame_majority_agreement"}
     assert all(0.0 <= v <= 100.0 for v in figures.values())
     with torch.no_grad():  # the per-frame baseline is the student's own expression head on the same features
         top = student.expression(torch.from_numpy(seqs["features"])).argmax(-1).numpy()

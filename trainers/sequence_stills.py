@@ -258,6 +258,21 @@ def flips_per_100(top: np.ndarray, mask: np.ndarray) -> float:
     return float(100.0 * changes.sum() / max(both.sum(), 1))
 
 
+def majority_agreement(top: np.ndarray, frame_top: np.ndarray, mask: np.ndarray) -> float:
+    """Share of real steps where ``top`` (the GRU) reads what the per-frame head reads most often over the same
+    sequence's real steps: on held faces, the validation twin of the clips' agreement with the per-frame
+    majority (``benchmarks/temporal_clips.py``), so a GRU change can be judged on it before the clips."""
+    hits, steps = 0, 0
+    for row in range(top.shape[0]):
+        real = mask[row] > 0
+        if not real.any():
+            continue
+        majority = np.bincount(frame_top[row][real]).argmax()
+        hits += int((top[row][real] == majority).sum())
+        steps += int(real.sum())
+    return float(hits / max(steps, 1))
+
+
 def evaluate_sequences(student, net, seqs: dict[str, np.ndarray]) -> dict[str, float]:
     """GRU vs the per-frame student on the same synthetic windows of held-out faces."""
     import torch
@@ -280,6 +295,7 @@ def evaluate_sequences(student, net, seqs: dict[str, np.ndarray]) -> dict[str, f
         "gru_last_step_accuracy": float((gru == truth)[last].mean()) if last.any() else float("nan"),
         "frame_flips_per_100": flips_per_100(frame[still], mask[still]),
         "gru_flips_per_100": flips_per_100(gru[still], mask[still]),
+        "gru_frame_majority_agreement": majority_agreement(gru[still], frame[still], mask[still]),
     }
 
 
@@ -428,4 +444,4 @@ def train_still_sequences(cfg: StillSequenceConfig, on_epoch: Callable[[dict], N
 
 
 __all__ = ["StillSequenceConfig", "FeatureBank", "student_bank", "make_sequences", "frame_change",
-           "sequence_losses", "live_consistency", "overlap_consistency", "hold_top", "flips_per_100", "evaluate_sequences", "train_still_sequences"]
+           "sequence_losses", "live_consistency", "overlap_consistency", "hold_top", "flips_per_100", "majority_agreement", "evaluate_sequences", "train_still_sequences"]
