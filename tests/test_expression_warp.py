@@ -98,6 +98,7 @@ def test_with_au_codes_warped_faces_learn_the_mouth_that_tells_anger_from_disgus
     assert (disgust["AU23"], disgust["AU24"], disgust["AU10"]) == (0.0, 0.0, 1.0)
     assert anger["AU04"] == disgust["AU04"] == 1.0                           # both lower the brows
     assert anger["AU01"] == disgust["AU01"] == -1.0                          # not named: unknown, no loss
+    assert anger["AU25"] == anger["AU26"] == anger["AU12"] == -1.0          # what the source face may show
 
 
 def test_anger_folds_two_vertical_furrows_between_the_brows_and_other_warps_do_not():

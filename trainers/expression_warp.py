@@ -43,15 +43,17 @@ FURROWS: dict[str, tuple[tuple[tuple[float, float, float, float], ...], float]] 
     "disgust": (((0.455, 0.50, 0.545, 0.50), (0.46, 0.535, 0.54, 0.535),
                  (0.42, 0.62, 0.385, 0.71), (0.58, 0.62, 0.615, 0.71)), 0.10),
 }
-#: The action units each warp makes (1) and those it rules out (0), in ``labels.ACTION_UNITS`` names, for
-#: ``--synth-au-codes``: the mouth is what tells the two apart when the brows do not. Anger presses the lips
-#: (AU23/24) and closes them, without raising the upper lip (AU10); disgust raises the upper lip, without pressing
-#: them; both lower the brows (AU4) and raise the lower lids (AU7); sadness raises the inner brows (AU1) and
-#: pulls the lip corners down (AU15). No warp smiles (AU12). An AU not named stays unknown (no loss).
+#: The action units each warp makes (1) and the one contrast it rules out (0), in ``labels.ACTION_UNITS`` names,
+#: for ``--synth-au-codes``: the mouth is what tells the two apart when the brows do not. Anger presses the lips
+#: (AU23/24) without raising the upper lip (AU10); disgust raises the upper lip without pressing them; both lower
+#: the brows (AU4) and raise the lower lids (AU7); sadness raises the inner brows (AU1) and pulls the lip corners
+#: down (AU15). An AU not named stays unknown (no loss). Only the contrast is ruled out: ruling out what the
+#: source face may show anyway (AU12, AU25, AU26) taught those AUs as absent everywhere when the warped faces were
+#: most of the coded faces (docs/round3.md, 2026-12-06).
 WARP_ACTION_UNITS: dict[str, dict[str, int]] = {
-    "anger": {"AU04": 1, "AU07": 1, "AU23": 1, "AU24": 1, "AU10": 0, "AU12": 0, "AU25": 0, "AU26": 0},
-    "disgust": {"AU04": 1, "AU07": 1, "AU10": 1, "AU23": 0, "AU24": 0, "AU12": 0},
-    "sadness": {"AU01": 1, "AU04": 1, "AU15": 1, "AU12": 0},
+    "anger": {"AU04": 1, "AU07": 1, "AU23": 1, "AU24": 1, "AU10": 0},
+    "disgust": {"AU04": 1, "AU07": 1, "AU10": 1, "AU23": 0, "AU24": 0},
+    "sadness": {"AU01": 1, "AU04": 1, "AU15": 1},
 }
 FURROW_WIDTH = 0.018  # across a furrow (Gaussian sigma), in crop sides
 FURROW_ENDS = 0.02    # each furrow fades in over this length from its ends
