@@ -146,4 +146,5 @@ def choose_warps(neutral: np.ndarray, share: float, rng: np.random.Generator,
     return out
 
 
-__all__ = ["WARP_POINTS", "FURROWS", "WARP_ACTION_UNITS", "warp_action_units", "displacement_field", "furrow_shading", "warp_face", "choose_warps"]
+__all__ = ["WARP_POINTS", "FURROWS", "WARP_ACTION_UNITS", "warp_action_units", "displacement_field", "furrow_shading",
+           "warp_face", "choose_warps"]

@@ -444,4 +444,5 @@ def train_still_sequences(cfg: StillSequenceConfig, on_epoch: Callable[[dict], N
 
 
 __all__ = ["StillSequenceConfig", "FeatureBank", "student_bank", "make_sequences", "frame_change",
-           "sequence_losses", "live_consistency", "overlap_consistency", "hold_top", "flips_per_100", "majority_agreement", "evaluate_sequences", "train_still_sequences"]
+           "sequence_losses", "live_consistency", "overlap_consistency", "hold_top", "flips_per_100",
+           "majority_agreement", "evaluate_sequences", "train_still_sequences"]
