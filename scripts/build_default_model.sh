@@ -2,6 +2,7 @@
 # Rebuild the bundled default model from the labelled faces in ../shared/data (see README "Default model").
 #   scripts/build_default_model.sh            # full run
 #   RESUME=1 scripts/build_default_model.sh   # continue an interrupted stage (checkpoint every epoch)
+#   ARCH=grey-wide RUNS=build/wide scripts/build_default_model.sh   # another student architecture
 # Measured on the 2-core CPU: landmarking the ~46,600 faces once ~6 min (cached in build/facecache);
 # stage 1, 9 epochs with strong augmentation, ~55 min (5.5-6 min per epoch of 35,786 faces); stage 2,
 # 3 epochs fine-tuning with light augmentation, ~17 min; stage 3, 4 more, ~22 min; stage 4, a second cycle
@@ -15,10 +16,12 @@ cd "$(dirname "$0")/.."
 data=${DATA:-../shared/data}
 runs=${RUNS:-build/runs}
 resume=${RESUME:+--resume}
+# The student's architecture (stage 1; later stages take it from the checkpoint they start from).
+arch=${ARCH:-grey}
 # The GRU learns to hold its top expression where the target holds still (0.7.0; flips on its validation
 # sequences 0.624 -> 0.567 per 100 steps, accuracy 0.816 -> 0.810, docs/round3.md).
 gru_args=${GRU_ARGS---hold 1.0}
-affect-train faces --data "$data" --out "$runs/stage1" --arch grey --input-size 64 --epochs 9 --seed 0 $resume
+affect-train faces --data "$data" --out "$runs/stage1" --arch "$arch" --input-size 64 --epochs 9 --seed 0 $resume
 affect-train faces --data "$data" --out "$runs/stage2" --init "$runs/stage1/student.pt" --epochs 3 --lr 4e-4 \
   --augment light --class-power 0.3 $resume
 affect-train faces --data "$data" --out "$runs/stage3" --init "$runs/stage2/student.pt" --epochs 4 --lr 3e-4 \
