@@ -2,7 +2,7 @@
 FER+ validation accuracy and recall of the rare classes, the left-out set's accuracy and recall of anger and
 disgust (the figures issue 29 moves), and DiffusionFER's held-out valence/arousal CCC.
 
-    python scripts/lodo_table.py RUN_DIR [RUN_DIR ...] [--names "base,class power 1.0"]
+    python scripts/lodo_table.py RUN_DIR [RUN_DIR ...] [--names "base,class power 1.0"] [--spread]
 """
 from __future__ import annotations
 
@@ -12,21 +12,36 @@ import sys
 from pathlib import Path
 
 
-def row(name: str, run: Path) -> str:
+RARE = ("anger", "disgust", "fear", "sadness")
+
+
+def figures(run: Path) -> tuple[int, str, list[float | None]]:
+    """The last epoch of a run: its number, the left-out set's name and the table's figures in column order."""
     history = json.loads((run / "history.json").read_text())
     last = history[-1]
     left = next((k.split("/")[0] for k in last if k.endswith("_left_out/accuracy")), None)
+    keys = ["ferplus_valid/accuracy", *(f"ferplus_valid/recall_{c}" for c in RARE),
+            *(f"{left}/{k}" if left else "" for k in ("accuracy", "recall_anger", "recall_disgust",
+                                                       "recall_sadness")),
+            "diffusionfer_val/valence_ccc", "diffusionfer_val/arousal_ccc"]
+    return int(last["epoch"]), left.replace("_left_out", "") if left else "–", [last.get(k) for k in keys]
 
-    def f(key: str) -> str:
-        value = last.get(key)
-        return "–" if value is None else f"{value:.3f}"
 
-    cells = [name, str(last["epoch"]), f("ferplus_valid/accuracy"),
-             *(f(f"ferplus_valid/recall_{c}") for c in ("anger", "disgust", "fear", "sadness")),
-             left.replace("_left_out", "") if left else "–",
-             *(f(f"{left}/{k}") if left else "–" for k in ("accuracy", "recall_anger", "recall_disgust",
-                                                            "recall_sadness")),
-             f("diffusionfer_val/valence_ccc"), f("diffusionfer_val/arousal_ccc")]
+def cell(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def row(name: str, run: Path) -> str:
+    epoch, left, values = figures(run)
+    cells = [name, str(epoch), *map(cell, values[:5]), left, *map(cell, values[5:])]
+    return "| " + " | ".join(cells) + " |"
+
+
+def spread_row(runs: list[Path]) -> str:
+    """Max minus min of each figure over the runs (e.g. one recipe under several seeds)."""
+    columns = list(zip(*(figures(run)[2] for run in runs)))
+    ranges = [None if None in col else max(col) - min(col) for col in columns]  # type: ignore[type-var]
+    cells = ["spread (max - min)", "", *map(cell, ranges[:5]), "", *map(cell, ranges[5:])]
     return "| " + " | ".join(cells) + " |"
 
 
@@ -34,6 +49,8 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("runs", nargs="+", type=Path)
     p.add_argument("--names", help="comma-separated row names (default: the folder names)")
+    p.add_argument("--spread", action="store_true",
+                   help="add a row with each figure's spread (max - min) over the runs, e.g. seeds of one recipe")
     args = p.parse_args()
     names = args.names.split(",") if args.names else [r.name for r in args.runs]
     if len(names) != len(args.runs):
@@ -43,6 +60,8 @@ def main() -> int:
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, run in zip(names, args.runs):
         print(row(name, run))
+    if args.spread:
+        print(spread_row(args.runs))
     return 0
 
 

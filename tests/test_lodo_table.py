@@ -1,0 +1,32 @@
+"""scripts/lodo_table.py: the leave-one-dataset-out rows and the seed-spread row from runs' history files."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "lodo_table.py"
+
+
+def _run(folder: Path, ck_accuracy: float, anger: float) -> Path:
+    folder.mkdir()
+    last = {"epoch": 3, "ferplus_valid/accuracy": 0.77, "ferplus_valid/recall_anger": 0.7,
+            "ferplus_valid/recall_disgust": 0.4, "ferplus_valid/recall_fear": 0.5,
+            "ferplus_valid/recall_sadness": 0.6, "ckplus_left_out/accuracy": ck_accuracy,
+            "ckplus_left_out/recall_anger": anger, "ckplus_left_out/recall_disgust": 0.5,
+            "ckplus_left_out/recall_sadness": 0.5, "diffusionfer_val/valence_ccc": 0.85,
+            "diffusionfer_val/arousal_ccc": 0.8}
+    (folder / "history.json").write_text(json.dumps([{"epoch": 1}, last]))
+    return folder
+
+
+def test_rows_and_spread(tmp_path: Path) -> None:
+    a = _run(tmp_path / "seed0", 0.655, 0.261)
+    b = _run(tmp_path / "seed1", 0.646, 0.288)
+    out = subprocess.run([sys.executable, str(SCRIPT), str(a), str(b), "--names", "s0,s1", "--spread"],
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out[2] == ("| s0 | 3 | 0.770 | 0.700 | 0.400 | 0.500 | 0.600 | ckplus | 0.655 | 0.261 | 0.500 | 0.500 "
+                      "| 0.850 | 0.800 |")
+    assert out[4] == ("| spread (max - min) |  | 0.000 | 0.000 | 0.000 | 0.000 | 0.000 |  | 0.009 | 0.027 | 0.000 "
+                      "| 0.000 | 0.000 | 0.000 |")
