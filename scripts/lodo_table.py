@@ -2,7 +2,11 @@
 FER+ validation accuracy and recall of the rare classes, the left-out set's accuracy and recall of anger and
 disgust (the figures issue 29 moves), and DiffusionFER's held-out valence/arousal CCC.
 
-    python scripts/lodo_table.py RUN_DIR [RUN_DIR ...] [--names "base,class power 1.0"] [--spread]
+    python scripts/lodo_table.py RUN_DIR [RUN_DIR ...] [--names "base,class power 1.0"] [--spread] [--mean]
+        [--against CONTROL_DIR [CONTROL_DIR ...]]
+
+One change is judged on the mean of several seeds (docs/round3.md): ``--mean`` adds the runs' mean, ``--against``
+the mean of a control's seeds and the change's mean minus it.
 """
 from __future__ import annotations
 
@@ -37,12 +41,30 @@ def row(name: str, run: Path) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
+def _columns(runs: list[Path]) -> list[tuple[float | None, ...]]:
+    return list(zip(*(figures(run)[2] for run in runs)))
+
+
+def aggregate_row(label: str, values: list[float | None], signed: bool = False) -> str:
+    """A row of figures computed over runs (no epoch, no left-out name); ``signed`` for differences."""
+    fmt = (lambda v: "–" if v is None else f"{v:+.3f}") if signed else cell
+    cells = [label, "", *map(fmt, values[:5]), "", *map(fmt, values[5:])]
+    return "| " + " | ".join(cells) + " |"
+
+
 def spread_row(runs: list[Path]) -> str:
     """Max minus min of each figure over the runs (e.g. one recipe under several seeds)."""
-    columns = list(zip(*(figures(run)[2] for run in runs)))
-    ranges = [None if None in col else max(col) - min(col) for col in columns]  # type: ignore[type-var]
-    cells = ["spread (max - min)", "", *map(cell, ranges[:5]), "", *map(cell, ranges[5:])]
-    return "| " + " | ".join(cells) + " |"
+    ranges = [None if None in col else max(col) - min(col) for col in _columns(runs)]  # type: ignore[type-var]
+    return aggregate_row("spread (max - min)", ranges)
+
+
+def means(runs: list[Path]) -> list[float | None]:
+    """Each figure's mean over the runs (None where a run lacks it)."""
+    return [None if None in col else sum(col) / len(col) for col in _columns(runs)]  # type: ignore[arg-type]
+
+
+def difference(change: list[float | None], control: list[float | None]) -> list[float | None]:
+    return [None if a is None or b is None else a - b for a, b in zip(change, control)]
 
 
 def main() -> int:
@@ -51,6 +73,9 @@ def main() -> int:
     p.add_argument("--names", help="comma-separated row names (default: the folder names)")
     p.add_argument("--spread", action="store_true",
                    help="add a row with each figure's spread (max - min) over the runs, e.g. seeds of one recipe")
+    p.add_argument("--mean", action="store_true", help="add a row with each figure's mean over the runs")
+    p.add_argument("--against", nargs="+", type=Path, metavar="CONTROL",
+                   help="a control's runs (e.g. its seeds): add their mean and the runs' mean minus it")
     args = p.parse_args()
     names = args.names.split(",") if args.names else [r.name for r in args.runs]
     if len(names) != len(args.runs):
@@ -62,6 +87,12 @@ def main() -> int:
         print(row(name, run))
     if args.spread:
         print(spread_row(args.runs))
+    if args.mean or args.against:
+        print(aggregate_row(f"mean of {len(args.runs)}", means(args.runs)))
+    if args.against:
+        control = means(args.against)
+        print(aggregate_row(f"control: mean of {len(args.against)}", control))
+        print(aggregate_row("mean minus control", difference(means(args.runs), control), signed=True))
     return 0
 
 

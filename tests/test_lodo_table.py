@@ -30,3 +30,15 @@ def test_rows_and_spread(tmp_path: Path) -> None:
                       "| 0.850 | 0.800 |")
     assert out[4] == ("| spread (max - min) |  | 0.000 | 0.000 | 0.000 | 0.000 | 0.000 |  | 0.009 | 0.027 | 0.000 "
                       "| 0.000 | 0.000 | 0.000 |")
+
+
+def test_mean_against_a_control(tmp_path: Path) -> None:
+    change = [_run(tmp_path / "mix0", 0.640, 0.316), _run(tmp_path / "mix1", 0.626, 0.252)]
+    control = [_run(tmp_path / "over0", 0.655, 0.261), _run(tmp_path / "over1", 0.645, 0.289)]
+    out = subprocess.run([sys.executable, str(SCRIPT), *map(str, change), "--against", *map(str, control)],
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out[4] == ("| mean of 2 |  | 0.770 | 0.700 | 0.400 | 0.500 | 0.600 |  | 0.633 | 0.284 | 0.500 | 0.500 "
+                      "| 0.850 | 0.800 |")
+    assert out[5].startswith("| control: mean of 2 |  | 0.770 |") and "| 0.650 | 0.275 |" in out[5]
+    assert out[6] == ("| mean minus control |  | +0.000 | +0.000 | +0.000 | +0.000 | +0.000 |  | -0.017 | +0.009 "
+                      "| +0.000 | +0.000 | +0.000 | +0.000 |")
