@@ -64,6 +64,7 @@ def means(runs: list[Path]) -> list[float | None]:
 
 
 def difference(change: list[float | None], control: list[float | None]) -> list[float | None]:
+    """Each figure of ``change`` minus the same figure of ``control`` (None where either lacks it)."""
     return [None if a is None or b is None else a - b for a, b in zip(change, control)]
 
 
@@ -80,6 +81,11 @@ def main() -> int:
     names = args.names.split(",") if args.names else [r.name for r in args.runs]
     if len(names) != len(args.runs):
         p.error("give one name per run")
+    if args.mean or args.against or args.spread:
+        left_out = {figures(run)[1] for run in [*args.runs, *(args.against or [])]}
+        if len(left_out) > 1:
+            p.error(f"the runs leave out different sets ({', '.join(sorted(left_out))}): "
+                    "spreads and means compare runs that leave out the same set")
     print("| run | epochs | FER+ val acc | anger | disgust | fear | sadness | left out | its acc | anger | disgust | "
           "sadness | DiffusionFER CCC V | CCC A |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")

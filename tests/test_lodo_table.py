@@ -42,3 +42,13 @@ def test_mean_against_a_control(tmp_path: Path) -> None:
     assert out[5].startswith("| control: mean of 2 |  | 0.770 |") and "| 0.650 | 0.275 |" in out[5]
     assert out[6] == ("| mean minus control |  | +0.000 | +0.000 | +0.000 | +0.000 | +0.000 |  | -0.017 | +0.009 "
                       "| +0.000 | +0.000 | +0.000 | +0.000 |")
+
+
+def test_means_refuse_runs_that_leave_out_different_sets(tmp_path: Path) -> None:
+    ck = _run(tmp_path / "ck", 0.640, 0.3)
+    mux = _run(tmp_path / "mux", 0.640, 0.3)
+    history = (mux / "history.json").read_text().replace("ckplus_left_out", "muxspace_left_out")
+    (mux / "history.json").write_text(history)
+    done = subprocess.run([sys.executable, str(SCRIPT), str(ck), "--against", str(mux)], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert "leave out different sets (ckplus, muxspace)" in done.stderr
