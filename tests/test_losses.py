@@ -194,6 +194,20 @@ def test_the_open_teacher_weighs_more_only_where_it_confidently_reads_anger_or_d
     np.testing.assert_allclose(mixed[3], 0.6 * soft[3] + 0.4 * t[3], rtol=1e-6)
 
 
+def test_the_faces_given_the_teacher_more_say_are_counted_by_the_class_their_votes_put_first():
+    from realtime_affect.labels import EXPRESSIONS
+    from trainers.faces_recipe import count_by_label
+
+    neutral, sad = EXPRESSIONS.index("neutral"), EXPRESSIONS.index("sadness")
+    soft = np.zeros((5, 8), np.float32)
+    soft[[0, 1, 4], neutral] = 1.0
+    soft[[2, 3], sad] = 0.7
+    soft[[2, 3], neutral] = 0.3
+    assert count_by_label(soft, np.array([True, True, True, False, False])) == "neutral 2, sadness 1"
+    assert count_by_label(soft, np.array([False, False, True, True, True])) == "sadness 2, neutral 1"
+    assert count_by_label(soft, np.zeros(5, bool)) == "none"
+
+
 def test_confident_teacher_options_are_refused_without_a_teacher_or_with_unknown_classes(tmp_path):
     from trainers.data import DataError
     from trainers.faces_recipe import FacesConfig, train_faces
