@@ -94,11 +94,12 @@ def main() -> int:
     if args.spread:
         print(spread_row(args.runs))
     if args.mean or args.against:
-        print(aggregate_row(f"mean of {len(args.runs)}", means(args.runs)))
+        mean = means(args.runs)
+        print(aggregate_row(f"mean of {len(args.runs)}", mean))
     if args.against:
         control = means(args.against)
         print(aggregate_row(f"control: mean of {len(args.against)}", control))
-        print(aggregate_row("mean minus control", difference(means(args.runs), control), signed=True))
+        print(aggregate_row("mean minus control", difference(mean, control), signed=True))
     return 0
 
 

@@ -631,7 +631,7 @@ def confident_teacher_weights(soft: np.ndarray, open_teacher: np.ndarray, base: 
 def count_by_label(soft: np.ndarray, chosen: np.ndarray) -> str:
     """The chosen faces counted by their labels' first class, most first ("neutral 1567, sadness 912"): which
     votes a per-face teacher share overrides."""
-    counts = np.bincount(soft[chosen].argmax(1), minlength=len(EXPRESSIONS)) if chosen.any() else []
+    counts = np.bincount(soft[chosen].argmax(1), minlength=len(EXPRESSIONS))
     pairs = sorted(((int(n), c) for c, n in zip(EXPRESSIONS, counts) if n), key=lambda p: (-p[0], p[1]))
     return ", ".join(f"{c} {n}" for n, c in pairs) or "none"
 
