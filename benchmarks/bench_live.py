@@ -46,7 +46,7 @@ class PacedCapture:
 
 def run_once(model, frames, fps: float, temporal: bool, lookahead: int) -> dict:
     """Feed the clip once as a camera at its frame rate; latency of each result from frame read."""
-    from realtime_affect.pipeline import AnalyzerOptions
+    from realtime_affect.analysis.options import AnalyzerOptions
     from realtime_affect.runner import analyze_camera
     from realtime_affect.sources import CameraSource
 

@@ -46,7 +46,7 @@ def floor_run(clip: Path, max_faces: int) -> tuple[float, int]:
 
 
 def pipeline_run(clip: Path, model, max_faces: int, full_range: bool = True, overlap: bool = True):
-    from realtime_affect.pipeline import AnalyzerOptions
+    from realtime_affect.analysis.options import AnalyzerOptions, FinderOptions
     from realtime_affect.runner import analyze_video
     from realtime_affect.sinks.csv_sink import CsvSink
     from realtime_affect.sources import VideoSource
@@ -57,7 +57,7 @@ def pipeline_run(clip: Path, model, max_faces: int, full_range: bool = True, ove
         start = time.perf_counter()
         n = 0
         with VideoSource(clip) as source, CsvSink(Path(tmp) / "out.csv") as sink:
-            for result in analyze_video(model, source, AnalyzerOptions(max_faces=max_faces, full_range=full_range),
+            for result in analyze_video(model, source, AnalyzerOptions(finder=FinderOptions(max_faces=max_faces, full_range=full_range)),
                                         timer, overlap=overlap):
                 t0 = time.perf_counter()
                 sink.write(result)

@@ -33,10 +33,10 @@ THRESHOLDS = (0.0, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9, 1.01)
 def rows_of(location: str, start_s: float = 0.0):
     """[(frame time, [(fitted, score), ...]) per analysed frame] with every unfitted face kept."""
     from realtime_affect import Analyzer
-    from realtime_affect.pipeline import AnalyzerOptions
+    from realtime_affect.analysis.options import AnalyzerOptions, FinderOptions
 
     out = []
-    with Analyzer(options=AnalyzerOptions(unfitted_min_score=0.0)) as analyzer:
+    with Analyzer(options=AnalyzerOptions(finder=FinderOptions(unfitted_min_score=0.0))) as analyzer:
         for r in analyzer.video(location):
             if r.time_s >= start_s:
                 out.append((r.time_s, [(f.face.fitted, float(f.face.score)) for f in r.faces]))

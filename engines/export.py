@@ -14,13 +14,14 @@ import numpy as np
 
 from realtime_affect.models.backends.base import SEQUENCE_OUTPUTS, STUDENT_OUTPUTS, BackendError
 from realtime_affect.models.backends.onnxruntime import card_metadata, sequence_path_for
+from realtime_affect.errors import ModelError
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CHECK_MEDIA = Path(__file__).resolve().parent.parent / "tests" / "data" / "single_face.mp4"
 
 
-class ExportError(RuntimeError):
+class ExportError(ModelError, RuntimeError):
     """The export failed or its result disagrees with torch."""
 
 

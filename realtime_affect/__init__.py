@@ -10,7 +10,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "Analyzer": "realtime_affect.api",
-    "AnalyzerOptions": "realtime_affect.pipeline",
+    "AnalyzerOptions": "realtime_affect.analysis.options",
     "Frame": "realtime_affect.types",
     "Face": "realtime_affect.types",
     "FaceResult": "realtime_affect.types",
@@ -26,7 +26,7 @@ __all__ = sorted(_EXPORTS)
 if TYPE_CHECKING:  # pragma: no cover
     from realtime_affect.api import Analyzer
     from realtime_affect.labels import ACTION_UNITS, EXPRESSIONS
-    from realtime_affect.pipeline import AnalyzerOptions
+    from realtime_affect.analysis.options import AnalyzerOptions
     from realtime_affect.results import read_results
     from realtime_affect.types import Face, FaceResult, Frame, FrameResult, Prediction
 

@@ -8,15 +8,17 @@
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
-from realtime_affect.pipeline import AnalyzerOptions
+from realtime_affect.analysis.options import AnalyzerOptions
 from realtime_affect.types import FrameResult
 
 
 class Analyzer:
-    """Holds a loaded model; every call to ``video``/``images`` analyses one input with fresh tracking."""
+    """Holds a loaded model; every call to ``video``/``images``/``camera`` analyses one input in its own analysis
+    session (fresh tracking). ``stop()`` ends the loops running now, and none that start after it."""
 
     def __init__(self, model: str | Path | None = None, backend: str = "auto", device: str = "cpu",
                  options: AnalyzerOptions | None = None) -> None:
@@ -27,7 +29,20 @@ class Analyzer:
         self.options = options or AnalyzerOptions()
         self.model = open_model(resolve_model(model, backend), backend=backend, device=device,
                                 threads=model_threads())  # the landmarker has its own thread (system/cores.py)
-        self._stop = threading.Event()
+        self._running: set[threading.Event] = set()  # one stop flag per loop running now
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def _loop(self) -> Iterator[threading.Event]:
+        """A stop flag for one loop, set by ``stop()`` while the loop runs."""
+        event = threading.Event()
+        with self._lock:
+            self._running.add(event)
+        try:
+            yield event
+        finally:
+            with self._lock:
+                self._running.discard(event)
 
     def video(self, location: str | Path, callback: Callable[[FrameResult], None] | None = None
               ) -> Iterator[FrameResult]:
@@ -35,8 +50,8 @@ class Analyzer:
         from realtime_affect.runner import analyze_video
         from realtime_affect.sources import VideoSource
 
-        with VideoSource(location) as source:
-            for result in analyze_video(self.model, source, self.options, stop=self._stop):
+        with self._loop() as stop, VideoSource(location) as source:
+            for result in analyze_video(self.model, source, self.options, stop=stop):
                 if callback is not None:
                     callback(result)
                 yield result
@@ -49,7 +64,8 @@ class Analyzer:
         files: list[Path] = []
         for path in paths:
             files.extend(list_images(path))
-        yield from analyze_images(self.model, files, self.options, stop=self._stop)
+        with self._loop() as stop:
+            yield from analyze_images(self.model, files, self.options, stop=stop)
 
     def measure_baseline(self, paths: Sequence[str | Path]):
         """A person's neutral reading from images and/or videos of their neutral face; pass it as
@@ -57,7 +73,8 @@ class Analyzer:
         to it, or keep it with ``temporal.baseline.save_baseline``."""
         from realtime_affect.runner import measure_baseline
 
-        return measure_baseline(self.model, paths, self.options, stop=self._stop)
+        with self._loop() as stop:
+            return measure_baseline(self.model, paths, self.options, stop=stop)
 
     def camera(self, device: int | str = 0, lookahead: int = 0,
                callback: Callable[[FrameResult], None] | None = None) -> Iterator[FrameResult]:
@@ -65,8 +82,8 @@ class Analyzer:
         from realtime_affect.runner import analyze_camera
         from realtime_affect.sources import CameraSource
 
-        with CameraSource(device) as source:
-            for result in analyze_camera(self.model, source, self.options, lookahead, stop=self._stop):
+        with self._loop() as stop, CameraSource(device) as source:
+            for result in analyze_camera(self.model, source, self.options, lookahead, stop=stop):
                 if callback is not None:
                     callback(result)
                 yield result
@@ -76,8 +93,11 @@ class Analyzer:
         return FrameSession(self)
 
     def stop(self) -> None:
-        """Ask a running ``video``/``images`` loop (in another thread) to finish after the current frame."""
-        self._stop.set()
+        """Ask the ``video``/``images``/``camera`` loops running now (in other threads) to finish after the current
+        frame; loops started later run as usual."""
+        with self._lock:
+            for event in self._running:
+                event.set()
 
     def close(self) -> None:
         self.model.close()
@@ -97,11 +117,9 @@ class FrameSession:
     """
 
     def __init__(self, analyzer: Analyzer) -> None:
-        from realtime_affect.pipeline import LiveAnalyzer
-        from realtime_affect.runner import _finder
+        from realtime_affect.analysis.session import RunningMode, open_session
 
-        self._landmarks = _finder(analyzer.options, video=True)
-        self._live = LiveAnalyzer(analyzer.model, self._landmarks, analyzer.options)
+        self._session = open_session(analyzer.model, RunningMode.LIVE, analyzer.options)
         self._index = 0
 
     def process(self, bgr, time_s: float) -> FrameResult:
@@ -115,10 +133,10 @@ class FrameSession:
             raise ValueError(f"expected a BGR uint8 image of shape (H, W, 3), got {image.dtype} {image.shape}")
         frame = Frame(index=self._index, time_s=float(time_s), bgr=image, source="frames")
         self._index += 1
-        return self._live.process(frame)[0]
+        return self._session.process(frame)[0]
 
     def close(self) -> None:
-        self._landmarks.close()
+        self._session.close()
 
     def __enter__(self) -> "FrameSession":
         return self

@@ -1,22 +1,31 @@
 """``affect-live``: live camera window, and annotation of videos, streams and images, from the command line.
 
-Exit codes: 0 done; 1 unexpected internal error; 2 bad input, output or model (one-line message);
-130 stopped by Ctrl-C (SIGINT); 143 stopped by SIGTERM. Interrupted runs keep every processed frame.
+Exit codes (``realtime_affect.console``): 0 done; 1 unexpected internal error; 2 bad input, option, output,
+model or set-up (one-line message); 74 an output could not be written (disk full, read-only); 130 stopped by
+Ctrl-C (SIGINT); 143 stopped by SIGTERM. Interrupted runs keep every processed frame.
 """
 from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
-EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_SIGINT, EXIT_SIGTERM = 0, 1, 2, 130, 143
+from realtime_affect.analysis.flags import add_analysis_flags, add_model_flags, analysis_options
+from realtime_affect.console import (
+    EXIT_OK,
+    EXIT_USAGE,
+    StopSignals,
+    progress_bar,
+    report_error,
+    run_guarded,
+    setup_logging,
+    stopped_exit_code,
+)
 
 log = logging.getLogger("realtime_affect")
 
@@ -41,22 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
                           "at http://HOST:PORT/); needs the [serve] extra")
     out.add_argument("--serve-host", default="127.0.0.1", metavar="HOST",
                      help="address for --serve (default 127.0.0.1; any other needs the printed token)")
-    mdl = p.add_argument_group("model")
-    mdl.add_argument("--model", metavar="PATH", help="model file (default: the bundled model)")
-    mdl.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime", "tensorrt"))
-    mdl.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
-    mdl.add_argument("--no-temporal", action="store_true", help="per-frame predictions only (skip the GRU)")
-    mdl.add_argument("--lookahead", type=int, default=0, metavar="K",
-                     help="camera: report each frame K frames late, with K frames of future context")
-    trk = p.add_argument_group("faces")
-    trk.add_argument("--max-faces", type=int, default=4, metavar="N", help="faces per frame (largest kept)")
-    trk.add_argument("--min-face-size", type=int, default=0, metavar="PX", help="ignore faces less tall than this")
-    trk.add_argument("--no-full-range", action="store_true",
-                     help="FaceLandmarker's detector only: faster, misses small and distant faces")
-    trk.add_argument("--sweep-every", type=int, default=20, metavar="N",
-                     help="frames between full-range detector sweeps for new faces (video)")
-    trk.add_argument("--sample-fps", type=float, default=None, metavar="F",
-                     help="video: analyse about F frames per second (by timestamp); rows for those frames only")
+    add_model_flags(p)
+    add_analysis_flags(p, sampling=True)
+    p.add_argument("--lookahead", type=int, default=0, metavar="K",
+                   help="camera: report each frame K frames late, with K frames of future context")
     bl = p.add_argument_group("per-person baseline (readings relative to the person's own neutral face)")
     bl.add_argument("--baseline-from", nargs="+", metavar="FILE",
                     help="images or a video of the person's neutral face: every face of the run is read relative "
@@ -73,31 +70,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-class StopSignals:
-    """SIGINT/SIGTERM set a flag checked between frames; a second Ctrl-C interrupts at once."""
-
-    def __init__(self) -> None:
-        self.event = threading.Event()
-        self.signal: int | None = None
-        self._previous: dict[int, object] = {}
-
-    def install(self) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            return
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self._previous[sig] = signal.signal(sig, self._handle)
-
-    def _handle(self, signum: int, _frame: object) -> None:
-        if self.event.is_set() and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        self.signal = signum
-        self.event.set()
-
-    def restore(self) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)  # type: ignore[arg-type]
-
-
 @dataclass
 class _Totals:
     frames: int = 0
@@ -106,33 +78,6 @@ class _Totals:
     truncated: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
-
-
-def setup_logging(verbose: bool, console) -> None:
-    from rich.logging import RichHandler
-
-    handler = RichHandler(console=console, show_time=False, show_path=False, markup=False,
-                          rich_tracebacks=False)
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, handlers=[handler],
-                        format="%(message)s", force=True)
-    if not verbose:
-        for noisy in ("absl",):
-            logging.getLogger(noisy).setLevel(logging.ERROR)
-
-
-def progress_bar(console, quiet: bool):
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[fps]:>6.1f} fps"), TextColumn("faces {task.fields[faces]}"),
-                    TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=quiet, transient=False)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -150,8 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("give an input: --camera 0, --video PATH|URL ... or --images DIR ...")
     if len(given) > 1:
         parser.error("give one kind of input: --camera, --video or --images")
-    if args.max_faces < 1:
-        parser.error("--max-faces must be at least 1")
+    options = analysis_options(parser, args)
     if args.lookahead < 0:
         parser.error("--lookahead must be 0 or more")
     if args.out and args.images:
@@ -165,12 +109,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             require_serve_extra()
         except RuntimeError as exc:
             parser.error(str(exc))
-    if args.sample_fps is not None and (args.sample_fps <= 0 or not args.video):
-        parser.error("--sample-fps takes a positive number of frames per second, with --video")
+    if args.sample_fps is not None and not args.video:
+        parser.error("--sample-fps goes with --video")
     saved = args.csv or args.jsonl or args.parquet or args.out or args.serve is not None
     if not saved and (args.no_display or not args.camera and args.images):
         log.warning("no output file given (--csv, --jsonl, --parquet, --out): results are computed but not saved")
-    return run_guarded(lambda stop: _run(args, console, stop), console, args.verbose)
+    return run_guarded(lambda stop: _run(args, options, console, stop), console, args.verbose)
 
 
 def _check_baseline_args(parser: argparse.ArgumentParser, args: argparse.Namespace, given: list[str]) -> None:
@@ -202,9 +146,9 @@ def _model_for_baseline(args: argparse.Namespace, stack: ExitStack, threads=None
 
 def _baseline_option(args: argparse.Namespace, model, console, stop: StopSignals):
     """What ``AnalyzerOptions.baseline`` gets from the flags (measuring or loading the baseline first)."""
+    from realtime_affect.analysis.assembly import baseline_corrector
     from realtime_affect.runner import measure_baseline
     from realtime_affect.sources import check_readable_file
-    from realtime_affect.pipeline import baseline_corrector
     from realtime_affect.temporal.baseline import check_baseline_file, load_baseline, model_key
 
     if args.save_baseline:
@@ -249,66 +193,24 @@ def _calibrate_only(args: argparse.Namespace, console, stop: StopSignals) -> int
     return EXIT_OK
 
 
-def run_guarded(run: Callable[[StopSignals], int], console, verbose: bool, prog: str = "affect-live",
-                also_expected: tuple[type[BaseException], ...] = ()) -> int:
-    """``run(stop)`` with Ctrl-C and SIGTERM turned into a flag checked between frames (exit 130 on a second
-    Ctrl-C), and every error turned into one line and an exit code (``report_error``)."""
-    stop = StopSignals()
-    stop.install()
-    try:
-        return run(stop)
-    except KeyboardInterrupt:
-        console.print("[yellow]stopped[/]")
-        return EXIT_SIGINT
-    except Exception as exc:  # every error reaches the user as one line
-        return report_error(exc, verbose, prog, also_expected)
-    finally:
-        stop.restore()
-
-
-def report_error(exc: BaseException, verbose: bool, prog: str = "affect-live",
-                 also_expected: tuple[type[BaseException], ...] = ()) -> int:
-    """One line on stderr and the exit code: 2 for bad input, output or model (and ``also_expected``), 1 for a
-    bug (with ``-v``: the traceback)."""
-    from realtime_affect.assets import AssetError
-    from realtime_affect.models.backends.base import BackendError
-    from realtime_affect.models.card import CardError
-    from realtime_affect.models.checkpoint import ModelFileError
-    from realtime_affect.serve.server import ServeError
-    from realtime_affect.sinks import SinkError
-    from realtime_affect.sources import SourceError
-    from realtime_affect.temporal.baseline import BaselineError
-
-    expected = (SourceError, SinkError, BackendError, CardError, ModelFileError, AssetError, BaselineError,
-                ServeError, *also_expected)
-    if verbose:
-        log.exception("details")
-    if isinstance(exc, expected):
-        sys.stderr.write(f"{prog}: error: {exc}\n")
-        return EXIT_USAGE
-    sys.stderr.write(f"{prog}: internal error: {type(exc).__name__}: {exc} (run with -v for details)\n")
-    return EXIT_INTERNAL
-
-
-def _open_sinks(args: argparse.Namespace, stack: ExitStack, fps: float, opened: list) -> list:
+def _open_sinks(args: argparse.Namespace, stack: ExitStack, fps: float, sinks):
+    """Open every output the flags ask for into ``sinks`` (a ``SinkSet``); each closes with ``stack``."""
     from realtime_affect.sinks.csv_sink import CsvSink
     from realtime_affect.sinks.jsonl_sink import JsonlSink
     from realtime_affect.sinks.video_sink import VideoSink
 
-    sinks = []
     if args.csv:
-        sinks.append(stack.enter_context(CsvSink(args.csv, overwrite=args.overwrite)))
+        sinks.add(stack.enter_context(CsvSink(args.csv, overwrite=args.overwrite)))
     if args.jsonl:
-        sinks.append(stack.enter_context(JsonlSink(args.jsonl, overwrite=args.overwrite)))
+        sinks.add(stack.enter_context(JsonlSink(args.jsonl, overwrite=args.overwrite)))
     if args.parquet:
         from realtime_affect.sinks.parquet_sink import ParquetSink
 
-        sinks.append(stack.enter_context(ParquetSink(args.parquet, overwrite=args.overwrite)))
+        sinks.add(stack.enter_context(ParquetSink(args.parquet, overwrite=args.overwrite)))
     if args.out:
-        sinks.append(stack.enter_context(VideoSink(args.out, fps=fps, overwrite=args.overwrite)))
+        sinks.add(stack.enter_context(VideoSink(args.out, fps=fps, overwrite=args.overwrite)))
     if args.serve is not None:
-        sinks.append(_serve_sink(args, stack))
-    opened.extend(sinks)
+        sinks.add(_serve_sink(args, stack))
     return sinks
 
 
@@ -325,12 +227,11 @@ def _serve_sink(args: argparse.Namespace, stack: ExitStack):
     return sink
 
 
-def _run(args: argparse.Namespace, console, stop: StopSignals) -> int:
+def _run(args: argparse.Namespace, options, console, stop: StopSignals) -> int:
     from realtime_affect.models.defaults import resolve_model
     from realtime_affect.models.loader import open_model
-    from realtime_affect.pipeline import AnalyzerOptions
     from realtime_affect.runner import analyze_camera, analyze_images, analyze_video
-    from realtime_affect.sinks import check_outputs, prepare_output
+    from realtime_affect.sinks import SinkSet, check_outputs, prepare_output
     from realtime_affect.sources import (
         CameraSource,
         SourceError,
@@ -364,12 +265,9 @@ def _run(args: argparse.Namespace, console, stop: StopSignals) -> int:
     if args.camera is not None and not args.no_display and not display_available():
         raise SourceError("no display found for the live window: add --no-display and record with --csv, "
                           "--jsonl or --out")
-    options = AnalyzerOptions(max_faces=args.max_faces, temporal=not args.no_temporal,
-                              full_range=not args.no_full_range, sweep_every=max(1, args.sweep_every),
-                              min_face_size=max(0, args.min_face_size), sample_fps=args.sample_fps)
     timer = StageTimer()
     totals = _Totals()
-    opened: list = []
+    sinks = SinkSet()
     started = time.perf_counter()
     with ExitStack() as stack:
         # The window must exist before PyAV is imported (see ui/live_window.py).
@@ -386,14 +284,13 @@ def _run(args: argparse.Namespace, console, stop: StopSignals) -> int:
         progress = stack.enter_context(progress_bar(console, args.quiet or args.camera is not None))
         overlay = OverlayState()
 
-        def consume(results, task, name: str, sinks: list) -> bool:
+        def consume(results, task, name: str) -> bool:
             """Write results to the sinks (and the window); False when the user closed the window."""
             t0 = time.perf_counter()
             done = 0
             for result in results:
                 with timer.stage("sink"):
-                    for sink in sinks:
-                        sink.write(result)
+                    sinks.write(result)
                 done += 1
                 totals.frames += 1
                 totals.rows += len(result.faces)
@@ -413,15 +310,14 @@ def _run(args: argparse.Namespace, console, stop: StopSignals) -> int:
             return True
 
         if camera is not None:
-            sinks = _open_sinks(args, stack, fps=30.0, opened=opened)
-            consume(analyze_camera(model, camera, options, args.lookahead, timer, stop.event), None,
-                    camera.name, sinks)
+            _open_sinks(args, stack, 30.0, sinks)
+            consume(analyze_camera(model, camera, options, args.lookahead, timer, stop.event), None, camera.name)
         elif image_paths:
-            sinks = _open_sinks(args, stack, fps=30.0, opened=opened)
+            _open_sinks(args, stack, 30.0, sinks)
             task = progress.add_task("images", total=len(image_paths), fps=0.0, faces=0)
-            consume(analyze_images(model, image_paths, options, timer, stop.event), task, "images", sinks)
+            consume(analyze_images(model, image_paths, options, timer, stop.event), task, "images")
         else:
-            sinks = None
+            opened = False
             for location in args.video:
                 if stop.event.is_set():
                     break
@@ -433,13 +329,14 @@ def _run(args: argparse.Namespace, console, stop: StopSignals) -> int:
                     log.error("%s", exc)
                     totals.failed.append(location)
                     continue
-                if sinks is None:
-                    sinks = _open_sinks(args, stack, fps=source.info.fps, opened=opened)
+                if not opened:
+                    _open_sinks(args, stack, source.info.fps, sinks)
+                    opened = True
                 total = source.info.frames
                 if total and args.sample_fps and source.info.fps > args.sample_fps:
                     total = max(1, round(total * args.sample_fps / source.info.fps))  # about that many analysed
                 task = progress.add_task(source.name[-30:], total=total, fps=0.0, faces=0)
-                if not consume(analyze_video(model, source, options, timer, stop.event), task, location, sinks):
+                if not consume(analyze_video(model, source, options, timer, stop.event), task, location):
                     break
                 if source.truncated:
                     totals.truncated.append(source.name)
@@ -449,14 +346,13 @@ def _run(args: argparse.Namespace, console, stop: StopSignals) -> int:
     elapsed = time.perf_counter() - started
     if not args.quiet:
         _summary(console, totals, timer, elapsed, outputs)
-    failed_sinks = [s.failed for s in opened if getattr(s, "failed", None)]
-    for message in failed_sinks:
-        sys.stderr.write(f"affect-live: error: {message}\n")
-    if stop.signal is not None:
-        return EXIT_SIGTERM if stop.signal == signal.SIGTERM else EXIT_SIGINT
+    failed = [report_error(failure, args.verbose) for failure in sinks.failures]  # one line each
+    stopped = stopped_exit_code(stop)
+    if stopped is not None:
+        return stopped
     if totals.failed:
         return EXIT_USAGE
-    return EXIT_INTERNAL if failed_sinks else EXIT_OK
+    return failed[0] if failed else EXIT_OK
 
 
 def _summary(console, totals: _Totals, timer, elapsed: float, outputs: list) -> None:

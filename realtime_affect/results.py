@@ -3,9 +3,10 @@ Parquet files that ``affect-live`` and ``affect-batch`` write (pandas is importe
 from __future__ import annotations
 
 from pathlib import Path
+from realtime_affect.errors import InputError
 
 
-class ResultsError(ValueError):
+class ResultsError(InputError, ValueError):
     """A results file that is missing, of an unknown kind, or not in the documented columns."""
 
 

@@ -44,7 +44,9 @@ class Face:
     ``blendshapes`` is (52,) MediaPipe scores or None; ``pose`` is MediaPipe's 4x4 facial
     transformation matrix or None. ``fitted`` is False for a face the full-range detector found but
     the landmarker could not fit (profile, heavy occlusion): ``landmarks`` are then the five alignment
-    points (5, 3) from the detector's keypoints, and its reading is less reliable.
+    points (5, 3) from the detector's keypoints, and its reading is less reliable. A face is made once by the
+    finder and never changed after (``dataclasses.replace`` makes a changed copy); its track id lives on the
+    result (``FaceResult.track_id``).
     """
 
     box: np.ndarray
@@ -52,7 +54,6 @@ class Face:
     score: float = 1.0
     blendshapes: np.ndarray | None = None
     pose: np.ndarray | None = None
-    track_id: int = -1
     fitted: bool = True
 
 
@@ -111,6 +112,8 @@ class FaceMeasures:
     blink: bool = False
     quality: float = float("nan")
     quality_flags: str = ""
+    #: "open", "closed" or "unknown" (``faces.eyes``): the state the driver monitor reads, not a CSV column.
+    eye_state: str = "unknown"
 
 
 @dataclass

@@ -55,14 +55,14 @@ def main() -> int:
     args = p.parse_args()
     from realtime_affect import Analyzer
     from realtime_affect.labels import EXPRESSIONS
-    from realtime_affect.pipeline import AnalyzerOptions
+    from realtime_affect.analysis.options import AnalyzerOptions, FinderOptions
     from realtime_affect.temporal.baseline import CorrectionOptions, NeutralReading, correct, reference_from_card
 
     rows = list(csv.DictReader(open(args.data / "labels.csv", newline="")))
     wanted = [r for r in rows if r["condition"] in SCORED or r["condition"] == "normal"]
     paths = [args.data / r["image"] for r in wanted]
     preds = {}
-    with Analyzer(args.model, options=AnalyzerOptions(max_faces=1)) as analyzer:
+    with Analyzer(args.model, options=AnalyzerOptions(finder=FinderOptions(max_faces=1))) as analyzer:
         for result in analyzer.images(paths):
             if result.faces:
                 preds[Path(result.frame.image_path).name] = result.faces[0].prediction

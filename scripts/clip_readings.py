@@ -53,7 +53,7 @@ def main() -> None:
 
     from realtime_affect import Analyzer
     from realtime_affect.labels import EXPRESSIONS
-    from realtime_affect.pipeline import AnalyzerOptions
+    from realtime_affect.analysis.options import AnalyzerOptions
 
     lines = []
     for model in args.model:

@@ -40,7 +40,7 @@ def frame_result(t: float, eye_open=OPEN, mouth_open=2.0, yaw=0.0, pitch=0.0, va
     for name, value in (shapes or {}).items():
         blend[BLENDSHAPES.index(name)] = value
     face = Face(box=np.array([80, 60, 120, 140], np.float32), landmarks=landmarks(eye_open, mouth_open),
-                blendshapes=blend, pose=rotation_matrix(yaw, pitch), track_id=1, fitted=fitted)
+                blendshapes=blend, pose=rotation_matrix(yaw, pitch), fitted=fitted)
     probs = np.full(8, 1 / 8, np.float32)
     if expression is not None:
         probs[:] = 0.1 / 7
@@ -252,7 +252,7 @@ def test_sustained_agitation():
 
 def test_the_subject_can_be_chosen():
     big = frame_result(0.0)
-    small_face = Face(box=np.array([250, 10, 40, 40], np.float32), landmarks=landmarks(), track_id=7)
+    small_face = Face(box=np.array([250, 10, 40, 40], np.float32), landmarks=landmarks())
     big.faces.append(FaceResult(7, small_face, big.faces[0].prediction))
     assert DriverMonitor(DriverConfig(subject="largest")).pick_subject(big).track_id == 1
     assert DriverMonitor(DriverConfig(subject="7")).pick_subject(big).track_id == 7

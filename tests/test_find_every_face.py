@@ -252,17 +252,18 @@ def test_file_sweeps_in_the_background_merge_exactly_their_lag_later_however_slo
 
 
 def test_file_sweeps_run_at_idle_priority_on_two_cores_and_merge_at_the_same_frame_everywhere(monkeypatch):
-    import realtime_affect.runner as runner
+    import realtime_affect.system.cores as cores
+    from realtime_affect.analysis import session
+    from realtime_affect.analysis.options import AnalyzerOptions, FinderOptions
     from realtime_affect.batch.job import JobOptions
-    from realtime_affect.pipeline import AnalyzerOptions
 
-    monkeypatch.setattr(runner, "usable_cores", lambda: 2)
-    assert runner._idle_sweeps(AnalyzerOptions()) is True
-    assert runner._idle_sweeps(AnalyzerOptions(idle_sweeps=False)) is False
-    monkeypatch.setattr(runner, "usable_cores", lambda: 1)
-    assert runner._idle_sweeps(AnalyzerOptions()) is False  # one core: idle threads would only run when we wait
-    assert JobOptions().analyzer_options().idle_sweeps is False  # batch workers share the cores
-    assert runner.SWEEP_LAG == 6  # the merge frame never depends on the machine: same rows everywhere
+    monkeypatch.setattr(cores, "usable_cores", lambda: 2)
+    assert session.idle_sweeps(AnalyzerOptions()) is True
+    assert session.idle_sweeps(AnalyzerOptions(finder=FinderOptions(idle_sweeps=False))) is False
+    monkeypatch.setattr(cores, "usable_cores", lambda: 1)
+    assert session.idle_sweeps(AnalyzerOptions()) is False  # one core: idle threads would only run when we wait
+    assert JobOptions().analyzer_options().finder.idle_sweeps is False  # batch workers share the cores
+    assert session.SWEEP_LAG == 6  # the merge frame never depends on the machine: same rows everywhere
 
 
 def test_a_drawn_face_the_landmarker_cannot_fit_needs_a_high_detector_score():

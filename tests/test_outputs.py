@@ -23,7 +23,7 @@ def _result(box=(100, 80, 120, 140), va=(0.5, -0.5), au=0.9) -> FrameResult:
     frame = Frame(index=0, time_s=0.0, bgr=np.zeros((360, 640, 3), np.uint8))
     pred = Prediction(expression=np.eye(8, dtype=np.float32)[4] * 0.9 + 0.0125,
                       action_units=np.full(12, au, np.float32), valence_arousal=np.array(va, np.float32))
-    face = Face(box=np.array(box, np.float32), landmarks=np.zeros((478, 3), np.float32), track_id=3)
+    face = Face(box=np.array(box, np.float32), landmarks=np.zeros((478, 3), np.float32))
     return FrameResult(frame, [FaceResult(3, face, pred, temporal=True)])
 
 
@@ -40,7 +40,7 @@ def _faces_result(bgr: np.ndarray, boxes, au=0.9) -> FrameResult:
     for i, box in enumerate(boxes, start=1):
         pred = Prediction(expression=np.eye(8, dtype=np.float32)[4] * 0.9 + 0.0125,
                           action_units=np.full(12, au, np.float32), valence_arousal=np.array((0.5, -0.5), np.float32))
-        face = Face(box=np.array(box, np.float32), landmarks=np.zeros((478, 3), np.float32), track_id=i)
+        face = Face(box=np.array(box, np.float32), landmarks=np.zeros((478, 3), np.float32))
         faces.append(FaceResult(i, face, pred, temporal=True))
     return FrameResult(Frame(index=0, time_s=0.0, bgr=bgr), faces)
 
@@ -181,14 +181,12 @@ def test_a_camera_that_stops_delivering_ends_the_stream():
 def test_live_analyzer_reports_each_frame_at_once_and_with_lookahead(tiny_model):
     from realtime_affect.models.loader import open_model
     from helpers import decode_frames
-    from realtime_affect.faces.landmarker import FaceLandmarks
-    from realtime_affect.pipeline import LiveAnalyzer
+    from realtime_affect.analysis.session import RunningMode, open_session
 
     frames = [Frame(index=i, time_s=i / 30, bgr=img) for i, img in enumerate(decode_frames(SINGLE_FACE, 20))]
     with open_model(tiny_model) as model:
         for lookahead in (0, 3):
-            with FaceLandmarks() as lm:
-                live = LiveAnalyzer(model, lm, lookahead=lookahead)
+            with open_session(model, RunningMode.LIVE, lookahead=lookahead) as live:
                 emitted = [len(live.process(f)) for f in frames]
                 rest = live.flush()
             assert emitted == [0] * lookahead + [1] * (20 - lookahead)

@@ -236,7 +236,7 @@ def test_a_20000_frame_video_runs_in_bounded_memory(tmp_path, tiny_model):
     import av
 
     from realtime_affect.models.loader import open_model
-    from realtime_affect.pipeline import AnalyzerOptions
+    from realtime_affect.analysis.options import AnalyzerOptions, FinderOptions
     from realtime_affect.runner import analyze_video
     from realtime_affect.sources import VideoSource
 
@@ -260,7 +260,7 @@ def test_a_20000_frame_video_runs_in_bounded_memory(tmp_path, tiny_model):
 
     seen, warm = 0, None
     with open_model(tiny_model) as model, VideoSource(path) as source:
-        for _ in analyze_video(model, source, AnalyzerOptions(full_range=False)):
+        for _ in analyze_video(model, source, AnalyzerOptions(finder=FinderOptions(full_range=False))):
             seen += 1
             if seen == 2000:
                 warm = rss()

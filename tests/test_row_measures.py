@@ -32,7 +32,7 @@ def landmarks(eye_open: float = 4.2, iris_dx: float = 0.0, scale: float = 1.0) -
 
 def result(t: float, eye_open=4.2, yaw=0.0, box=(80, 60, 140, 160), fitted=True) -> FrameResult:
     face = Face(box=np.array(box, np.float32), landmarks=landmarks(eye_open), blendshapes=np.zeros(52, np.float32),
-                pose=rotation_matrix(yaw, 0.0), track_id=1, fitted=fitted)
+                pose=rotation_matrix(yaw, 0.0), fitted=fitted)
     pred = Prediction(np.full(8, 1 / 8, np.float32), np.zeros(12, np.float32), np.zeros(2, np.float32))
     return FrameResult(Frame(index=int(t * 30), time_s=t, bgr=_TEXTURE), [FaceResult(1, face, pred)])
 

@@ -49,7 +49,7 @@ def model():
 @pytest.fixture
 def served(model, tmp_path):
     """A server with browser cameras on a free loopback port; yields (state, server)."""
-    from realtime_affect.pipeline import AnalyzerOptions
+    from realtime_affect.analysis.options import AnalyzerOptions
     from realtime_affect.serve.browser_camera import BrowserCameras, CameraLimits
 
     state = ServeState(Hub(), AccessPolicy(), tmp_path / "recordings")
@@ -76,7 +76,7 @@ def http(server, path: str, method: str = "GET", body: dict | None = None, heade
 
 def play(model, state: ServeState, name: str = "single_face.mp4") -> int:
     """Analyse the clip at its own frame rate into the server, as affect-serve --video does; returns frames."""
-    from realtime_affect.pipeline import AnalyzerOptions
+    from realtime_affect.analysis.options import AnalyzerOptions
     from realtime_affect.runner import analyze_video
     from realtime_affect.serve.source_loop import paced
     from realtime_affect.sources import VideoSource
@@ -321,7 +321,7 @@ def test_affect_live_serve_streams_an_ordinary_run(tmp_path):
 
 
 def test_driver_signals_join_each_message_with_driver(model):
-    from realtime_affect.pipeline import AnalyzerOptions
+    from realtime_affect.analysis.options import AnalyzerOptions
     from realtime_affect.runner import analyze_video
     from realtime_affect.serve.streams import StreamPublisher
     from realtime_affect.sources import VideoSource

@@ -12,7 +12,7 @@ from realtime_affect.models.loader import open_model
 from helpers import SINGLE_FACE, decode_frames, write_tiny_checkpoint
 from realtime_affect.faces import align
 from realtime_affect.assets import asset_path
-from realtime_affect.pipeline import AnalyzerOptions
+from realtime_affect.analysis.options import AnalyzerOptions
 from realtime_affect.runner import analyze_video
 from realtime_affect.sources import VideoSource
 from realtime_affect.models.student_process import StudentProcess, StudentProcessOptions, start_for, wanted
@@ -63,20 +63,20 @@ def test_a_file_read_through_the_helper_gives_the_readings_of_the_student_in_thi
         with VideoSource(SINGLE_FACE) as source:
             return list(analyze_video(model, source, options))
 
-    import realtime_affect.runner as runner
+    import realtime_affect.models.student_process as student_process
 
-    original = runner.student_process.start_for
+    original = student_process.start_for
 
     def keep(m, options):
         helper = original(m, options)
         helpers.append(helper)
         return helper
 
-    runner.student_process.start_for = keep
+    student_process.start_for = keep
     try:
         through_helper, here = run(True), run(False)
     finally:
-        runner.student_process.start_for = original
+        student_process.start_for = original
     assert helpers[0] is not None and helpers[1] is None
     assert helpers[0].answered > 0 and not helpers[0].running  # it answered, and it was stopped at the end
     assert helpers[0]._proc is None

@@ -16,13 +16,14 @@ from typing import Sequence
 import numpy as np
 
 from realtime_affect.labels import ACTION_UNITS, EXPRESSIONS, MISSING_VA
+from realtime_affect.errors import InputError
 
 log = logging.getLogger(__name__)
 
 N_AU = len(ACTION_UNITS)
 
 
-class DataError(ValueError):
+class DataError(InputError, ValueError):
     """An annotation file or image folder cannot be read as the format it claims to be."""
 
 

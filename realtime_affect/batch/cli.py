@@ -1,7 +1,8 @@
 """``affect-batch INPUT... --out DIR``: one output per input, local worker processes or Ray, ``--resume``.
 
 Exit codes: 0 every input done (or skipped as complete); 2 bad arguments; 3 some inputs failed (the others
-are complete; the failures are in DIR/summary.json); 130 / 143 interrupted (finished outputs kept).
+are complete; the failures are in DIR/summary.json); 130 / 143 interrupted (finished outputs kept). The others
+as every command (``realtime_affect.console``).
 """
 from __future__ import annotations
 
@@ -15,9 +16,13 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+from realtime_affect.analysis.flags import add_analysis_flags, add_model_flags, analysis_options
+from realtime_affect.console import EXIT_INTERNAL, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE  # noqa: F401
+
 log = logging.getLogger("realtime_affect")
 
-EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_FAILED, EXIT_SIGINT, EXIT_SIGTERM = 0, 1, 2, 3, 130, 143
+#: Some inputs failed; the others are complete.
+EXIT_FAILED = 3
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,13 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
                    help="run as Ray tasks: a local Ray without ADDRESS, or join the cluster at ADDRESS")
     p.add_argument("--resume", action="store_true", help="skip inputs whose output is complete and unchanged")
-    p.add_argument("--model", metavar="PATH", help="model file (default: the bundled model)")
-    p.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime"))
-    p.add_argument("--max-faces", type=int, default=4, metavar="N")
-    p.add_argument("--no-temporal", action="store_true")
-    p.add_argument("--no-full-range", action="store_true")
-    p.add_argument("--sample-fps", type=float, default=None, metavar="F",
-                   help="analyse about F frames per second of each video (by timestamp)")
+    add_model_flags(p, backends=("auto", "torch", "onnxruntime"), device=False)
+    add_analysis_flags(p, sampling=True)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     p.add_argument("-v", "--verbose", action="store_true")
     return p
@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from realtime_affect.batch.job import FORMATS, JobOptions, JobResult, is_complete
     from realtime_affect.batch.local import run_local, threads_per_worker
     from realtime_affect.batch.summary import write_summary
-    from realtime_affect.cli import setup_logging
+    from realtime_affect.console import setup_logging
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -86,10 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(args.verbose, console)
     if args.workers < 1:
         parser.error("--workers must be at least 1")
-    if args.max_faces < 1:
-        parser.error("--max-faces must be at least 1")
-    if args.sample_fps is not None and args.sample_fps <= 0:
-        parser.error("--sample-fps must be a positive number of frames per second")
+    analysis = analysis_options(parser, args)
     out_dir: Path = args.out
     try:
         if out_dir.exists() and not out_dir.is_dir():
@@ -100,9 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (BatchInputError, OSError) as exc:
         sys.stderr.write(f"affect-batch: error: {exc}\n")
         return EXIT_USAGE
-    options = JobOptions(model=args.model, backend=args.backend, max_faces=args.max_faces,
-                         temporal=not args.no_temporal, full_range=not args.no_full_range, format=args.format,
-                         threads=1 if args.ray else threads_per_worker(args.workers), sample_fps=args.sample_fps)
+    options = JobOptions(analysis=analysis, model=args.model, backend=args.backend, format=args.format,
+                         threads=1 if args.ray else threads_per_worker(args.workers))
     try:  # a bad model is the user's argument, not every input's failure: check it once, here
         check_model(options)
     except Exception as exc:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Sequence
 
 from realtime_affect.sources import is_stream_url
+from realtime_affect.errors import InputError
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".flv", ".mpg", ".mpeg", ".ts",
                             ".mts", ".m2ts", ".wmv", ".3gp", ".ogv"})
@@ -16,7 +17,7 @@ VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".f
 LIST_SUFFIXES = frozenset({".txt", ".list"})
 
 
-class BatchInputError(ValueError):
+class BatchInputError(InputError, ValueError):
     """An argument that names nothing to annotate (exit 2)."""
 
 

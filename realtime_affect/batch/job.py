@@ -8,12 +8,12 @@ import logging
 import os
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
 from realtime_affect.batch.inputs import BatchInput
-from realtime_affect.pipeline import AnalyzerOptions
+from realtime_affect.analysis.options import AnalyzerOptions
 from realtime_affect.sources import is_stream_url
 
 log = logging.getLogger(__name__)
@@ -25,26 +25,22 @@ FORMATS = {"csv": ".csv", "parquet": ".parquet"}
 
 @dataclass
 class JobOptions:
-    """What every job of a batch shares (the same defaults as ``affect-live``)."""
+    """What every job of a batch shares: the analysis (``AnalyzerOptions``, the same defaults as ``affect-live``),
+    the model and the output format."""
 
+    analysis: AnalyzerOptions = field(default_factory=AnalyzerOptions)
     model: str | None = None
     backend: str = "auto"
-    max_faces: int = 4
-    temporal: bool = True
-    full_range: bool = True
-    sweep_every: int = 20
-    min_face_size: int = 0
-    sample_fps: float | None = None
     format: str = "csv"
     #: ONNX Runtime / torch threads per worker (None: the runtime's default).
     threads: int | None = None
 
     def analyzer_options(self) -> AnalyzerOptions:
-        # Batch workers already share the cores between them: no idle-priority helper or sweep threads (they
-        # would starve); the sweeps still merge as in affect-live, so the rows are the same.
-        return AnalyzerOptions(max_faces=self.max_faces, temporal=self.temporal, full_range=self.full_range,
-                               sweep_every=max(1, self.sweep_every), min_face_size=max(0, self.min_face_size),
-                               student_process=False, idle_sweeps=False, sample_fps=self.sample_fps)
+        """The analysis each job runs. Batch workers already share the cores between them: no idle-priority
+        helper or sweep threads (they would starve); the sweeps still merge as in affect-live, so the rows are
+        the same."""
+        options = self.analysis
+        return replace(options, student_process=False, finder=replace(options.finder, idle_sweeps=False))
 
 
 @dataclass

@@ -17,15 +17,16 @@ import logging
 import os
 import platform
 import sys
+from realtime_affect.errors import SetupError
 
 log = logging.getLogger(__name__)
 
 
-class RayMissing(RuntimeError):
+class RayMissing(SetupError, RuntimeError):
     """Ray is not installed."""
 
 
-class ClusterError(RuntimeError):
+class ClusterError(SetupError, RuntimeError):
     """The cluster cannot be used (unreachable, refused the token, other versions, package missing): one line."""
 
 

@@ -4,30 +4,30 @@
     affect-driver --video drive.mp4 --events events.jsonl --csv driver.csv --no-display
     affect-driver eval --labels labels.csv clip1.mp4 clip2.mp4 [--report eval.md]
 
-Exit codes as ``affect-live``: 0 done; 1 internal error; 2 bad input, output, model, configuration or labels
-(one line); 130 Ctrl-C; 143 SIGTERM. A stopped run keeps every row and event written so far.
+Exit codes as ``affect-live`` (``realtime_affect.console``): 0 done; 1 internal error; 2 bad input, option,
+output, model, configuration or labels (one line); 74 an output could not be written; 130 Ctrl-C; 143 SIGTERM.
+A stopped run keeps every row and event written so far.
 """
 from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Sequence
 
-from realtime_affect.cli import (
-    EXIT_INTERNAL,
+from realtime_affect.analysis.flags import add_analysis_flags, add_model_flags, analysis_options
+from realtime_affect.console import (
     EXIT_OK,
     EXIT_SIGINT,
-    EXIT_SIGTERM,
     StopSignals,
     progress_bar,
     report_error,
     run_guarded,
     setup_logging,
+    stopped_exit_code,
 )
 
 log = logging.getLogger("realtime_affect")
@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--overwrite", action="store_true", help="replace existing output files")
     out.add_argument("--no-display", action="store_true", help="never open a window")
     _common(p)
+    add_analysis_flags(p, sampling=False)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, event lines or summary")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging, tracebacks on errors")
     return p
@@ -57,9 +58,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--subject", default=None, metavar="largest|central|ID",
                    help="whose face: the largest (default), the most central, or a track id")
     p.add_argument("--config", metavar="FILE", help="thresholds as JSON or TOML (keys of DriverConfig)")
-    p.add_argument("--model", metavar="PATH", help="model file (default: the bundled model)")
-    p.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime", "tensorrt"))
-    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    add_model_flags(p)
 
 
 def build_eval_parser() -> argparse.ArgumentParser:
@@ -73,6 +72,7 @@ def build_eval_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", metavar="PATH", help="also write the report (Markdown) here")
     p.add_argument("--overwrite", action="store_true", help="replace an existing report")
     _common(p)
+    add_analysis_flags(p, sampling=False)
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging, tracebacks on errors")
     return p
 
@@ -100,22 +100,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("give an input: --camera 0 or --video PATH|URL (or: affect-driver eval ...)")
     console = Console(stderr=True)
     setup_logging(args.verbose, console)
+    analysis_options(parser, args)  # a bad analysis flag ends here, before the model opens
     if not (args.csv or args.events or args.out) and (args.no_display or args.camera is None):
         log.warning("no output file given (--csv, --events, --out): events are shown but not saved")
-    from realtime_affect.driver.config import ConfigError
-
-    return run_guarded(lambda stop: _run(args, console, stop), console, args.verbose, PROG, (ConfigError,))
+    return run_guarded(lambda stop: _run(args, parser, console, stop), console, args.verbose, PROG)
 
 
-def _run(args: argparse.Namespace, console, stop: StopSignals) -> int:
+def _run(args: argparse.Namespace, parser, console, stop: StopSignals) -> int:
     from realtime_affect.driver.dashboard import draw_dashboard
     from realtime_affect.driver.monitor import DriverMonitor
     from realtime_affect.driver.outputs import DriverCsv, EventLog
     from realtime_affect.models.defaults import resolve_model
     from realtime_affect.models.loader import open_model
-    from realtime_affect.pipeline import AnalyzerOptions
     from realtime_affect.runner import analyze_camera, analyze_video
-    from realtime_affect.sinks import check_outputs, prepare_output
+    from realtime_affect.sinks import SinkFailed, check_outputs, prepare_output
     from realtime_affect.sinks.video_sink import VideoSink
     from realtime_affect.sources import CameraSource, SourceError, VideoSource, check_readable_file, is_stream_url
     from realtime_affect.system.cores import model_threads
@@ -163,7 +161,7 @@ def _run(args: argparse.Namespace, console, stop: StopSignals) -> int:
                 console.print(f"{change:>5} {event.kind:<16} t={at:7.2f} s  track {event.track_id}  {event.reason}")
 
         monitor.on_event(tell)
-        options = AnalyzerOptions()
+        options = analysis_options(parser, args, eyes=config.eyes)  # the rows' eye state is the driver's
         if camera is not None:
             results = analyze_camera(model, camera, options, 0, timer, stop.event)
             task = None
@@ -171,6 +169,7 @@ def _run(args: argparse.Namespace, console, stop: StopSignals) -> int:
             results = analyze_video(model, source, options, timer, stop.event)
             task = progress.add_task(name[-30:], total=source.info.frames, fps=0.0, faces=0)
         overlay = OverlayState()
+        failed: list[SinkFailed] = []
         try:
             for result in results:
                 state = monitor.update(result)
@@ -183,7 +182,12 @@ def _run(args: argparse.Namespace, console, stop: StopSignals) -> int:
                 if window is None and video is None:
                     continue
                 if video is not None:  # the input's size
-                    video.write_image(draw_dashboard(result.frame.bgr, result, state, overlay, fps=fps), result.time_s)
+                    try:
+                        video.write_image(draw_dashboard(result.frame.bgr, result, state, overlay, fps=fps),
+                                          result.time_s)
+                    except SinkFailed as exc:  # the video ends here; the events and rows go on
+                        failed.append(exc)
+                        video = None
                 if window is not None and not window.show(  # the window's size, readable text
                         draw_dashboard(result.frame.bgr, result, state, overlay, fps=fps,
                                        zoom=window.zoom_for(result.frame.bgr), min_scale=WINDOW_MIN_SCALE)):
@@ -193,12 +197,11 @@ def _run(args: argparse.Namespace, console, stop: StopSignals) -> int:
             monitor.finish(last_t)  # events still open end here, and are written
     if not args.quiet:
         _summary(console, monitor, frames, last_t, time.perf_counter() - started, outputs)
-    failed = getattr(video, "failed", None)
-    if failed:
-        sys.stderr.write(f"{PROG}: error: {failed}\n")
-    if stop.signal is not None:
-        return EXIT_SIGTERM if stop.signal == signal.SIGTERM else EXIT_SIGINT
-    return EXIT_INTERNAL if failed else EXIT_OK
+    codes = [report_error(failure, args.verbose, PROG) for failure in failed]  # one line each
+    stopped = stopped_exit_code(stop)
+    if stopped is not None:
+        return stopped
+    return codes[0] if codes else EXIT_OK
 
 
 def _summary(console, monitor, frames: int, last_t: float, elapsed: float, outputs: list) -> None:
@@ -221,21 +224,19 @@ def _summary(console, monitor, frames: int, last_t: float, elapsed: float, outpu
 def _main_eval(argv: list[str]) -> int:
     from rich.console import Console
 
-    args = build_eval_parser().parse_args(argv)
+    parser = build_eval_parser()
+    args = parser.parse_args(argv)
     console = Console(stderr=True)
     setup_logging(args.verbose, console)
     try:
-        return _eval(args)
+        return _eval(args, parser)
     except KeyboardInterrupt:
         return EXIT_SIGINT
     except Exception as exc:
-        from realtime_affect.driver.config import ConfigError
-        from realtime_affect.driver.evaluation import LabelError
-
-        return report_error(exc, args.verbose, PROG, (ConfigError, LabelError))
+        return report_error(exc, args.verbose, PROG)
 
 
-def _eval(args: argparse.Namespace) -> int:
+def _eval(args: argparse.Namespace, parser) -> int:
     from realtime_affect import Analyzer
     from realtime_affect.driver.evaluation import LabelError, load_labels, predictions, report_table, score
     from realtime_affect.driver.monitor import DriverMonitor
@@ -253,7 +254,9 @@ def _eval(args: argparse.Namespace) -> int:
         check_outputs([args.report], [*args.videos, args.labels])
         prepare_output(args.report, args.overwrite)
     per_clip, others, closures = {}, {}, {}
-    with Analyzer(model=args.model, backend=args.backend, device=args.device) as analyzer:
+    config = _config(args)
+    options = analysis_options(parser, args, eyes=config.eyes)  # the rows' eye state is the driver's
+    with Analyzer(model=args.model, backend=args.backend, device=args.device, options=options) as analyzer:
         for video in args.videos:
             monitor = DriverMonitor(_config(args))
             last = 0.0

@@ -13,9 +13,10 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from realtime_affect.faces.eyes import EyeOptions
+from realtime_affect.errors import InputError
 
 
-class ConfigError(ValueError):
+class ConfigError(InputError, ValueError):
     """A driver configuration file cannot be read or holds an unknown or mistyped setting."""
 
 

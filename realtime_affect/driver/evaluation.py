@@ -16,9 +16,10 @@ from pathlib import Path
 from statistics import median
 
 from realtime_affect.driver.monitor import Closure, Event
+from realtime_affect.errors import InputError
 
 
-class LabelError(ValueError):
+class LabelError(InputError, ValueError):
     """A labels file cannot be read or is malformed."""
 
 

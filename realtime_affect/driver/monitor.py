@@ -1,7 +1,9 @@
 """Driver monitoring: per-frame signals of one subject and events with Euro NCAP's durations.
 
 Feed ``FrameResult``s in time order to ``DriverMonitor.update``; each returns a ``DriverState`` (the frame's
-signals and the events active now). Events are reported through ``on_event`` callbacks when they start and when
+signals and the events active now). The eyes are read once, by the rows (``faces.row_measures``, with the
+analysis options' ``eyes``, which a driver run sets from ``DriverConfig.eyes``); results that come unmeasured
+are measured here by the same code, with ``DriverConfig.eyes``. Events are reported through ``on_event`` callbacks when they start and when
 they end, and kept in ``events``; every closure of the eyes is kept in ``closures``. Definitions, defaults and
 their sources: ``config.DriverConfig`` and the README's "Driver monitoring" section.
 """
@@ -16,9 +18,10 @@ import numpy as np
 
 from realtime_affect.driver.attention import AttentionEstimator, Gaze
 from realtime_affect.driver.config import DriverConfig
-from realtime_affect.faces.eyes import CLOSED, OPEN, UNKNOWN, EyeReading, EyeStateEstimator
+from realtime_affect.faces.eyes import CLOSED, OPEN, UNKNOWN
 from realtime_affect.faces.landmarker import BLENDSHAPES
-from realtime_affect.faces.measures import eye_aspect_ratio, head_pose, mouth_aspect_ratio
+from realtime_affect.faces.measures import eye_aspect_ratio, mouth_aspect_ratio
+from realtime_affect.faces.row_measures import RowMeasurer
 from realtime_affect.labels import EXPRESSIONS
 from realtime_affect.types import FaceResult, FrameResult
 
@@ -120,6 +123,21 @@ class _Episode:
         return 0.0 if self.start is None else t - self.start
 
 
+class _Held:
+    """How long a condition has held without a break: ``since`` is when it last became true (None while false)."""
+
+    def __init__(self) -> None:
+        self.since: float | None = None
+
+    def update(self, condition: bool, t: float) -> float:
+        """Feed this frame's condition; returns how long it has held now (0 while false)."""
+        if not condition:
+            self.since = None
+        elif self.since is None:
+            self.since = t
+        return 0.0 if self.since is None else t - self.since
+
+
 class _Window:
     """Time-weighted samples over a sliding window, with running sums (constant cost per frame)."""
 
@@ -159,7 +177,6 @@ class _Subject:
 
     def __init__(self, config: DriverConfig, track_id: int | None) -> None:
         self.track_id = track_id
-        self.eyes = EyeStateEstimator(config.eyes)
         self.attention = AttentionEstimator(config)
         self.closure_start: float | None = None
         self.last_closed: float | None = None
@@ -174,11 +191,11 @@ class _Subject:
         self.blinks: deque[tuple[float, float]] = deque()  # (end time, duration)
         self.yawns: deque[float] = deque()
         self.off_road = _Window(config.vats_window_s)
-        self.off_road_since: float | None = None
-        self.unknown_since: float | None = None
-        self.unresponsive_since: float | None = None
-        self.agitated_since: float | None = None
-        self.drowsy_since: float | None = None
+        self.off_road_held = _Held()
+        self.unknown = _Held()
+        self.unresponsive = _Held()
+        self.agitated = _Held()
+        self.drowsy = _Held()
         self.first_t: float | None = None
 
 
@@ -196,6 +213,7 @@ class DriverMonitor:
         self._callbacks: list[Callable[[Event, str], None]] = []
         self._subject = _Subject(self.config, None)
         self._last_t: float | None = None
+        self._rows: RowMeasurer | None = None  # only for results that come without their row measures
 
     def on_event(self, callback: Callable[[Event, str], None]) -> None:
         """``callback(event, "start" | "end")`` for every event change."""
@@ -223,6 +241,9 @@ class DriverMonitor:
         dt = 0.0 if self._last_t is None else min(max(t - self._last_t, 0.0), _MAX_FRAME_GAP_S)
         self._last_t = t
         face = self.pick_subject(result)
+        if face is not None and face.measures is None:
+            self._rows = self._rows or RowMeasurer(c.eyes)
+            self._rows.measure(result)
         if face is not None and face.track_id != self._subject.track_id:
             self._end_all(t, "a new subject")
             self._subject = _Subject(c, face.track_id)
@@ -231,33 +252,33 @@ class DriverMonitor:
             s.first_t = t
         state = DriverState(time_s=t, track_id=face.track_id if face is not None else None)
         if face is None:
-            eyes, gaze = EyeReading(reason="no face"), Gaze()
+            open_left = open_right = math.nan
+            eye_state, gaze = UNKNOWN, Gaze()
             mouth, jaw, expressive, happiness = math.nan, 0.0, 0.0, 0.0
         else:
-            f = face.face
-            yaw, pitch, roll = head_pose(f.pose)
+            f, m = face.face, face.measures
+            yaw, pitch, roll = m.head_yaw, m.head_pitch, m.head_roll
             state.yaw, state.pitch, state.roll = yaw, pitch, roll
             lms = f.landmarks if f.fitted else None
-            eyes = s.eyes.update(t, lms, f.blendshapes, yaw, pitch, f.fitted, result.frame.bgr)
-            visible = tuple(side for side, v in (("left", eyes.open_left), ("right", eyes.open_right))
-                            if not math.isnan(v))
-            gaze = s.attention.update(t, lms, yaw, pitch, eyes.state == OPEN, visible)
+            open_left, open_right, eye_state = m.eye_open_l, m.eye_open_r, m.eye_state  # the rows' reading
+            visible = tuple(side for side, v in (("left", open_left), ("right", open_right)) if not math.isnan(v))
+            gaze = s.attention.update(t, lms, yaw, pitch, eye_state == OPEN, visible)
             mouth = mouth_aspect_ratio(lms) if lms is not None else math.nan
             jaw = float(f.blendshapes[_JAW]) if f.blendshapes is not None else 0.0
             probs = face.prediction.expression
             expressive = float(np.max(probs[_EMOTIONS]))
             happiness = float(probs[_HAPPINESS])
             state.ear = eye_aspect_ratio(lms) if lms is not None else math.nan
-        state.eye_open_left, state.eye_open_right, state.eye_state = eyes.open_left, eyes.open_right, eyes.state
+        state.eye_open_left, state.eye_open_right, state.eye_state = open_left, open_right, eye_state
         state.gaze_yaw, state.gaze_pitch, state.zone = gaze.yaw, gaze.pitch, gaze.zone
         state.mouth_open = mouth
         self._yawns(s, t, mouth, jaw, happiness, state)
-        known = [v for v in (eyes.open_left, eyes.open_right) if not math.isnan(v)]
+        known = [v for v in (open_left, open_right) if not math.isnan(v)]
         openness = sum(known) / len(known) if known else math.nan
-        counted_closed = self._closures(s, t, eyes.state, openness, expressive, state)
+        counted_closed = self._closures(s, t, eye_state, openness, expressive, state)
         deep = counted_closed and openness < c.eyes.closed_below  # P80: at least 80% closed
-        self._perclos(s, t, dt, eyes.state, counted_closed, deep, state)
-        self._attention(s, t, dt, gaze, counted_closed, eyes.state, state)
+        self._perclos(s, t, dt, eye_state, counted_closed, deep, state)
+        self._attention(s, t, dt, gaze, counted_closed, eye_state, state)
         self._affect(s, t, face)
         state.active = list(self._open)
         return state
@@ -360,44 +381,28 @@ class DriverMonitor:
         by_perclos = known >= c.perclos_min_known_s and state.perclos >= level
         by_yawns = len(s.yawns) >= c.yawns_drowsy
         drowsy = by_perclos or by_yawns
-        if drowsy and s.drowsy_since is None:
-            s.drowsy_since = t
-        elif not drowsy:
-            s.drowsy_since = None
+        s.drowsy.update(drowsy, t)
         reason = f"PERCLOS {state.perclos:.2f} over {known:.0f} s" if by_perclos else \
             f"{len(s.yawns)} yawns in {c.yawns_window_s / 60:.0f} min"
-        self._set("drowsy", drowsy, s.drowsy_since, t, state.perclos if by_perclos else float(len(s.yawns)), reason)
+        self._set("drowsy", drowsy, s.drowsy.since, t, state.perclos if by_perclos else float(len(s.yawns)), reason)
 
     def _attention(self, s: _Subject, t: float, dt: float, gaze: Gaze, counted_closed: bool, eye_state: str,
                    state: DriverState) -> None:
         c = self.config
         off = gaze.zone in ("left", "right", "down", "up")
-        if off and s.off_road_since is None:
-            s.off_road_since = t
-        elif not off:
-            s.off_road_since = None
-        state.off_road_s = t - s.off_road_since if s.off_road_since is not None else 0.0
+        state.off_road_s = s.off_road_held.update(off, t)
         s.off_road.add(t, dt, 1.0 if off else 0.0)
         away = s.off_road.weighted()
-        self._set("distracted", state.off_road_s >= c.distracted_s, s.off_road_since, t, state.off_road_s,
+        self._set("distracted", state.off_road_s >= c.distracted_s, s.off_road_held.since, t, state.off_road_s,
                   f"eyes off the road ({gaze.zone}) {state.off_road_s:.1f} s")
         first_off = s.off_road.first_positive(t) if away >= c.vats_s else t
         self._set("distracted_vats", away >= c.vats_s, first_off, t, away,
                   f"eyes off the road {away:.1f} s within {c.vats_window_s:.0f} s")
-        no_eyes_on_road = off or counted_closed
-        if no_eyes_on_road and s.unresponsive_since is None:
-            s.unresponsive_since = t
-        elif not no_eyes_on_road:
-            s.unresponsive_since = None
-        lasting = t - s.unresponsive_since if s.unresponsive_since is not None else 0.0
-        self._set("unresponsive", lasting >= c.unresponsive_s, s.unresponsive_since, t, lasting,
+        lasting = s.unresponsive.update(off or counted_closed, t)  # no eyes on the road
+        self._set("unresponsive", lasting >= c.unresponsive_s, s.unresponsive.since, t, lasting,
                   f"no eyes on the road for {lasting:.1f} s")
-        if eye_state == UNKNOWN and s.unknown_since is None:
-            s.unknown_since = t
-        elif eye_state != UNKNOWN:
-            s.unknown_since = None
-        unknown = t - s.unknown_since if s.unknown_since is not None else 0.0
-        self._set("eyes_unavailable", unknown >= c.eyes_unavailable_s, s.unknown_since, t, unknown,
+        unknown = s.unknown.update(eye_state == UNKNOWN, t)
+        self._set("eyes_unavailable", unknown >= c.eyes_unavailable_s, s.unknown.since, t, unknown,
                   f"eyes not visible for {unknown:.1f} s")
 
     def _affect(self, s: _Subject, t: float, face: FaceResult | None) -> None:
@@ -406,16 +411,12 @@ class DriverMonitor:
         if face is not None:
             valence, arousal = (float(v) for v in face.prediction.valence_arousal)
             agitated = valence < c.agitated_valence and arousal > c.agitated_arousal
-        if agitated and s.agitated_since is None:
-            s.agitated_since = t
-        elif not agitated:
-            s.agitated_since = None
-        lasting = t - s.agitated_since if s.agitated_since is not None else 0.0
+        lasting = s.agitated.update(agitated, t)
         reason = ""
         if face is not None:
             valence, arousal = (float(v) for v in face.prediction.valence_arousal)
             reason = f"valence {valence:.2f}, arousal {arousal:.2f}"
-        self._set("agitated", lasting >= c.agitated_s, s.agitated_since, t, lasting, reason)
+        self._set("agitated", lasting >= c.agitated_s, s.agitated.since, t, lasting, reason)
 
     # -- events --
 

@@ -13,7 +13,7 @@ results never depend on timing or priority); live mode merges a background sweep
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -42,6 +42,7 @@ class FinderOptions:
     #: drawn faces and textures the detector finds score 0.5-0.84, real faces the landmarker cannot fit
     #: 0.51-0.87; at 0.75 the unfitted false faces drop by 93% and 14% of the unfitted real ones stay.
     unfitted_min_score: float = 0.75
+    #: The next two are set by the analysis session's running mode (``analysis/session.py``).
     #: Live mode: run the full-range sweeps in a background thread and merge their faces into a later frame,
     #: so no frame waits ~10 ms for a sweep (results then depend on timing).
     background_sweeps: bool = False
@@ -50,7 +51,8 @@ class FinderOptions:
     #: then appears that many frames late. 0: sweeps in line.
     sweep_lag: int = 0
     #: Background sweeps' detector threads at idle CPU priority: they take only cycles nothing else wants.
-    idle_sweeps: bool = False
+    #: None: the analysis session decides (with at least 2 cores, where the landmarker leaves cycles free).
+    idle_sweeps: bool | None = None
 
 
 def _covered(box: np.ndarray, faces: list[Face], overlap: float) -> int | None:
@@ -80,7 +82,7 @@ class FaceFinder:
         self.landmarks = FaceLandmarks(LandmarkerOptions(max_faces=self.options.max_faces + 2), video=video)
         lagged = self.video and self.options.sweep_lag > 0
         background = self.video and (self.options.background_sweeps or lagged)
-        idle = background and self.options.idle_sweeps
+        idle = background and bool(self.options.idle_sweeps)
         self.detector = FullRangeDetector(idle=idle) if self.options.full_range else None
         self.crops = CropLandmarker() if self.options.full_range else None
         self._previous: list[Face] = []
@@ -135,7 +137,7 @@ class FaceFinder:
                 continue
             hit = _covered(det.box, faces, self.options.overlap)
             if hit is not None:
-                faces[hit].score = det.score  # the detector's confidence for a face already found
+                faces[hit] = replace(faces[hit], score=det.score)  # the detector's confidence for a face found
                 continue
             if known is not None and _covered(det.box, known, self.options.overlap) is not None:
                 continue  # found on the sweep's own frame: the landmarker has followed it since

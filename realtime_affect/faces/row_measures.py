@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from realtime_affect.faces.eyes import CLOSED, OPEN, EyeStateEstimator
+from realtime_affect.faces.eyes import CLOSED, OPEN, EyeOptions, EyeStateEstimator
 from realtime_affect.faces.measures import gaze_angles, head_pose
 from realtime_affect.faces.quality import face_quality
 from realtime_affect.types import FaceMeasures, FrameResult
@@ -20,16 +20,18 @@ FORGET_S = 5.0
 
 
 class _TrackEyes:
-    def __init__(self) -> None:
-        self.eyes = EyeStateEstimator()
+    def __init__(self, options: EyeOptions | None) -> None:
+        self.eyes = EyeStateEstimator(options)
         self.closed_since: float | None = None
         self.last_seen = 0.0
 
 
 class RowMeasurer:
-    """Sets ``FaceResult.measures`` on every face of the results it is given."""
+    """Sets ``FaceResult.measures`` on every face of the results it is given; ``eyes``: how eye state is read
+    (the session's ``AnalyzerOptions.eyes``, which the driver monitor's configuration sets)."""
 
-    def __init__(self) -> None:
+    def __init__(self, eyes: EyeOptions | None = None) -> None:
+        self.eyes = eyes or EyeOptions()
         self._tracks: dict[int, _TrackEyes] = {}
 
     def measure(self, result: FrameResult, still: bool = False) -> FrameResult:
@@ -37,7 +39,11 @@ class RowMeasurer:
         bgr = result.frame.bgr
         for face_result in result.faces:
             face = face_result.face
-            track = _TrackEyes() if still else self._tracks.setdefault(face_result.track_id, _TrackEyes())
+            track = self._tracks.get(face_result.track_id) if not still else None
+            if track is None:
+                track = _TrackEyes(self.eyes)
+                if not still:
+                    self._tracks[face_result.track_id] = track
             track.last_seen = t
             yaw, pitch, roll = head_pose(face.pose)
             lms = face.landmarks if face.fitted else None
@@ -54,7 +60,7 @@ class RowMeasurer:
                 track.closed_since = None
             quality, flags = face_quality(bgr, face.box, yaw, face.fitted, reading.hidden)
             face_result.measures = FaceMeasures(yaw, pitch, roll, gaze_yaw, gaze_pitch, reading.open_left,
-                                                reading.open_right, blink, quality, flags)
+                                                reading.open_right, blink, quality, flags, eye_state=reading.state)
         if not still:
             for track_id in [k for k, v in self._tracks.items() if t - v.last_seen > FORGET_S]:
                 del self._tracks[track_id]

@@ -41,11 +41,12 @@ class Track:
 
 @dataclass
 class Observed:
-    """One face matched to a track in the current frame."""
+    """One face matched to a track in the current frame (``track_id``: the public id, -1 until confirmed)."""
 
     key: int
     face: Face
     confirmed: bool
+    track_id: int = -1
 
 
 @dataclass
@@ -73,7 +74,7 @@ class Tracker:
         return list(self._tracks)
 
     def update(self, faces: list[Face], time_s: float) -> TrackUpdate:
-        """Match this frame's faces to the tracks; sets ``face.track_id`` for confirmed tracks."""
+        """Match this frame's faces to the tracks (the faces are not changed: ``Observed`` carries the id)."""
         opts = self.options
         update = TrackUpdate()
         boxes = np.array([f.box for f in faces], dtype=np.float32).reshape(-1, 4)
@@ -88,8 +89,7 @@ class Tracker:
             if not track.confirmed and track.hits >= opts.min_hits:
                 track.track_id = next(self._ids)
                 update.born.append((track.key, track.track_id))
-            face.track_id = track.track_id
-            update.observed.append(Observed(track.key, face, track.confirmed))
+            update.observed.append(Observed(track.key, face, track.confirmed, track.track_id))
         survivors = []
         lost_set = set(lost)
         for i, track in enumerate(self._tracks):
@@ -107,9 +107,8 @@ class Tracker:
             if opts.min_hits <= 1:
                 track.track_id = next(self._ids)
                 update.born.append((track.key, track.track_id))
-            face.track_id = track.track_id
             self._tracks.append(track)
-            update.observed.append(Observed(track.key, face, track.confirmed))
+            update.observed.append(Observed(track.key, face, track.confirmed, track.track_id))
         return update
 
     def finish(self) -> TrackUpdate:

@@ -10,11 +10,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from realtime_affect.labels import ACTION_UNITS, DEFAULT_WINDOW, EXPRESSIONS
+from realtime_affect.errors import ModelError
 
 CARD_FORMAT_VERSION = 1
 
 
-class CardError(ValueError):
+class CardError(ModelError, ValueError):
     """A model card is missing, malformed, or disagrees with this runtime."""
 
 

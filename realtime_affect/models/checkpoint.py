@@ -10,11 +10,12 @@ import torch
 from realtime_affect.models.card import CardError, ModelCard
 from realtime_affect.models.sequence import SequenceNet
 from realtime_affect.models.student import StudentNet
+from realtime_affect.errors import ModelError
 
 CHECKPOINT_FORMAT = "realtime-affect-checkpoint/1"
 
 
-class ModelFileError(RuntimeError):
+class ModelFileError(ModelError, RuntimeError):
     """A model file cannot be used: missing, corrupt, or made for something else."""
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from realtime_affect.models.card import ModelCard
+from realtime_affect.errors import ModelError
 
 MAGIC = b"RAFFTRT1"
 ENGINE_SUFFIX = ".engine"
@@ -22,7 +23,7 @@ ENGINE_SUFFIX = ".engine"
 SUPPORTED_TENSORRT_MAJOR = (10,)
 
 
-class EngineError(RuntimeError):
+class EngineError(ModelError, RuntimeError):
     """TensorRT or a GPU is missing, parsing or building failed, or an engine file is damaged."""
 
 

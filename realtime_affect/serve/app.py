@@ -66,8 +66,7 @@ def build_app(state: ServeState):
             "sources": state.sources(), "driver": state.driver, "expressions": list(EXPRESSIONS),
             "action_units": list(ACTION_UNITS), "ended": state.ended(), "subscribers": state.hub.count,
             "browser_camera": cameras is not None,
-            "recording": {name: str(p.recording.results_path) for name, p in state.publishers.items()
-                          if p.recording is not None},
+            "recording": state.recordings(),
             "replays": [{"name": r.name, "kind": r.kind, "video": r.video is not None,
                          "overlays_drawn": r.overlays_drawn} for r in state.replays()],
         }, headers=SECURITY_HEADERS)
@@ -83,10 +82,10 @@ def build_app(state: ServeState):
         if not isinstance(body, dict) or body.get("action") not in ("start", "stop"):
             return JSONResponse({"error": "action must be start or stop"}, status_code=400)
         source = body.get("source")
-        if source not in state.publishers:
+        publisher = state.find(source) if isinstance(source, str) else None
+        if publisher is None:
             return JSONResponse({"error": f"no source named {source!r}; sources: {state.sources()}"},
                                 status_code=404)
-        publisher = state.publishers[source]
         if body["action"] == "stop":
             replay = await asyncio.to_thread(publisher.stop_recording)
             return JSONResponse({"stopped": replay.name if replay else None})

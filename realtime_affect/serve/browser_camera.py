@@ -1,6 +1,6 @@
 """Frames from visitors' browser cameras (``/ws/camera``), analysed on the server, answered to the sender.
 
-Each browser gets its own tracker and temporal state (its own ``LiveAnalyzer``) and a one-frame slot: a frame
+Each browser gets its own tracker and temporal state (its own live analysis session) and a one-frame slot: a frame
 that arrives while the previous one is still waiting replaces it (newest frame wins), so a fast camera or a
 slow server never builds a queue and the latency stays one frame's work. One worker thread serves every
 browser in turn; the model is shared with the server's own source. Limits per browser: frame bytes (the
@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 
 from realtime_affect.serve.schema import error_message
+from realtime_affect.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ class CameraLimits:
     max_clients: int = 4
 
 
-class FrameRefused(ValueError):
+class FrameRefused(InputError, ValueError):
     """A browser frame that breaks a limit or cannot be decoded (the answer names which)."""
 
 
@@ -57,8 +58,7 @@ class BrowserClient:
     replaced: int = 0
     answered: int = 0
     closed: bool = False
-    analyzer: object = None
-    finder: object = None
+    session: object = None  # its AnalysisSession (LIVE), opened and closed on the worker thread
     started: float = field(default_factory=time.monotonic)
     _arrivals: list[float] = field(default_factory=list)
 
@@ -160,16 +160,14 @@ class BrowserCameras:
         from realtime_affect.types import Frame
 
         image = decode_frame(jpeg, self.limits)
-        if client.analyzer is None:
-            from realtime_affect.pipeline import LiveAnalyzer
-            from realtime_affect.runner import _finder
+        if client.session is None:
+            from realtime_affect.analysis.session import RunningMode, open_session
 
-            client.finder = _finder(self.options, video=True).__enter__()
-            client.analyzer = LiveAnalyzer(self.model, client.finder, self.options)
+            client.session = open_session(self.model, RunningMode.LIVE, self.options)
         name = f"browser-{client.id}"
         frame = Frame(index=client.answered, time_s=received - client.started, bgr=image, source=name,
                       captured_at=received)
-        results = client.analyzer.process(frame)
+        results = client.session.process(frame)
         publisher = self._publisher_for(name)
         sent = header.get("sent_ms")
         for result in results:
@@ -181,8 +179,6 @@ class BrowserCameras:
 
     @staticmethod
     def _release(client: BrowserClient) -> None:
-        if client.finder is not None:
-            try:
-                client.finder.__exit__(None, None, None)
-            finally:
-                client.finder = client.analyzer = None
+        session, client.session = client.session, None
+        if session is not None:
+            session.close()

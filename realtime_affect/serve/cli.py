@@ -15,6 +15,8 @@ import threading
 from pathlib import Path
 from typing import Sequence
 
+from realtime_affect.analysis.flags import add_analysis_flags, add_model_flags, analysis_options
+
 log = logging.getLogger("realtime_affect.serve")
 
 
@@ -36,11 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--record-dir", default="recordings", metavar="DIR",
                    help="where the page's recordings go (created when needed; nothing is overwritten)")
     p.add_argument("--driver", action="store_true", help="add the driver monitor's signals to every message")
-    p.add_argument("--model", metavar="PATH", help="model file (default: the bundled model)")
-    p.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime", "tensorrt"))
-    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
-    p.add_argument("--max-faces", type=int, default=4, metavar="N")
-    p.add_argument("--no-temporal", action="store_true", help="per-frame predictions only (skip the GRU)")
+    add_model_flags(p)
+    add_analysis_flags(p, sampling=False)
     p.add_argument("-q", "--quiet", action="store_true")
     p.add_argument("-v", "--verbose", action="store_true")
     return p
@@ -49,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     from rich.console import Console
 
-    from realtime_affect.cli import run_guarded, setup_logging
+    from realtime_affect.console import run_guarded, setup_logging
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -61,20 +60,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("nothing to serve: give --camera or --video, or allow browser cameras")
     if args.fast and not args.video:
         parser.error("--fast goes with --video")
-    if args.max_faces < 1 or args.max_browser_cameras < 0:
-        parser.error("--max-faces must be at least 1 and --max-browser-cameras 0 or more")
-    from realtime_affect.serve.server import ServeError
-
-    return run_guarded(lambda stop: _serve(args, console, stop), console, args.verbose, prog="affect-serve",
-                       also_expected=(ServeError,))
+    if args.max_browser_cameras < 0:
+        parser.error("--max-browser-cameras must be 0 or more")
+    options = analysis_options(parser, args)
+    return run_guarded(lambda stop: _serve(args, options, console, stop), console, args.verbose, prog="affect-serve")
 
 
-def _serve(args: argparse.Namespace, console, stop) -> int:
+def _serve(args: argparse.Namespace, options, console, stop) -> int:
     from contextlib import ExitStack
 
     from realtime_affect.models.defaults import resolve_model
     from realtime_affect.models.loader import open_model
-    from realtime_affect.pipeline import AnalyzerOptions
     from realtime_affect.serve.access import access_policy
     from realtime_affect.serve.browser_camera import BrowserCameras, CameraLimits
     from realtime_affect.serve.hub import Hub
@@ -88,7 +84,6 @@ def _serve(args: argparse.Namespace, console, stop) -> int:
         check_readable_file(Path(args.video))
     policy = access_policy(args.host, args.token, args.allow_origin,
                            lambda text: console.print(f"[yellow]warning:[/] {text}"))
-    options = AnalyzerOptions(max_faces=args.max_faces, temporal=not args.no_temporal)
     with ExitStack() as stack:
         camera = stack.enter_context(CameraSource(args.camera)) if args.camera is not None else None
         model = stack.enter_context(open_model(resolve_model(args.model, args.backend), backend=args.backend,

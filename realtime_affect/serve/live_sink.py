@@ -26,10 +26,14 @@ class ServeSink:
     def write(self, result) -> None:
         self.state.publisher(result.frame.image_path and "images" or result.frame.source or "input").publish(result)
 
-    def __exit__(self, *exc: object) -> None:
+    def close(self) -> None:
+        """End every source (the pages show it) and its recordings, then stop the server."""
         try:
-            for publisher in list(self.state.publishers.values()):
+            for publisher in self.state.all_publishers():
                 publisher.end(None)
             self.state.stop_recordings()
         finally:
             self.server.stop()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import json
 import struct
+from realtime_affect.errors import InputError
 
 MAX_HEADER_BYTES = 64 * 1024
 
 
-class FrameFormatError(ValueError):
+class FrameFormatError(InputError, ValueError):
     """A binary message that is not [length][JSON][JPEG]."""
 
 

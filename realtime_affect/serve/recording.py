@@ -8,13 +8,14 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from realtime_affect.errors import InputError
 
 log = logging.getLogger(__name__)
 
 FORMATS = ("csv", "parquet")
 
 
-class RecordingError(ValueError):
+class RecordingError(InputError, ValueError):
     """A recording that cannot be started (unknown format, folder not writable) or a replay not found."""
 
 

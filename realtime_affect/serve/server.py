@@ -7,6 +7,7 @@ import threading
 import time
 
 from realtime_affect.serve.state import ServeState
+from realtime_affect.errors import SetupError
 
 log = logging.getLogger(__name__)
 
@@ -14,7 +15,7 @@ log = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 2 * 1024 * 1024
 
 
-class ServeError(RuntimeError):
+class ServeError(SetupError, RuntimeError):
     """The server could not start (port taken, address not available, ``[serve]`` extra missing)."""
 
 

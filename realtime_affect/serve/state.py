@@ -32,6 +32,20 @@ class ServeState:
         with self._lock:
             return list(self.publishers)
 
+    def all_publishers(self) -> list[StreamPublisher]:
+        with self._lock:
+            return list(self.publishers.values())
+
+    def find(self, name: str) -> StreamPublisher | None:
+        """The publisher of source ``name``, or None when no such source has started."""
+        with self._lock:
+            return self.publishers.get(name)
+
+    def recordings(self) -> dict[str, str]:
+        """Source -> the results file being recorded now."""
+        with self._lock:
+            return {n: str(p.recording.results_path) for n, p in self.publishers.items() if p.recording is not None}
+
     def ended(self) -> list[dict]:
         """Sources that have finished, with the replay each offers (for pages and programs that join late)."""
         with self._lock:
@@ -46,5 +60,5 @@ class ServeState:
         return next((r for r in self.replays() if r.name == name), None)
 
     def stop_recordings(self) -> None:
-        for publisher in list(self.publishers.values()):
+        for publisher in self.all_publishers():
             publisher.stop_recording()

@@ -1,12 +1,66 @@
-"""Result sinks: each is a context manager with ``write(result)``, flushing as it goes."""
+"""Result sinks: every one implements ``Sink`` (``write(result)``, ``close()``, a context manager), flushing as
+it goes; failures are raised, never left in a flag:
+
+- ``SinkError`` (exit 2): the output cannot be created (exists, is an input, its folder is missing);
+- ``SinkWriteError`` (exit 74): writing it failed once the run started (disk full, read-only, no permission);
+  the run stops, every output is closed on a whole row;
+- ``SinkFailed`` (exit 1): the sink cannot go on for a reason that is not the output's (the encoder refused a
+  frame); ``SinkSet`` then drops that sink, the others go on, and the failure is reported at the end.
+"""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Iterable, Protocol, Sequence, runtime_checkable
+
+from realtime_affect.errors import EXIT_INTERNAL, OutputError, WriteError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from realtime_affect.types import FrameResult
 
 
-class SinkError(RuntimeError):
+class SinkError(OutputError, RuntimeError):
     """An output cannot be created or written (missing folder, no permission, disk full, exists)."""
+
+
+class SinkWriteError(SinkError, WriteError):
+    """Writing an output failed after the run started (disk full, read-only file system, no permission)."""
+
+
+class SinkFailed(SinkError):
+    """A sink stopped part way for a reason that is not the output's (the encoder refused a frame): what it
+    wrote before stays valid, the other sinks go on."""
+
+    exit_code = EXIT_INTERNAL
+
+
+@runtime_checkable
+class Sink(Protocol):
+    """Where results go: ``write`` one frame's results (flushed, so a stopped run keeps them), ``close`` once."""
+
+    def write(self, result: "FrameResult") -> None: ...
+
+    def close(self) -> None: ...
+
+
+class SinkSet:
+    """Writes each result to every sink; a sink that raises ``SinkFailed`` is dropped (the others go on) and its
+    failure kept in ``failures``; any other error stops the run."""
+
+    def __init__(self, sinks: Iterable[Sink] = ()) -> None:
+        self.sinks: list[Sink] = list(sinks)
+        self.failures: list[SinkFailed] = []
+
+    def add(self, sink: Sink) -> Sink:
+        self.sinks.append(sink)
+        return sink
+
+    def write(self, result: "FrameResult") -> None:
+        for sink in list(self.sinks):
+            try:
+                sink.write(result)
+            except SinkFailed as exc:
+                self.sinks.remove(sink)
+                self.failures.append(exc)
 
 
 def _same_file(a: Path, b: Path) -> bool:

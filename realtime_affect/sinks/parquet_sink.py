@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from realtime_affect.labels import ACTION_UNITS, CSV_COLUMNS, EXPRESSION_COLUMNS, VALENCE_AROUSAL
-from realtime_affect.sinks import SinkError, prepare_output
+from realtime_affect.sinks import SinkError, SinkWriteError, prepare_output
 from realtime_affect.sinks.csv_sink import EXTRA_COLUMNS, MEASURE_COLUMNS
 from realtime_affect.types import FaceMeasures, FrameResult
 
@@ -94,7 +94,7 @@ class ParquetSink:
         try:
             self._writer.write_table(table)
         except OSError as exc:
-            raise SinkError(f"{self.path}: write failed ({exc})") from exc
+            raise SinkWriteError(f"{self.path}: write failed ({exc})") from exc
 
     def close(self) -> None:
         if self._writer is None:
@@ -106,7 +106,7 @@ class ParquetSink:
             try:
                 writer.close()
             except OSError as exc:
-                raise SinkError(f"{self.path}: write failed ({exc})") from exc
+                raise SinkWriteError(f"{self.path}: write failed ({exc})") from exc
 
     def __enter__(self) -> "ParquetSink":
         return self

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TextIO
 
-from realtime_affect.sinks import SinkError, prepare_output
+from realtime_affect.sinks import SinkError, SinkWriteError, prepare_output
 
 
 class TextSink:
@@ -25,12 +25,14 @@ class TextSink:
             self._fh.write(text)
             self._fh.flush()
         except OSError as exc:
-            raise SinkError(f"{self.path}: write failed ({exc.strerror})") from exc
+            raise SinkWriteError(f"{self.path}: write failed ({exc.strerror})") from exc
 
     def close(self) -> None:
         if self._fh is not None:
             try:
                 self._fh.close()
+            except OSError as exc:
+                raise SinkWriteError(f"{self.path}: write failed ({exc.strerror})") from exc
             finally:
                 self._fh = None
 

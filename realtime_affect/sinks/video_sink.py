@@ -1,30 +1,24 @@
 """Annotated video sink (H.264 via PyAV): every input frame, with overlays, at the input's timestamps.
 
 Failures are told apart: one that is the output's fault (disk full, no permission, read-only file system)
-raises ``SinkError`` and stops the run; one that is not (the encoder or muxer refuses a frame) ends the
-video where it is, says so once, and leaves the other outputs running (``failed`` holds the message).
+raises ``SinkWriteError`` and stops the run; one that is not (the encoder or muxer refuses a frame) ends the
+video where it is (still playable) and raises ``SinkFailed``: a ``SinkSet`` drops this sink and the other
+outputs go on.
 """
 from __future__ import annotations
 
-import errno
 import logging
 from fractions import Fraction
 from pathlib import Path
 
-from realtime_affect.sinks import SinkError, prepare_output
+from realtime_affect.errors import is_output_fault
+from realtime_affect.sinks import SinkError, SinkFailed, SinkWriteError, prepare_output
 from realtime_affect.types import FrameResult
 from realtime_affect.ui.overlay import OverlayState, draw
 
 TIME_BASE = Fraction(1, 90000)
-#: errno values that are the output's fault: these stop the run with exit 2.
-OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EACCES, errno.EPERM, errno.EROFS, errno.EDQUOT, errno.EFBIG,
-                           errno.EIO, errno.ENOENT})
 
 log = logging.getLogger(__name__)
-
-
-def _output_fault(exc: BaseException) -> bool:
-    return isinstance(exc, OSError) and exc.errno in OUTPUT_ERRNOS
 
 
 class VideoSink:
@@ -38,8 +32,7 @@ class VideoSink:
         self._stream = None
         self._state = OverlayState()
         self._last_pts = -1
-        #: Why the video stopped early when the encoder or muxer refused a frame (not the output's fault).
-        self.failed: str | None = None
+        self._failed = False
 
     def _open(self, width: int, height: int) -> None:
         import av
@@ -67,8 +60,8 @@ class VideoSink:
         """An already drawn BGR frame shown at ``time_s`` (for custom overlays such as dashboards)."""
         import av
 
-        if self.failed:
-            return
+        if self._failed:
+            raise SinkFailed(f"{self.path}: the video has stopped (the encoder refused a frame)")
         if self._container is None:
             self._open(img.shape[1], img.shape[0])
         h, w = self._stream.height, self._stream.width
@@ -91,12 +84,16 @@ class VideoSink:
         self.frames += 1
 
     def _fail(self, exc: BaseException) -> None:
-        if _output_fault(exc):
-            raise SinkError(f"{self.path}: write failed ({exc})") from exc
-        self.failed = (f"{self.path}: the video stops after {self.frames} frames: the encoder refused a frame "
-                       f"({type(exc).__name__}: {exc}); the other outputs are complete")
-        log.error("%s", self.failed)
-        self._finish(flush=True)  # the frames the encoder already took still go out, as far as they can
+        if is_output_fault(exc):
+            raise SinkWriteError(f"{self.path}: write failed ({exc})") from exc
+        self._failed = True
+        message = (f"{self.path}: the video stops after {self.frames} frames: the encoder refused a frame "
+                   f"({type(exc).__name__}: {exc}); the other outputs are complete")
+        try:
+            self._finish(flush=True)  # the frames the encoder already took still go out, as far as they can
+        except SinkFailed:
+            pass
+        raise SinkFailed(message) from exc
 
     def _finish(self, flush: bool) -> None:
         import av
@@ -109,17 +106,17 @@ class VideoSink:
                 for packet in self._stream.encode():
                     container.mux(packet)
         except (OSError, av.error.FFmpegError, ValueError) as exc:
-            if _output_fault(exc):
-                raise SinkError(f"{self.path}: write failed ({exc})") from exc
-            if not self.failed:
-                self.failed = f"{self.path}: the video's last frames could not be written ({exc})"
-                log.error("%s", self.failed)
+            if is_output_fault(exc):
+                raise SinkWriteError(f"{self.path}: write failed ({exc})") from exc
+            if not self._failed:
+                self._failed = True
+                raise SinkFailed(f"{self.path}: the video's last frames could not be written ({exc})") from exc
         finally:
             try:
                 container.close()
             except (OSError, av.error.FFmpegError, ValueError) as exc:
-                if _output_fault(exc):
-                    raise SinkError(f"{self.path}: write failed ({exc})") from exc
+                if is_output_fault(exc):
+                    raise SinkWriteError(f"{self.path}: write failed ({exc})") from exc
 
     def close(self) -> None:
         self._finish(flush=True)

@@ -35,6 +35,7 @@ import numpy as np
 
 from realtime_affect.labels import ACTION_UNITS, EXPRESSIONS
 from realtime_affect.types import Prediction, calibrated_confidence
+from realtime_affect.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ BASELINE_FORMAT = 1
 _EPS = 1e-6
 
 
-class BaselineError(ValueError):
+class BaselineError(InputError, ValueError):
     """A baseline file or request that cannot be used (says what to do instead)."""
 
 

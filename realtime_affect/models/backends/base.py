@@ -7,12 +7,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from realtime_affect.models.card import ModelCard
+from realtime_affect.errors import ModelError
 
 STUDENT_OUTPUTS = ("features", "expression", "action_units", "valence_arousal")
 SEQUENCE_OUTPUTS = ("expression", "action_units", "valence_arousal")
 
 
-class BackendError(RuntimeError):
+class BackendError(ModelError, RuntimeError):
     """A backend cannot be created or run (missing library, device, or a bad model file)."""
 
 
