@@ -77,8 +77,8 @@ def main() -> None:
 
     import av
 
-    from realtime_affect.models.loader import open_model
     from realtime_affect.models.defaults import resolve_model
+    from realtime_affect.models.loader import open_model
     from realtime_affect.runner import analyze_camera
     from realtime_affect.sources import CameraSource
 

@@ -49,9 +49,9 @@ def main() -> None:
 
     import av
 
-    from realtime_affect.models.loader import open_model
-    from realtime_affect.models.defaults import resolve_model
     from realtime_affect.analysis.options import AnalyzerOptions
+    from realtime_affect.models.defaults import resolve_model
+    from realtime_affect.models.loader import open_model
     from realtime_affect.runner import analyze_video
     from realtime_affect.sinks.csv_sink import CsvSink
     from realtime_affect.types import Frame

@@ -90,8 +90,8 @@ def reading(top: np.ndarray, parts: int) -> list[str]:
 
 
 def run_clip(path: Path, model_path: Path, lookahead: int) -> dict:
-    from realtime_affect.models.loader import open_model
     from realtime_affect.analysis.options import AnalyzerOptions
+    from realtime_affect.models.loader import open_model
     from realtime_affect.runner import analyze_camera, analyze_video
     from realtime_affect.sources import VideoSource
 

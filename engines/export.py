@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from realtime_affect.errors import ModelError
 from realtime_affect.models.backends.base import SEQUENCE_OUTPUTS, STUDENT_OUTPUTS, BackendError
 from realtime_affect.models.backends.onnxruntime import card_metadata, sequence_path_for
-from realtime_affect.errors import ModelError
 
 log = logging.getLogger(__name__)
 

@@ -24,9 +24,9 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
+    from realtime_affect.analysis.options import AnalyzerOptions
     from realtime_affect.api import Analyzer
     from realtime_affect.labels import ACTION_UNITS, EXPRESSIONS
-    from realtime_affect.analysis.options import AnalyzerOptions
     from realtime_affect.results import read_results
     from realtime_affect.types import Face, FaceResult, Frame, FrameResult, Prediction
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 from functools import lru_cache
 from pathlib import Path
+
 from realtime_affect.errors import SetupError
 
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"

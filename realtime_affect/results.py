@@ -3,6 +3,7 @@ Parquet files that ``affect-live`` and ``affect-batch`` write (pandas is importe
 from __future__ import annotations
 
 from pathlib import Path
+
 from realtime_affect.errors import InputError
 
 

@@ -54,8 +54,8 @@ def main() -> int:
                    "instead of the card's")
     args = p.parse_args()
     from realtime_affect import Analyzer
-    from realtime_affect.labels import EXPRESSIONS
     from realtime_affect.analysis.options import AnalyzerOptions, FinderOptions
+    from realtime_affect.labels import EXPRESSIONS
     from realtime_affect.temporal.baseline import CorrectionOptions, NeutralReading, correct, reference_from_card
 
     rows = list(csv.DictReader(open(args.data / "labels.csv", newline="")))

@@ -52,8 +52,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from realtime_affect import Analyzer
-    from realtime_affect.labels import EXPRESSIONS
     from realtime_affect.analysis.options import AnalyzerOptions
+    from realtime_affect.labels import EXPRESSIONS
 
     lines = []
     for model in args.model:

@@ -56,3 +56,49 @@ def test_serving_a_model_loads_no_build_tool(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+#: What finds faces; only the analysis session opens them (the finder's own parts live in ``faces/``).
+FINDER_CLASSES = {"FaceFinder", "FaceLandmarks", "FullRangeDetector", "CropLandmarker"}
+OPENS_FINDERS = {"analysis/session.py"}
+
+
+def _finder_openings(path: Path) -> list[tuple[int, str]]:
+    """Every call of a finder class in ``path`` (by name or attribute: ``FaceFinder(...)``, ``f.FaceFinder(...)``)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+            if name in FINDER_CLASSES:
+                found.append((node.lineno, name))
+    return found
+
+
+def test_only_the_session_factory_opens_a_face_finder() -> None:
+    """A new per-input path (a server, a batch job, an embedding) gets its finder from ``open_session``, so that
+    the running mode decides how it sweeps and it is always closed with the session."""
+    offenders = []
+    for path in sorted(RUNTIME.rglob("*.py")):
+        rel = path.relative_to(RUNTIME).as_posix()
+        if rel.startswith("faces/") or rel in OPENS_FINDERS:
+            continue
+        offenders += [f"{rel}:{line}: {name}(...)" for line, name in _finder_openings(path)]
+    assert offenders == []
+
+
+def test_the_finder_rule_sees_a_finder_opened_by_hand(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text("from realtime_affect.faces import finder\n"
+                      "def f(o):\n    with finder.FaceFinder(o) as lm:\n        return FaceLandmarks()\n")
+    assert sorted(name for _, name in _finder_openings(module)) == ["FaceFinder", "FaceLandmarks"]
+
+
+def test_no_module_keeps_per_run_state_in_a_module_global() -> None:
+    """Per-process flags ("warned once") live on the session, not the module: a ``global`` statement in the
+    runtime is a flag two runs would share."""
+    offenders = [f"{path.relative_to(RUNTIME.parent)}:{node.lineno}"
+                 for path in sorted(RUNTIME.rglob("*.py"))
+                 for node in ast.walk(ast.parse(path.read_text()))
+                 if isinstance(node, ast.Global)]
+    assert offenders == []

@@ -9,9 +9,15 @@ import pytest
 
 from realtime_affect.driver.config import ConfigError, DriverConfig, load_config
 from realtime_affect.driver.monitor import DriverMonitor
-from realtime_affect.faces.measures import (EYE_POINTS, IRIS_CENTRES, eye_aspect_ratio, head_pose,
-                                            mouth_aspect_ratio, rotation_matrix)
 from realtime_affect.faces.landmarker import BLENDSHAPES
+from realtime_affect.faces.measures import (
+    EYE_POINTS,
+    IRIS_CENTRES,
+    eye_aspect_ratio,
+    head_pose,
+    mouth_aspect_ratio,
+    rotation_matrix,
+)
 from realtime_affect.labels import EXPRESSIONS
 from realtime_affect.types import Face, FaceResult, Frame, FrameResult, Prediction
 
@@ -326,3 +332,31 @@ def test_a_squint_the_blink_cue_calls_closed_raises_no_alarm_and_is_open_for_per
     run(m, 1.0, t + 2.0)
     assert states[-1].eye_state == "closed" and m.events == []
     assert [c.kind for c in m.closures] == ["squint"] and states[-1].perclos == 0.0
+
+
+def test_the_monitor_reads_the_eye_state_the_rows_measured():
+    """One eye estimator, configured once: rows measured with other eye options (a run's ``AnalyzerOptions.eyes``)
+    give the driver their state, not one of its own; unmeasured results are measured with ``DriverConfig.eyes``."""
+    from realtime_affect.faces.eyes import EyeOptions
+    from realtime_affect.faces.row_measures import RowMeasurer
+
+    strict = RowMeasurer(EyeOptions(open_level_prior=2.0))  # an open level no eye reaches: every eye reads closed
+    measured = [strict.measure(frame_result(i / FPS)) for i in range(10)]
+    monitor = DriverMonitor()
+    states = [monitor.update(r) for r in measured]
+    assert {r.faces[0].measures.eye_state for r in measured} == {"closed"}
+    assert {s.eye_state for s in states} == {"closed"}
+    own = [DriverMonitor().update(frame_result(i / FPS)) for i in range(10)][-1:]
+    unmeasured = DriverMonitor()
+    assert [unmeasured.update(frame_result(i / FPS)).eye_state for i in range(10)][-1] == "open" == own[0].eye_state
+
+
+def test_held_times_a_condition_from_its_first_true_frame_and_resets_when_false():
+    from realtime_affect.driver.monitor import _Held
+
+    held = _Held()
+    assert held.update(False, 0.0) == 0.0 and held.since is None
+    assert held.update(True, 1.0) == 0.0 and held.since == 1.0
+    assert held.update(True, 2.5) == 1.5
+    assert held.update(False, 2.6) == 0.0 and held.since is None
+    assert held.update(True, 3.0) == 0.0 and held.since == 3.0

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from helpers import build_multiscale_video, decode_frames, read_csv
+
 from realtime_affect.cli import main
 from realtime_affect.faces.detection import crop_region, padded_crop, tiles
 from realtime_affect.faces.finder import dedupe
@@ -136,8 +136,8 @@ def test_face_the_landmarker_cannot_fit_is_aligned_from_the_detector_and_flagged
 def test_keypoint_alignment_matches_the_mesh_alignment():
     """Crops made from the detector's five points and from the mesh's are nearly the same picture."""
     import cv2
-
     from helpers import SINGLE_JPG
+
     from realtime_affect.faces import align
     from realtime_affect.faces.detection import FullRangeDetector, face_from_detection
     from realtime_affect.faces.landmarker import FaceLandmarks
@@ -157,8 +157,8 @@ def test_keypoint_alignment_matches_the_mesh_alignment():
 
 def test_detector_face_without_keypoints_or_with_keep_unfitted_off_is_left_out(monkeypatch):
     import cv2
-
     from helpers import SINGLE_JPG
+
     from realtime_affect.faces.detection import Detection, face_from_detection
     from realtime_affect.faces.finder import FaceFinder, FinderOptions
 
@@ -206,7 +206,6 @@ def _small_face_arrives(frames: int = 32, arrives: int = 8) -> list[np.ndarray]:
     """1280x720 RGB frames: one near face throughout, and a distant one (about 40 px) from frame ``arrives``
     on, which only the full-range sweeps find."""
     import cv2
-
     from helpers import PEXELS, SINGLE_FACE
 
     near, far = decode_frames(PEXELS, frames), decode_frames(SINGLE_FACE, frames)

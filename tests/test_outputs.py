@@ -11,12 +11,12 @@ import time
 
 import numpy as np
 import pytest
-
 from conftest import ROOT
 from helpers import PEXELS, SINGLE_FACE, read_csv, read_xwd
+
 from realtime_affect.cli import main
-from realtime_affect.ui.overlay import OverlayState, draw
 from realtime_affect.types import Face, FaceResult, Frame, FrameResult, Prediction
+from realtime_affect.ui.overlay import OverlayState, draw
 
 
 def _result(box=(100, 80, 120, 140), va=(0.5, -0.5), au=0.9) -> FrameResult:
@@ -154,6 +154,7 @@ class FakeCapture:
 
 def test_camera_source_keeps_only_the_newest_frame():
     from helpers import decode_frames
+
     from realtime_affect.sources import CameraSource
 
     frames = decode_frames(SINGLE_FACE, 30)
@@ -170,6 +171,7 @@ def test_camera_source_keeps_only_the_newest_frame():
 
 def test_a_camera_that_stops_delivering_ends_the_stream():
     from helpers import decode_frames
+
     from realtime_affect.sources import CameraSource
 
     frames = decode_frames(SINGLE_FACE, 5)
@@ -179,9 +181,10 @@ def test_a_camera_that_stops_delivering_ends_the_stream():
 
 
 def test_live_analyzer_reports_each_frame_at_once_and_with_lookahead(tiny_model):
-    from realtime_affect.models.loader import open_model
     from helpers import decode_frames
+
     from realtime_affect.analysis.session import RunningMode, open_session
+    from realtime_affect.models.loader import open_model
 
     frames = [Frame(index=i, time_s=i / 30, bgr=img) for i, img in enumerate(decode_frames(SINGLE_FACE, 20))]
     with open_model(tiny_model) as model:
@@ -249,6 +252,7 @@ def test_live_window_under_xvfb_shows_the_overlay(tmp_path, tiny_model):
 
 def test_python_api_iterates_videos_calls_back_and_takes_caller_frames(tiny_model):
     from helpers import decode_frames
+
     from realtime_affect import Analyzer
 
     seen = []

@@ -7,9 +7,9 @@ import math
 
 import numpy as np
 import pytest
-
 from conftest import ROOT
 from helpers import PEXELS, SINGLE_FACE, SINGLE_JPG
+
 from realtime_affect.faces.measures import EYE_POINTS, IRIS_CENTRES, gaze_angles, rotation_matrix
 from realtime_affect.faces.quality import face_quality
 from realtime_affect.faces.row_measures import RowMeasurer

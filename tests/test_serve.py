@@ -140,7 +140,6 @@ def test_twenty_subscribers_get_every_frame_in_the_jsonl_schema_while_one_never_
 
 def test_browser_camera_frames_are_answered_and_bad_ones_refused_without_closing(served):
     import cv2
-
     from helpers import decode_frames
 
     _, server = served
@@ -280,9 +279,9 @@ def test_affect_serve_cli_errors_and_clean_ctrl_c(tmp_path):
         proc.send_signal(signal.SIGINT)  # while recording: the files are closed, complete
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == 0 and "stopped; recordings closed" in err and "Traceback" not in err
-        from realtime_affect.results import read_results
-
         from helpers import decode_frames
+
+        from realtime_affect.results import read_results
 
         recorded = Path(started["recording"])
         recorded = recorded if recorded.is_absolute() else tmp_path / recorded  # the server ran in tmp_path

@@ -7,15 +7,15 @@ import time
 
 import numpy as np
 import pytest
-
-from realtime_affect.models.loader import open_model
 from helpers import SINGLE_FACE, decode_frames, write_tiny_checkpoint
-from realtime_affect.faces import align
-from realtime_affect.assets import asset_path
+
 from realtime_affect.analysis.options import AnalyzerOptions
+from realtime_affect.assets import asset_path
+from realtime_affect.faces import align
+from realtime_affect.models.loader import open_model
+from realtime_affect.models.student_process import StudentProcess, StudentProcessOptions, start_for, wanted
 from realtime_affect.runner import analyze_video
 from realtime_affect.sources import VideoSource
-from realtime_affect.models.student_process import StudentProcess, StudentProcessOptions, start_for, wanted
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="the helper process is for POSIX systems")
 
@@ -31,9 +31,9 @@ def model():
 @pytest.fixture(scope="module")
 def crops(model):
     """Aligned crops of real faces (the single-face clip), as the pipeline hands them over."""
-    from realtime_affect.faces.landmarker import FaceLandmarks
-
     import cv2
+
+    from realtime_affect.faces.landmarker import FaceLandmarks
 
     found = []
     with FaceLandmarks() as lm:

@@ -15,8 +15,8 @@ from typing import Sequence
 
 import numpy as np
 
-from realtime_affect.labels import ACTION_UNITS, EXPRESSIONS, MISSING_VA
 from realtime_affect.errors import InputError
+from realtime_affect.labels import ACTION_UNITS, EXPRESSIONS, MISSING_VA
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from realtime_affect.sources import is_stream_url
 from realtime_affect.errors import InputError
+from realtime_affect.sources import is_stream_url
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".flv", ".mpg", ".mpeg", ".ts",
                             ".mts", ".m2ts", ".wmv", ".3gp", ".ogv"})

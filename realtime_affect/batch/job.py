@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-from realtime_affect.batch.inputs import BatchInput
 from realtime_affect.analysis.options import AnalyzerOptions
+from realtime_affect.batch.inputs import BatchInput
 from realtime_affect.sources import is_stream_url
 
 log = logging.getLogger(__name__)

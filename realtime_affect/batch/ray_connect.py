@@ -17,6 +17,7 @@ import logging
 import os
 import platform
 import sys
+
 from realtime_affect.errors import SetupError
 
 log = logging.getLogger(__name__)

@@ -12,8 +12,8 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from realtime_affect.faces.eyes import EyeOptions
 from realtime_affect.errors import InputError
+from realtime_affect.faces.eyes import EyeOptions
 
 
 class ConfigError(InputError, ValueError):

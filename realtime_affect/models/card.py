@@ -9,8 +9,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from realtime_affect.labels import ACTION_UNITS, DEFAULT_WINDOW, EXPRESSIONS
 from realtime_affect.errors import ModelError
+from realtime_affect.labels import ACTION_UNITS, DEFAULT_WINDOW, EXPRESSIONS
 
 CARD_FORMAT_VERSION = 1
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import torch
 
+from realtime_affect.errors import ModelError
 from realtime_affect.models.card import CardError, ModelCard
 from realtime_affect.models.sequence import SequenceNet
 from realtime_affect.models.student import StudentNet
-from realtime_affect.errors import ModelError
 
 CHECKPOINT_FORMAT = "realtime-affect-checkpoint/1"
 

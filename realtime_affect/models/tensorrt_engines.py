@@ -14,8 +14,8 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from realtime_affect.models.card import ModelCard
 from realtime_affect.errors import ModelError
+from realtime_affect.models.card import ModelCard
 
 MAGIC = b"RAFFTRT1"
 ENGINE_SUFFIX = ".engine"

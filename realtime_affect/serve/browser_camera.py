@@ -16,8 +16,8 @@ from typing import Callable
 
 import numpy as np
 
-from realtime_affect.serve.schema import error_message
 from realtime_affect.errors import InputError
+from realtime_affect.serve.schema import error_message
 
 log = logging.getLogger(__name__)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import struct
+
 from realtime_affect.errors import InputError
 
 MAX_HEADER_BYTES = 64 * 1024

@@ -8,6 +8,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
 from realtime_affect.errors import InputError
 
 log = logging.getLogger(__name__)

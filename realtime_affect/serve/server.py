@@ -6,8 +6,8 @@ import logging
 import threading
 import time
 
-from realtime_affect.serve.state import ServeState
 from realtime_affect.errors import SetupError
+from realtime_affect.serve.state import ServeState
 
 log = logging.getLogger(__name__)
 

@@ -33,9 +33,9 @@ from typing import Sequence
 
 import numpy as np
 
+from realtime_affect.errors import InputError
 from realtime_affect.labels import ACTION_UNITS, EXPRESSIONS
 from realtime_affect.types import Prediction, calibrated_confidence
-from realtime_affect.errors import InputError
 
 log = logging.getLogger(__name__)
 

@@ -41,8 +41,8 @@ def _jitter(x: np.ndarray) -> float:
 
 def clip_agreement(model_path: Path, clip: Path) -> ClipAgreement:
     """Run the model on a clip (with and without the GRU) and the teachers on the same faces."""
-    from realtime_affect.models.loader import open_model
     from realtime_affect.analysis.options import AnalyzerOptions
+    from realtime_affect.models.loader import open_model
     from realtime_affect.runner import analyze_video
     from realtime_affect.sources import VideoSource
     from trainers.metrics import ccc

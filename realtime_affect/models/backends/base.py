@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from realtime_affect.models.card import ModelCard
 from realtime_affect.errors import ModelError
+from realtime_affect.models.card import ModelCard
 
 STUDENT_OUTPUTS = ("features", "expression", "action_units", "valence_arousal")
 SEQUENCE_OUTPUTS = ("expression", "action_units", "valence_arousal")
