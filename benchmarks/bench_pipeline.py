@@ -33,12 +33,12 @@ def floor_run(clip: Path, max_faces: int) -> tuple[float, int]:
     """Decode + landmarks only: seconds, frames."""
     import cv2
 
-    from realtime_affect.faces.landmarker import FaceLandmarks, LandmarkerOptions
+    from realtime_affect.faces.landmarker import Landmarker, LandmarkerOptions
     from realtime_affect.sources import VideoSource
 
     start = time.perf_counter()
     n = 0
-    with VideoSource(clip) as source, FaceLandmarks(LandmarkerOptions(max_faces=max_faces + 2)) as lm:
+    with VideoSource(clip) as source, Landmarker(LandmarkerOptions(max_faces=max_faces + 2)) as lm:
         for frame in source:
             lm.detect(cv2.cvtColor(frame.bgr, cv2.COLOR_BGR2RGB), frame.time_s)
             n += 1

@@ -38,18 +38,18 @@ def face_crops(media: str | Path, size: int, limit: int = 32) -> np.ndarray:
     import cv2
 
     from realtime_affect.faces import align
-    from realtime_affect.faces.landmarker import FaceLandmarks, LandmarkerOptions
+    from realtime_affect.faces.landmarker import Landmarker, LandmarkerOptions
     from realtime_affect.sources import IMAGE_SUFFIXES, VideoSource, read_image
 
     media = Path(media)
     crops = []
     if media.suffix.lower() in IMAGE_SUFFIXES:
-        with FaceLandmarks(LandmarkerOptions(max_faces=8), video=False) as lm:
+        with Landmarker(LandmarkerOptions(max_faces=8), video=False) as lm:
             bgr = read_image(media)
             faces = lm.detect(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
             crops.extend(align.crops(bgr, [f.landmarks for f in faces], size))
     else:
-        with VideoSource(media) as source, FaceLandmarks(LandmarkerOptions(max_faces=8)) as lm:
+        with VideoSource(media) as source, Landmarker(LandmarkerOptions(max_faces=8)) as lm:
             for frame in source:
                 faces = lm.detect(cv2.cvtColor(frame.bgr, cv2.COLOR_BGR2RGB), frame.time_s)
                 crops.extend(align.crops(frame.bgr, [f.landmarks for f in faces], size))

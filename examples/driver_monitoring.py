@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", type=Path)
     args = p.parse_args(argv)
 
-    from realtime_affect import Analyzer
+    from realtime_affect import Analyzer, AnalyzerOptions
     from realtime_affect.driver.config import DriverConfig
     from realtime_affect.driver.dashboard import draw_dashboard
     from realtime_affect.driver.monitor import DriverMonitor
@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
 
     show = not args.no_display and display_available()
     window = LiveWindow("driver monitoring") if show else None  # before PyAV is imported
-    monitor = DriverMonitor(DriverConfig(subject=args.subject))
+    config = DriverConfig(subject=args.subject)
+    monitor = DriverMonitor(config)
     events_file = open(args.events, "w", encoding="utf-8") if args.events else None
 
     def log_event(event, change):
@@ -50,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     monitor.on_event(log_event)
     overlay, writer, frames, last_t, start = OverlayState(), None, 0, 0.0, time.perf_counter()
     try:
-        with Analyzer(model=args.model) as analyzer:
+        # the rows' eyes are read with the monitor's eye settings: one estimator, configured once
+        with Analyzer(model=args.model, options=AnalyzerOptions(eyes=config.eyes)) as analyzer:
             stream = analyzer.camera(args.camera) if args.camera is not None else analyzer.video(args.video)
             for result in stream:
                 state = monitor.update(result)

@@ -59,7 +59,7 @@ def test_serving_a_model_loads_no_build_tool(tmp_path: Path) -> None:
 
 
 #: What finds faces; only the analysis session opens them (the finder's own parts live in ``faces/``).
-FINDER_CLASSES = {"FaceFinder", "FaceLandmarks", "FullRangeDetector", "CropLandmarker"}
+FINDER_CLASSES = {"FaceFinder", "Landmarker", "FullRangeDetector", "CropLandmarker"}
 OPENS_FINDERS = {"analysis/session.py"}
 
 
@@ -90,8 +90,8 @@ def test_only_the_session_factory_opens_a_face_finder() -> None:
 def test_the_finder_rule_sees_a_finder_opened_by_hand(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
     module.write_text("from realtime_affect.faces import finder\n"
-                      "def f(o):\n    with finder.FaceFinder(o) as lm:\n        return FaceLandmarks()\n")
-    assert sorted(name for _, name in _finder_openings(module)) == ["FaceFinder", "FaceLandmarks"]
+                      "def f(o):\n    with finder.FaceFinder(o) as lm:\n        return Landmarker()\n")
+    assert sorted(name for _, name in _finder_openings(module)) == ["FaceFinder", "Landmarker"]
 
 
 def test_no_module_keeps_per_run_state_in_a_module_global() -> None:

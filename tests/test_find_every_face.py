@@ -109,9 +109,9 @@ def test_dedupe_keeps_one_of_two_overlapping_faces():
 def _landmarker_fails(monkeypatch):
     """Stand-in for a face the landmarker cannot fit (profile, heavy occlusion): it finds nothing."""
     from realtime_affect.faces.detection import CropLandmarker
-    from realtime_affect.faces.landmarker import FaceLandmarks
+    from realtime_affect.faces.landmarker import Landmarker
 
-    monkeypatch.setattr(FaceLandmarks, "detect", lambda self, rgb, time_s=0.0: [])
+    monkeypatch.setattr(Landmarker, "detect", lambda self, rgb, time_s=0.0: [])
     monkeypatch.setattr(CropLandmarker, "landmark", lambda self, rgb, box, score=1.0: None)
 
 
@@ -140,11 +140,11 @@ def test_keypoint_alignment_matches_the_mesh_alignment():
 
     from realtime_affect.faces import align
     from realtime_affect.faces.detection import FullRangeDetector, face_from_detection
-    from realtime_affect.faces.landmarker import FaceLandmarks
+    from realtime_affect.faces.landmarker import Landmarker
 
     bgr = cv2.imread(str(SINGLE_JPG))
     rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-    with FullRangeDetector() as det, FaceLandmarks(video=False) as lm:
+    with FullRangeDetector() as det, Landmarker(video=False) as lm:
         (d,) = det.detect(rgb)
         (mesh,) = lm.detect(rgb)
     face = face_from_detection(d)

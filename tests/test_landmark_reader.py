@@ -7,11 +7,11 @@ import pytest
 
 from helpers import DATA, PEXELS, decode_frames
 from realtime_affect.faces.landmark_reader import NativeReader
-from realtime_affect.faces.landmarker import FaceLandmarks, LandmarkerOptions
+from realtime_affect.faces.landmarker import Landmarker, LandmarkerOptions
 
 
 def _run(frames, video: bool, native: bool):
-    with FaceLandmarks(LandmarkerOptions(max_faces=4), video=video) as lm:
+    with Landmarker(LandmarkerOptions(max_faces=4), video=video) as lm:
         if not native:
             lm._reader = None
         else:
@@ -62,7 +62,7 @@ def test_a_direct_call_mediapipe_refuses_raises_its_error_and_the_task_keeps_wor
 
     frame = np.zeros((120, 160, 3), dtype=np.uint8)
     image = mp.Image(image_format=mp.ImageFormat.SRGB, data=frame)
-    with FaceLandmarks(LandmarkerOptions(max_faces=1), video=True) as lm:
+    with Landmarker(LandmarkerOptions(max_faces=1), video=True) as lm:
         reader = lm._reader
         assert reader is not None and reader.direct is not None
         assert reader.detect(image, 100).landmarks == []
@@ -95,7 +95,7 @@ def test_the_reader_through_mediapipes_wrapper_reads_what_the_direct_calls_read(
     frames = [cv2.cvtColor(f, cv2.COLOR_BGR2RGB) for f in decode_frames(PEXELS, 4)]
     read = {}
     for direct in (True, False):
-        with FaceLandmarks(LandmarkerOptions(max_faces=2), video=True) as lm:
+        with Landmarker(LandmarkerOptions(max_faces=2), video=True) as lm:
             if not direct:
                 lm._reader.direct = None  # as when this mediapipe keeps its raw library elsewhere
             read[direct] = [lm._reader.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb), 100 + 40 * i)
@@ -115,7 +115,7 @@ def test_images_made_with_the_lock_held_read_the_same_faces_as_mediapipe_images(
     frames = [cv2.cvtColor(f, cv2.COLOR_BGR2RGB) for f in decode_frames(PEXELS, 6)]
     made = {}
     for held in (True, False):
-        with FaceLandmarks(LandmarkerOptions(max_faces=2), video=True) as lm:
+        with Landmarker(LandmarkerOptions(max_faces=2), video=True) as lm:
             if held:
                 image = lm._reader.image(frames[0], mp.ImageFormat.SRGB)
                 assert isinstance(image, NativeImage), "this mediapipe's image functions were not recognised"

@@ -221,12 +221,13 @@ def test_sigterm_leaves_every_sink_valid(tmp_path, tiny_model):
 def test_readme_exit_code_table_matches_the_cli():
     from conftest import ROOT
 
-    from realtime_affect import cli
+    from realtime_affect import console
 
-    text = (ROOT / "README.md").read_text()
-    table = text.split("### Errors and exit codes", 1)[1].split("\n\n", 2)[1]
-    codes = {int(line.split("|")[1]) for line in table.splitlines()[2:] if line.startswith("|")}
-    assert codes == {cli.EXIT_OK, cli.EXIT_INTERNAL, cli.EXIT_USAGE, cli.EXIT_SIGINT, cli.EXIT_SIGTERM}
+    section = (ROOT / "README.md").read_text().split("### Errors and exit codes", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("|")][2:]
+    codes = {int(line.split("|")[1]) for line in rows}
+    assert codes == {console.EXIT_OK, console.EXIT_INTERNAL, console.EXIT_USAGE, console.EXIT_WRITE,
+                     console.EXIT_SIGINT, console.EXIT_SIGTERM}
 
 
 @pytest.mark.slow

@@ -33,10 +33,10 @@ def crops(model):
     """Aligned crops of real faces (the single-face clip), as the pipeline hands them over."""
     import cv2
 
-    from realtime_affect.faces.landmarker import FaceLandmarks
+    from realtime_affect.faces.landmarker import Landmarker
 
     found = []
-    with FaceLandmarks() as lm:
+    with Landmarker() as lm:
         for i, bgr in enumerate(decode_frames(SINGLE_FACE, 8)):
             faces = lm.detect(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), i / 30)
             found.extend(align.crops(bgr, [f.landmarks for f in faces], model.card.input_size))

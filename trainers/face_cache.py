@@ -70,13 +70,13 @@ def _fit_chunk(images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np
     import cv2
 
     from realtime_affect.faces import align
-    from realtime_affect.faces.landmarker import FaceLandmarks, LandmarkerOptions
+    from realtime_affect.faces.landmarker import Landmarker, LandmarkerOptions
 
     n = len(images)
     fitted = np.zeros(n, bool)
     points = np.zeros((n, 5, 2), np.float32)
     shapes = np.full((n, 52), np.nan, np.float32)
-    with FaceLandmarks(LandmarkerOptions(max_faces=1), video=False) as lm:
+    with Landmarker(LandmarkerOptions(max_faces=1), video=False) as lm:
         for i, image in enumerate(images):
             faces = lm.detect(cv2.cvtColor(canvas(image), cv2.COLOR_BGR2RGB))
             if not faces:

@@ -22,7 +22,7 @@ def prepare_videos(videos: list[Path], out: Path, size: int = 112,
     import cv2
 
     from realtime_affect.faces import align
-    from realtime_affect.faces.landmarker import FaceLandmarks, LandmarkerOptions
+    from realtime_affect.faces.landmarker import Landmarker, LandmarkerOptions
     from realtime_affect.sources import VideoSource
     from realtime_affect.faces.tracking import Tracker, TrackerOptions
 
@@ -32,17 +32,17 @@ def prepare_videos(videos: list[Path], out: Path, size: int = 112,
         folder.mkdir(parents=True, exist_ok=True)
         count, frames = 0, 0
         hits: dict[int, int] = {}
-        with VideoSource(video) as source, FaceLandmarks(LandmarkerOptions(max_faces=4)) as lm:
+        with VideoSource(video) as source, Landmarker(LandmarkerOptions(max_faces=4)) as lm:
             tracker = Tracker(TrackerOptions(min_hits=1))
             for frame in source:
                 frames += 1
                 faces = lm.detect(cv2.cvtColor(frame.bgr, cv2.COLOR_BGR2RGB), frame.time_s)
-                tracker.update(faces, frame.time_s)
+                ids = {id(o.face): o.track_id for o in tracker.update(faces, frame.time_s).observed}
                 if not faces:
                     continue
                 for f in faces:
-                    hits[f.track_id] = hits.get(f.track_id, 0) + 1
-                face = max(faces, key=lambda f: (hits.get(f.track_id, 0), float(f.box[2] * f.box[3])))
+                    hits[ids[id(f)]] = hits.get(ids[id(f)], 0) + 1
+                face = max(faces, key=lambda f: (hits.get(ids[id(f)], 0), float(f.box[2] * f.box[3])))
                 crop = align.crops(frame.bgr, [face.landmarks], size)[0]
                 cv2.imwrite(str(folder / f"{frame.index + 1:05d}.jpg"), crop, [cv2.IMWRITE_JPEG_QUALITY, 95])
                 count += 1

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from realtime_affect.assets import asset_path
-from realtime_affect.faces.landmarker import FaceLandmarks, LandmarkerOptions, box_from_landmarks
+from realtime_affect.faces.landmarker import Landmarker, LandmarkerOptions, box_from_landmarks
 from realtime_affect.system.native_logs import QuietTask, quiet_native_stderr
 from realtime_affect.types import Face
 
@@ -194,7 +194,7 @@ class CropLandmarker:
     def __init__(self, scale: float = 2.0, max_side: int = 384) -> None:
         self.scale = scale
         self.max_side = max_side  # larger crops are shrunk first: the landmarker works at 256 px anyway
-        self._lm = FaceLandmarks(LandmarkerOptions(max_faces=1), video=False)
+        self._lm = Landmarker(LandmarkerOptions(max_faces=1), video=False)
 
     def landmark(self, rgb: np.ndarray, box: np.ndarray, score: float = 1.0) -> Face | None:
         import cv2

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from realtime_affect.faces.detection import CropLandmarker, Detection, FullRangeDetector, face_from_detection
-from realtime_affect.faces.landmarker import FaceLandmarks, LandmarkerOptions
+from realtime_affect.faces.landmarker import Landmarker, LandmarkerOptions
 from realtime_affect.faces.matching import iou_matrix
 from realtime_affect.types import Face
 
@@ -79,7 +79,7 @@ class FaceFinder:
     def __init__(self, options: FinderOptions | None = None, video: bool = True) -> None:
         self.options = options or FinderOptions()
         self.video = video
-        self.landmarks = FaceLandmarks(LandmarkerOptions(max_faces=self.options.max_faces + 2), video=video)
+        self.landmarker = Landmarker(LandmarkerOptions(max_faces=self.options.max_faces + 2), video=video)
         lagged = self.video and self.options.sweep_lag > 0
         background = self.video and (self.options.background_sweeps or lagged)
         idle = background and bool(self.options.idle_sweeps)
@@ -98,7 +98,7 @@ class FaceFinder:
 
     def detect(self, rgb: np.ndarray, time_s: float = 0.0) -> list[Face]:
         opts = self.options
-        faces = self.landmarks.detect(rgb, time_s)
+        faces = self.landmarker.detect(rgb, time_s)
         if self.detector is not None:
             if self.video:
                 for prev in self._previous:  # follow faces the full-frame landmarker did not find
@@ -173,7 +173,7 @@ class FaceFinder:
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)  # the detector must not close under a sweep
-        self.landmarks.close()
+        self.landmarker.close()
         if self.detector is not None:
             self.detector.close()
             self.crops.close()

@@ -47,7 +47,7 @@ def box_from_landmarks(landmarks: np.ndarray, width: int, height: int) -> np.nda
     return np.array([x0, y0, max(x1 - x0, 1.0), max(y1 - y0, 1.0)], dtype=np.float32)
 
 
-class FaceLandmarks(QuietTask):
+class Landmarker(QuietTask):
     """A FaceLandmarker task, in VIDEO mode (tracking across frames) or IMAGE mode (each frame alone).
 
     Use as a context manager so the native task is always closed.

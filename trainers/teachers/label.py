@@ -31,7 +31,7 @@ def label_videos(videos: list[Path], out: Path, size: int = 112, every: int = 1,
     import cv2
 
     from realtime_affect.faces import align
-    from realtime_affect.faces.landmarker import FaceLandmarks, LandmarkerOptions
+    from realtime_affect.faces.landmarker import Landmarker, LandmarkerOptions
     from realtime_affect.sources import VideoSource
     from realtime_affect.faces.tracking import Tracker, TrackerOptions
 
@@ -42,17 +42,18 @@ def label_videos(videos: list[Path], out: Path, size: int = 112, every: int = 1,
     rows, images, expr, aus, va = [], [], [], [], []
     for video in videos:
         count = 0
-        with VideoSource(video) as source, FaceLandmarks(LandmarkerOptions(max_faces=4)) as lm:
+        with VideoSource(video) as source, Landmarker(LandmarkerOptions(max_faces=4)) as lm:
             tracker = Tracker(TrackerOptions(min_hits=3))
             for frame in source:
                 faces = lm.detect(cv2.cvtColor(frame.bgr, cv2.COLOR_BGR2RGB), frame.time_s)
-                tracker.update(faces, frame.time_s)
-                faces = [f for f in faces if f.track_id >= 0]
+                ids = {id(o.face): o.track_id for o in tracker.update(faces, frame.time_s).observed}
+                tracked = [(f, ids[id(f)]) for f in faces if ids.get(id(f), -1) >= 0]  # confirmed tracks only
+                faces = [f for f, _ in tracked]
                 if not faces or frame.index % every:
                     continue
                 crops = align.crops(frame.bgr, [f.landmarks for f in faces], size)
-                for face, crop, labels in zip(faces, crops, teachers.label(frame.bgr, faces)):
-                    rel = f"{video.stem}_t{face.track_id}/{frame.index + 1:05d}.jpg"
+                for (face, track_id), crop, labels in zip(tracked, crops, teachers.label(frame.bgr, faces)):
+                    rel = f"{video.stem}_t{track_id}/{frame.index + 1:05d}.jpg"
                     path = frames_dir / rel
                     path.parent.mkdir(parents=True, exist_ok=True)
                     cv2.imwrite(str(path), crop, [cv2.IMWRITE_JPEG_QUALITY, 95])
