@@ -15,6 +15,8 @@ log = logging.getLogger("engines")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from realtime_affect.console import add_version_flag
+
     p = argparse.ArgumentParser(prog="affect-engine", description=__doc__.splitlines()[0])
     p.add_argument("-v", "--verbose", action="store_true")
     sub = p.add_subparsers(dest="command", required=True)
@@ -46,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     be.add_argument("--repeat", type=int, default=50)
     be.add_argument("--batches", default="1,4,16")
+    add_version_flag(p)
     return p
 
 
@@ -53,6 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(message)s")
     try:
+        from realtime_affect.system.extras import require_extra
+
+        if args.command != "build":  # build says itself when TensorRT is missing
+            require_extra("train", f"affect-engine {args.command}")
         if args.command == "export":
             return _export(args)
         if args.command == "build":
@@ -65,18 +72,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _report(exc: BaseException, verbose: bool) -> int:
-    from engines.export import ExportError
-    from realtime_affect.models.backends.base import BackendError
-    from realtime_affect.models.card import CardError
-    from realtime_affect.models.checkpoint import ModelFileError
+    """One line and the exit code every command gives (``realtime_affect.console``)."""
+    from realtime_affect.console import report_error
 
-    if verbose:
-        log.exception("details")
-    if isinstance(exc, (ExportError, BackendError, CardError, ModelFileError, FileNotFoundError)):
-        sys.stderr.write(f"affect-engine: error: {exc}\n")
-        return 2
-    sys.stderr.write(f"affect-engine: internal error: {type(exc).__name__}: {exc} (run with -v for details)\n")
-    return 1
+    return report_error(exc, verbose, "affect-engine")
 
 
 def _quantize(args: argparse.Namespace) -> int:

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+#: The package version, single-sourced (pyproject.toml reads it); it follows the bundled default model's
+#: release (0.8.0 ships model 0.8.0).
+__version__ = "0.8.0"
 
 _EXPORTS = {
     "Analyzer": "realtime_affect.api",

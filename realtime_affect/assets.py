@@ -7,7 +7,15 @@ from pathlib import Path
 
 from realtime_affect.errors import SetupError
 
-ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+
+def _assets_dir() -> Path:
+    """Installed from a wheel: the package's ``_assets``; from a checkout (editable): the repository's ``assets``."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "_assets"
+    return packaged if packaged.is_dir() else here.parent / "assets"
+
+
+ASSETS_DIR = _assets_dir()
 
 #: Known files and their sha256 (see assets/LICENSES.md for provenance and licences).
 CHECKSUMS: dict[str, str] = {
@@ -38,7 +46,8 @@ def asset_path(name: str) -> Path:
     """Path of a bundled asset after checking its sha256 (once per process)."""
     path = ASSETS_DIR / name
     if not path.is_file():
-        raise AssetError(f"bundled model file {path} is missing; reinstall realtime-affect from a full checkout")
+        raise AssetError(f"bundled model file {path} is missing; reinstall realtime-affect (pip install --force-reinstall "
+                         "realtime-affect)")
     expected = CHECKSUMS.get(name)
     if expected is not None:
         actual = sha256_file(path)

@@ -31,6 +31,8 @@ log = logging.getLogger("realtime_affect")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from realtime_affect.console import add_version_flag
+
     p = argparse.ArgumentParser(
         prog="affect-live",
         description="Per-face expressions, action units and valence/arousal for videos, streams and images.")
@@ -67,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     bl.add_argument("--person", metavar="NAME", help="whose baseline to save or load")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging, tracebacks on errors")
+    add_version_flag(p)
     return p
 
 

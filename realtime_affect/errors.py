@@ -23,6 +23,8 @@ EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_WRITE, EXIT_SIGINT, EXIT_SIGTERM = 0, 1
 #: errno values that are an output's fault (the user mends them: free space, permissions, another folder).
 OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EACCES, errno.EPERM, errno.EROFS, errno.EDQUOT, errno.EFBIG,
                            errno.EIO, errno.ENOENT})
+#: errno values only a write gives (so an ``OSError`` with one is a write error wherever it came from).
+WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EFBIG})
 
 
 class AffectError(Exception):

@@ -110,6 +110,8 @@ def _class_list(text: str) -> tuple[str, ...]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from realtime_affect.console import add_version_flag
+
     p = argparse.ArgumentParser(prog="affect-train", description=__doc__.splitlines()[0])
     p.add_argument("-v", "--verbose", action="store_true")
     sub = p.add_subparsers(dest="command", required=True)
@@ -305,6 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--videos", type=Path, required=True, help="a video or a folder of videos")
     pr.add_argument("--out", type=Path, required=True, help="frame folder root (frames/<video>/<00001>.jpg)")
     pr.add_argument("--size", type=int, default=112)
+    add_version_flag(p)
     return p
 
 
@@ -315,23 +318,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = Console(stderr=True)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
     try:
+        if args.command != "prepare":  # prepare crops faces with the runtime alone
+            from realtime_affect.system.extras import require_extra
+
+            require_extra("train", f"affect-train {args.command}")
         return _dispatch(args, console)
     except KeyboardInterrupt:
         console.print("[yellow]interrupted: resume with --resume[/]")
         return 130
-    except Exception as exc:
-        from realtime_affect.models.checkpoint import ModelFileError
-        from realtime_affect.sources import SourceError
+    except Exception as exc:  # one line and the exit code every command gives (realtime_affect.console)
+        from realtime_affect.console import report_error
 
-        from .data import DataError
-
-        if args.verbose:
-            log.exception("details")
-        if isinstance(exc, (DataError, ModelFileError, SourceError, FileNotFoundError)):
-            sys.stderr.write(f"affect-train: error: {exc}\n")
-            return 2
-        sys.stderr.write(f"affect-train: internal error: {type(exc).__name__}: {exc} (run with -v for details)\n")
-        return 1
+        return report_error(exc, args.verbose, "affect-train")
 
 
 def _epoch_printer(console):

@@ -26,6 +26,7 @@ EXIT_FAILED = 3
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from realtime_affect.console import add_version_flag
     from realtime_affect.system.cores import usable_cores
 
     p = argparse.ArgumentParser(prog="affect-batch", description="Annotate many video files: one CSV or Parquet "
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_analysis_flags(p, sampling=True)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     p.add_argument("-v", "--verbose", action="store_true")
+    add_version_flag(p)
     return p
 
 
@@ -87,6 +89,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.workers < 1:
         parser.error("--workers must be at least 1")
     analysis = analysis_options(parser, args)
+    if args.ray is not None:
+        from realtime_affect.system.extras import MissingExtra, require_extra
+
+        try:
+            require_extra("ray", "--ray")
+        except MissingExtra as exc:
+            sys.stderr.write(f"affect-batch: error: {exc}\n")
+            return EXIT_USAGE
     out_dir: Path = args.out
     try:
         if out_dir.exists() and not out_dir.is_dir():

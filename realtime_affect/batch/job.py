@@ -114,12 +114,13 @@ def open_job_model(options: JobOptions):
     from realtime_affect.models.defaults import resolve_model
     from realtime_affect.models.loader import open_model
 
-    if options.threads:
+    model = open_model(resolve_model(options.model, options.backend), backend=options.backend,
+                       threads=options.threads)
+    if options.threads and model.backend_name.startswith("torch"):  # ONNX Runtime takes them in open_model
         import torch
 
         torch.set_num_threads(options.threads)
-    return open_model(resolve_model(options.model, options.backend), backend=options.backend,
-                      threads=options.threads)
+    return model
 
 
 def _sink(path: Path, fmt: str):

@@ -35,6 +35,8 @@ PROG = "affect-driver"
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from realtime_affect.console import add_version_flag
+
     p = argparse.ArgumentParser(prog=PROG, description="Driver monitoring: eye closure, microsleep, yawns, "
                                 "distraction and more, by Euro NCAP's durations. 'affect-driver eval --help' "
                                 "scores it against hand labels.")
@@ -51,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_analysis_flags(p, sampling=False)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, event lines or summary")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging, tracebacks on errors")
+    add_version_flag(p)
     return p
 
 
@@ -62,6 +65,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def build_eval_parser() -> argparse.ArgumentParser:
+    from realtime_affect.console import add_version_flag
+
     p = argparse.ArgumentParser(prog=f"{PROG} eval", description="Driver events against hand labels: per kind "
                                 "precision, recall and start-time error.")
     p.add_argument("videos", nargs="+", metavar="VIDEO", help="clips named in the labels file")
@@ -74,6 +79,7 @@ def build_eval_parser() -> argparse.ArgumentParser:
     _common(p)
     add_analysis_flags(p, sampling=False)
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging, tracebacks on errors")
+    add_version_flag(p)
     return p
 
 

@@ -17,12 +17,15 @@ EXIT_OK, EXIT_USAGE = 0, 2
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from realtime_affect.console import add_version_flag
+
     p = argparse.ArgumentParser(prog="affect-report", description="A picture of annotated results: expressions "
                                 "over time, valence/arousal, AUs, share of time per expression, per track.")
     p.add_argument("results", type=Path, help="a CSV or Parquet file from affect-live or affect-batch")
     p.add_argument("--video", type=Path, help="the annotated video, for a thumbnail of each track's face")
     p.add_argument("--out", type=Path, required=True, help="report.png or report.html")
     p.add_argument("--overwrite", action="store_true")
+    add_version_flag(p)
     return p
 
 

@@ -21,6 +21,8 @@ log = logging.getLogger("realtime_affect.serve")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from realtime_affect.console import add_version_flag
+
     p = argparse.ArgumentParser(prog="affect-serve", description="Serve live results to browsers and programs: "
                                 "the dashboard at /, one JSON message per analysed frame at /ws/results.")
     src = p.add_mutually_exclusive_group()
@@ -42,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_analysis_flags(p, sampling=False)
     p.add_argument("-q", "--quiet", action="store_true")
     p.add_argument("-v", "--verbose", action="store_true")
+    add_version_flag(p)
     return p
 
 

@@ -128,6 +128,9 @@ class TorchBackend(Backend):
 def load_torch_model(path: str | Path, device: str = "cpu", half: bool = False, cuda_graphs: bool = False,
                      max_batch: int = 16) -> AffectModel:
     """Open a ``.pt`` checkpoint as an AffectModel served by torch (fp16 / CUDA graphs on CUDA only)."""
+    from realtime_affect.system.extras import require_extra
+
+    require_extra("torch", f"{Path(path).name} is a torch checkpoint: the torch backend")
     from realtime_affect.models.checkpoint import load_checkpoint
     from realtime_affect.models.sequence import ServingSequence
     from realtime_affect.models.student import ServingStudent
