@@ -360,3 +360,90 @@ def test_held_times_a_condition_from_its_first_true_frame_and_resets_when_false(
     assert held.update(True, 2.5) == 1.5
     assert held.update(False, 2.6) == 0.0 and held.since is None
     assert held.update(True, 3.0) == 0.0 and held.since == 3.0
+
+
+def _open_mouth(m: DriverMonitor, start: float, seconds: float, **shapes: float) -> list:
+    """A wide mouth (MAR 0.6) held for ``seconds`` with these blendshapes (jawOpen 0.8)."""
+    return run(m, seconds, start, mouth_open=24.0, shapes={"jawOpen": 0.8, **shapes})
+
+
+@pytest.mark.parametrize("wide, yawn", [(0.05, True), (0.07, False)])
+def test_widened_eyes_make_a_wide_mouth_surprise_not_a_yawn(wide, yawn):
+    m, t = settled()
+    _open_mouth(m, t, 2.0, eyeWideLeft=wide, eyeWideRight=wide)
+    run(m, 1.0, t + 2.0)
+    assert ("yawning" in kinds(m)) is yawn
+
+
+@pytest.mark.parametrize("brow, eye_open, yawn", [(0.34, OPEN, True), (0.36, OPEN, False), (0.6, 2.4, True)])
+def test_raised_brows_over_open_eyes_are_surprise_over_narrowed_eyes_a_yawn(brow, eye_open, yawn):
+    """eye_open 2.4 is about half this driver's open level: narrowed, as in a yawn."""
+    m, t = settled()
+    run(m, 2.0, t, mouth_open=24.0, eye_open=eye_open,
+        shapes={"jawOpen": 0.8, "browOuterUpLeft": brow, "browOuterUpRight": brow})
+    run(m, 1.0, t + 2.0)
+    assert ("yawning" in kinds(m)) is yawn
+
+
+def test_three_surprised_faces_raise_no_yawn_and_no_drowsiness():
+    m, t = settled()
+    for _ in range(3):
+        _open_mouth(m, t, 2.0, eyeWideLeft=0.3, eyeWideRight=0.3, browOuterUpLeft=0.7, browOuterUpRight=0.7)
+        run(m, 3.0, t + 2.0)
+        t += 5.0
+    assert kinds(m) == []
+
+
+def test_an_open_frame_inside_a_squeeze_does_not_split_the_closure():
+    m, t = settled()
+    run(m, 0.5, t, eye_open=SHUT)
+    run(m, 1 / FPS, t + 0.5)  # one frame reads open (under closure_reopen_s)
+    run(m, 0.4, t + 0.5 + 1 / FPS, eye_open=SHUT)
+    run(m, 1.0, t + 0.9 + 1 / FPS)
+    long = [c for c in m.closures if c.duration_s > 0.1]
+    assert len(long) == 1 and long[0].duration_s == pytest.approx(0.9 + 1 / FPS, abs=0.04)
+    m2, t2 = settled()
+    run(m2, 0.3, t2, eye_open=SHUT)
+    run(m2, 0.2, t2 + 0.3)  # open for 0.2 s: the closure has ended
+    run(m2, 0.3, t2 + 0.5, eye_open=SHUT)
+    run(m2, 1.0, t2 + 0.8)
+    assert len([c for c in m2.closures if c.duration_s > 0.1]) == 2
+
+
+def test_a_yawns_squeezed_eyes_are_no_blinks():
+    m, t = settled()
+    states = _open_mouth(m, t, 1.0)
+    for i in range(4):  # the eyes squeeze shut and open during the yawn: none of it is a blink
+        states += run(m, 0.2, t + 1.0 + 0.4 * i, mouth_open=24.0, eye_open=SHUT, shapes={"jawOpen": 0.8})
+        states += run(m, 0.2, t + 1.2 + 0.4 * i, mouth_open=24.0, shapes={"jawOpen": 0.8})
+    states += run(m, 1.0, t + 2.6)
+    assert "yawning" in kinds(m)
+    assert not any(s.blink for s in states) and {c.kind for c in m.closures if c.start_s >= t} == {"yawn"}
+
+
+def test_blink_min_s_turns_one_frame_closures_into_flickers():
+    m, t = settled()
+    m.config.blink_min_s = 0.06
+    run(m, 1 / FPS, t, eye_open=SHUT)
+    states = run(m, 0.5, t + 1 / FPS)
+    assert [c.kind for c in m.closures] == ["flicker"] and not any(s.blink for s in states)
+    m2, t2 = settled()
+    run(m2, 1 / FPS, t2, eye_open=SHUT)
+    assert any(s.blink for s in run(m2, 0.5, t2 + 1 / FPS))  # by default a one-frame closure is a blink
+
+
+def test_a_yawning_subject_is_labelled_yawning_not_by_its_expression(monkeypatch):
+    """The expression model has no yawn (a yawn reads as anger): the dashboard says what the monitor knows."""
+    from realtime_affect.driver import dashboard
+    from realtime_affect.driver.monitor import DriverState
+    from realtime_affect.ui.overlay import OverlayState, _label
+
+    seen = {}
+    monkeypatch.setattr(dashboard, "draw", lambda *a, **kw: seen.update(kw) or a[0])
+    result = frame_result(0.0, expression="anger")
+    for yawn, expected in ((True, {1: "yawning"}), (False, None)):
+        dashboard.draw_dashboard(result.frame.bgr, result, DriverState(time_s=0.0, track_id=1, yawn=yawn),
+                                 OverlayState())
+        assert seen["labels"] == expected
+    face = result.faces[0]
+    assert _label(face, {1: "yawning"}) == "#1 yawning" and _label(face).startswith("#1 anger")

@@ -77,7 +77,8 @@ def test_scoring_matches_starts_within_the_tolerance(tmp_path):
 
 @pytest.mark.skipif(not SHARED_DRIVER.is_dir(), reason="../shared/media/driver is not here")
 def test_every_labelled_closure_and_yawn_of_the_shared_clips_is_found(tmp_path):
-    clips = [next(SHARED_DRIVER.glob(f"{n}_*")) for n in ("02", "05", "07")]
+    """And nothing on the five awake clips (surprise, pulled faces, talking, laughing): no event of any kind."""
+    clips = [next(SHARED_DRIVER.glob(f"{n}_*")) for n in ("02", "05", "07", "09", "10", "11", "12", "13")]
     report = tmp_path / "eval.md"
     proc = driver("eval", "--labels", str(LABELS), *map(str, clips), "--report", str(report), timeout=600)
     assert proc.returncode == 0, proc.stderr
@@ -93,6 +94,9 @@ def test_every_labelled_closure_and_yawn_of_the_shared_clips_is_found(tmp_path):
     assert talking.endswith("none")  # the talking driver: no closure alarm at all
     night = next(line for line in others.splitlines() if line.startswith("- 07_"))
     assert not any(f"{kind} " in night for kind in ("microsleep", "sleep", "unresponsive"))  # squeezed eyes
+    raised = others.split("Closures of the eyes")[0]
+    awake = [line for line in raised.splitlines() if line.startswith(("- 09_", "- 10_", "- 11_", "- 12_", "- 13_"))]
+    assert len(awake) == 5 and all(line.endswith(": none") for line in awake), awake
 
 
 def test_the_embedding_example_writes_events_video_and_a_summary(tmp_path):

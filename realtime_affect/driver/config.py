@@ -35,6 +35,14 @@ class DriverConfig:
     sleep_s: float = 3.0  # Euro NCAP: sleep, eyes closed 3 s or more
     #: a closure interrupted by unknown eyes for longer than this ends there
     closure_gap_s: float = 0.5
+    #: a closure ends once the eyes have stayed open this long: during squeezed-eye yawns the lids read open for
+    #: one or two frames at a time (clip 07: closed runs split by 1-frame openings), which is one closure
+    closure_reopen_s: float = 0.1
+    #: a closure shorter than this is a flicker, not a blink (0: off). Off by default: the mesh reads a real
+    #: blink's fully closed phase (50-100 ms) as one frame at 30 fps (the talking driver of clip 05: 4 blinks in
+    #: 21 s, two of them one frame); the chatter of squeezed-eye yawns is ended by ``closure_reopen_s`` and by not
+    #: counting a yawn's closures as blinks (clip 07: 26 blinks a minute before, 7 after)
+    blink_min_s: float = 0.0
     # -- PERCLOS and drowsiness
     perclos_window_s: float = 60.0
     perclos_drowsy: float = 0.15
@@ -50,6 +58,14 @@ class DriverConfig:
     yawn_min_s: float = 1.0  # for at least this long (talking opens the mouth for fractions of a second)
     yawn_gap_s: float = 0.3  # short dips do not end a yawn
     laugh_prob: float = 0.7  # a wide mouth with happiness this probable is laughter, not a yawn
+    #: a wide mouth with the eyes widened this much (mean eyeWide blendshapes over the opening) is surprise or a
+    #: pulled face, never a yawn: real yawns 0.00-0.01 (clips 05, 07), alert open mouths 0.08-0.34 (clips 10, 11)
+    yawn_eye_wide: float = 0.06
+    #: brows raised this much (mean browOuterUp) over eyes not narrowed below ``yawn_narrowed`` (openness against
+    #: the driver's own level) are surprise: real yawns 0.08-0.21 with eyes 0.41-0.90 open, alert open mouths
+    #: 0.47-0.94 with eyes 0.86-0.98 (clips 05, 07 against 10, 11); narrowed eyes keep a brow-raising yawn a yawn
+    yawn_brow_raise: float = 0.35
+    yawn_narrowed: float = 0.8
     # -- attention (degrees from the learnt road direction)
     road_yaw: float = 22.0
     road_pitch_down: float = -18.0

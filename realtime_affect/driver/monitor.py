@@ -28,6 +28,8 @@ from realtime_affect.types import FaceResult, FrameResult
 KINDS = ("microsleep", "sleep", "drowsy", "yawning", "distracted", "distracted_vats", "unresponsive",
          "eyes_unavailable", "agitated")
 _JAW = BLENDSHAPES.index("jawOpen")
+_EYE_WIDE = (BLENDSHAPES.index("eyeWideLeft"), BLENDSHAPES.index("eyeWideRight"))
+_BROW_OUTER_UP = (BLENDSHAPES.index("browOuterUpLeft"), BLENDSHAPES.index("browOuterUpRight"))
 _EMOTIONS = [EXPRESSIONS.index(e) for e in ("anger", "disgust", "fear", "happiness", "sadness", "surprise")]
 _HAPPINESS = EXPRESSIONS.index("happiness")
 #: frames further apart than this (a stalled stream) count for this long in time-weighted measures
@@ -54,8 +56,9 @@ class Closure:
     start_s: float
     end_s: float
     track_id: int
-    kind: str  # blink (< microsleep_s), microsleep, sleep, expressive (laughing, crying), yawn (squeezed),
-    #           squint (closed by the blink cue only, never below the closed level: no alarm)
+    kind: str  # blink (blink_min_s to microsleep_s), microsleep, sleep, expressive (laughing, crying; a blink
+    #           when short), yawn (squeezed), squint (closed by the blink cue only, never below the closed level:
+    #           no alarm), flicker (shorter than blink_min_s: no blink)
 
     @property
     def duration_s(self) -> float:
@@ -138,6 +141,24 @@ class _Held:
         return 0.0 if self.since is None else t - self.since
 
 
+class _Means:
+    """Running means of named values over an episode (NaN values are left out)."""
+
+    def __init__(self) -> None:
+        self._sums: dict[str, list[float]] = {}
+
+    def add(self, **values: float) -> None:
+        for name, value in values.items():
+            if not math.isnan(value):
+                total = self._sums.setdefault(name, [0.0, 0])
+                total[0] += value
+                total[1] += 1
+
+    def mean(self, name: str) -> float:
+        total = self._sums.get(name)
+        return total[0] / total[1] if total else math.nan
+
+
 class _Window:
     """Time-weighted samples over a sliding window, with running sums (constant cost per frame)."""
 
@@ -180,12 +201,13 @@ class _Subject:
         self.attention = AttentionEstimator(config)
         self.closure_start: float | None = None
         self.last_closed: float | None = None
+        self.reopened: float | None = None  # the first open frame of a closure that may be ending
         self.closure_expressive = [0.0, 0]  # sum, count
         self.closure_openness = [0.0, 0]  # sum, count
         self.closure_in_yawn = False
         self.yawn = _Episode(config.yawn_gap_s)
         self.yawn_peak = 0.0
-        self.yawn_laugh = [0.0, 0]  # sum, count
+        self.yawn_cues = _Means()  # happiness, eye widening, brow raise, eye openness over the mouth opening
         self.yawn_confirmed = False
         self.perclos = _Window(config.perclos_window_s)
         self.blinks: deque[tuple[float, float]] = deque()  # (end time, duration)
@@ -255,6 +277,7 @@ class DriverMonitor:
             open_left = open_right = math.nan
             eye_state, gaze = UNKNOWN, Gaze()
             mouth, jaw, expressive, happiness = math.nan, 0.0, 0.0, 0.0
+            wide = brow = math.nan
         else:
             f, m = face.face, face.measures
             yaw, pitch, roll = m.head_yaw, m.head_pitch, m.head_roll
@@ -265,6 +288,9 @@ class DriverMonitor:
             gaze = s.attention.update(t, lms, yaw, pitch, eye_state == OPEN, visible)
             mouth = mouth_aspect_ratio(lms) if lms is not None else math.nan
             jaw = float(f.blendshapes[_JAW]) if f.blendshapes is not None else 0.0
+            shapes = f.blendshapes
+            wide = float(np.mean(shapes[list(_EYE_WIDE)])) if shapes is not None else math.nan
+            brow = float(np.mean(shapes[list(_BROW_OUTER_UP)])) if shapes is not None else math.nan
             probs = face.prediction.expression
             expressive = float(np.max(probs[_EMOTIONS]))
             happiness = float(probs[_HAPPINESS])
@@ -272,9 +298,9 @@ class DriverMonitor:
         state.eye_open_left, state.eye_open_right, state.eye_state = open_left, open_right, eye_state
         state.gaze_yaw, state.gaze_pitch, state.zone = gaze.yaw, gaze.pitch, gaze.zone
         state.mouth_open = mouth
-        self._yawns(s, t, mouth, jaw, happiness, state)
         known = [v for v in (open_left, open_right) if not math.isnan(v)]
         openness = sum(known) / len(known) if known else math.nan
+        self._yawns(s, t, mouth, jaw, state, happiness=happiness, wide=wide, brow=brow, openness=openness)
         counted_closed = self._closures(s, t, eye_state, openness, expressive, state)
         deep = counted_closed and openness < c.eyes.closed_below  # P80: at least 80% closed
         self._perclos(s, t, dt, eye_state, counted_closed, deep, state)
@@ -283,27 +309,43 @@ class DriverMonitor:
         state.active = list(self._open)
         return state
 
-    def _yawns(self, s: _Subject, t: float, mouth: float, jaw: float, happiness: float, state: DriverState) -> None:
+    def _yawns(self, s: _Subject, t: float, mouth: float, jaw: float, state: DriverState, **cues: float) -> None:
+        """A yawn: the mouth opened wide for ``yawn_min_s`` and more, and not in laughter or surprise
+        (``is_yawn``); the cues are averaged over the opening so far."""
         c = self.config
         opening = not math.isnan(mouth) and (mouth >= c.yawn_open
                                              or (jaw >= c.yawn_jaw and mouth >= c.yawn_open * 2 / 3))
         ended = s.yawn.update(opening, t)
         if opening:
             s.yawn_peak = max(s.yawn_peak, mouth)
-            s.yawn_laugh[0] += happiness
-            s.yawn_laugh[1] += 1
+            s.yawn_cues.add(**cues)
             long_enough = s.yawn.duration(t) >= c.yawn_min_s
-            if not s.yawn_confirmed and long_enough and s.yawn_peak >= c.yawn_peak \
-                    and s.yawn_laugh[0] / s.yawn_laugh[1] < c.laugh_prob:
+            if not s.yawn_confirmed and long_enough and s.yawn_peak >= c.yawn_peak and self.is_yawn(s.yawn_cues):
                 s.yawn_confirmed = True
                 s.yawns.append(t)
         if ended is not None:
-            s.yawn_peak, s.yawn_laugh, s.yawn_confirmed = 0.0, [0.0, 0], False
+            s.yawn_peak, s.yawn_cues, s.yawn_confirmed = 0.0, _Means(), False
         while s.yawns and t - s.yawns[0] > c.yawns_window_s:
             s.yawns.popleft()
         state.yawn = s.yawn_confirmed
         self._set("yawning", s.yawn_confirmed, s.yawn.start, t, s.yawn_peak, f"mouth opening {s.yawn_peak:.2f}",
                   off_s=0.0)
+
+    def is_yawn(self, cues: _Means) -> bool:
+        """Whether a wide, long mouth opening is a yawn by its face (means over the opening): not laughter
+        (happiness below ``laugh_prob``) and not surprise or a pulled face: a yawn narrows or keeps the eyes, it
+        never widens them (eyeWide below ``yawn_eye_wide``), and brows raised to ``yawn_brow_raise`` or more over
+        eyes not narrowed (openness ``yawn_narrowed`` or more) are surprise. Where a cue is unknown (no
+        blendshapes) it does not veto."""
+        c = self.config
+        happiness, wide = cues.mean("happiness"), cues.mean("wide")
+        brow, openness = cues.mean("brow"), cues.mean("openness")
+        if not math.isnan(happiness) and happiness >= c.laugh_prob:
+            return False
+        if not math.isnan(wide) and wide >= c.yawn_eye_wide:
+            return False
+        narrowed = not math.isnan(openness) and openness < c.yawn_narrowed
+        return math.isnan(brow) or brow < c.yawn_brow_raise or narrowed
 
     def _closures(self, s: _Subject, t: float, eye_state: str, openness: float, expressive: float,
                   state: DriverState) -> bool:
@@ -314,20 +356,31 @@ class DriverMonitor:
             if s.closure_start is None:
                 s.closure_start, s.closure_expressive, s.closure_in_yawn = t, [0.0, 0], False
                 s.closure_openness = [0.0, 0]
-            s.last_closed = t
+            s.last_closed, s.reopened = t, None
             s.closure_expressive[0] += expressive
             s.closure_expressive[1] += 1
             s.closure_openness[0] += openness
             s.closure_openness[1] += 1
             # a mouth opening that lasts longer than any yawn is a slack jaw, not a yawn
             s.closure_in_yawn = s.closure_in_yawn or (s.yawn.last_true == t and s.yawn.duration(t) <= 8.0)
-        elif s.closure_start is not None and (eye_state == OPEN or t - s.last_closed > c.closure_gap_s):
-            end = t if eye_state == OPEN else s.last_closed
-            self._finish_closure(s, end, state)
-        if s.closure_start is None:
+        ended = t
+        if eye_state != CLOSED and s.closure_start is not None:
+            # a closure ends once the eyes have stayed open for closure_reopen_s (an open frame or two inside a
+            # squeeze does not split it), or when they have been unknown for closure_gap_s
+            if eye_state == OPEN and s.reopened is None:
+                s.reopened = t
+            if s.reopened is not None and t - s.reopened >= c.closure_reopen_s:
+                ended = s.reopened
+                self._finish_closure(s, ended, state)
+            elif t - (s.reopened if s.reopened is not None else s.last_closed) > c.closure_gap_s:
+                ended = s.reopened if s.reopened is not None else t
+                self._finish_closure(s, s.reopened if s.reopened is not None else s.last_closed, state)
+            elif eye_state == OPEN:
+                state.eye_state = CLOSED  # shown closed until the reopening holds
+        if s.closure_start is None:  # microsleep and sleep end when the eyes reopened
             state.closure_s = 0.0
-            self._set("microsleep", False, None, t, 0.0, "", off_s=0.0)
-            self._set("sleep", False, None, t, 0.0, "", off_s=0.0)
+            self._set("microsleep", False, None, ended, 0.0, "", off_s=0.0)
+            self._set("sleep", False, None, ended, 0.0, "", off_s=0.0)
             return False
         duration = s.last_closed - s.closure_start
         state.closure_s = duration
@@ -355,11 +408,13 @@ class DriverMonitor:
     def _finish_closure(self, s: _Subject, end: float, state: DriverState) -> None:
         duration = end - s.closure_start
         kind = self._closure_kind(s, duration)
+        if kind in ("blink", "expressive") and duration < self.config.blink_min_s:
+            kind = "flicker"  # shorter than any blink: the lids' reading wavered, the eyes did not close
         self.closures.append(Closure(s.closure_start, end, s.track_id if s.track_id is not None else -1, kind))
-        if duration < self.config.microsleep_s and kind != "squint":
-            s.blinks.append((end, duration))
+        if kind in ("blink", "expressive") and duration < self.config.microsleep_s:
+            s.blinks.append((end, duration))  # a blink, also in a laugh; not a yawn's squeeze, a squint, a flicker
             state.blink = True
-        s.closure_start = s.last_closed = None
+        s.closure_start = s.last_closed = s.reopened = None
 
     def _perclos(self, s: _Subject, t: float, dt: float, eye_state: str, counted_closed: bool, deep: bool,
                  state: DriverState) -> None:

@@ -117,7 +117,9 @@ def face_panel(face: FaceResult, trail: Sequence[np.ndarray] | None, scale: floa
     return img
 
 
-def _label(face: FaceResult) -> str:
+def _label(face: FaceResult, labels: dict[int, str] | None = None) -> str:
+    if labels and face.track_id in labels:
+        return f"#{face.track_id} {labels[face.track_id]}"
     p = face.prediction
     top = int(np.argmax(p.expression))
     return f"#{face.track_id} {EXPRESSIONS[top]} {p.expression[top]:.2f}"
@@ -151,9 +153,11 @@ def place_panels(out: np.ndarray, panels: Sequence[Panel], taken: list[Rect]) ->
 
 def draw(frame: np.ndarray, result: FrameResult, state: OverlayState | None = None, fps: float | None = None,
          latency_ms: float | None = None, au_threshold: float = 0.5,
-         extra: Sequence[Panel] = (), zoom: float = 1.0, min_scale: float = 0.0) -> np.ndarray:
+         extra: Sequence[Panel] = (), zoom: float = 1.0, min_scale: float = 0.0,
+         labels: dict[int, str] | None = None) -> np.ndarray:
     """A copy of ``frame`` (BGR) with the results drawn on it; no panel covers a face (``extra``: more
-    panels, e.g. the driver dashboard, placed after the faces' own). ``zoom``: the copy is resized by this
+    panels, e.g. the driver dashboard, placed after the faces' own; ``labels``: track id -> what its label says
+    instead of the top expression, e.g. "yawning" where the expression model has no such class). ``zoom``: the copy is resized by this
     factor first and everything is drawn at that resolution (the live window draws at its own size);
     ``min_scale``: the drawing scale at least (readable text in a window, whatever the frame)."""
     import cv2
@@ -176,7 +180,7 @@ def draw(frame: np.ndarray, result: FrameResult, state: OverlayState | None = No
     panels: list[Panel] = []
     for face in sorted(result.faces, key=lambda f: -float(f.face.box[2] * f.face.box[3])):
         x, y, bw, bh = (float(v) for v in boxes[id(face)])
-        label = text_panel([_label(face)], scale, colour=track_colour(face.track_id))
+        label = text_panel([_label(face, labels)], scale, colour=track_colour(face.track_id))
         lh, lw = label.image.shape[:2]
         label.prefer_px = (x + lw / 2, y - lh / 2 - margin)  # just above the box
         trail = state.trails.get(face.track_id) if state is not None else None
