@@ -176,3 +176,66 @@ def test_a_finished_file_is_offered_for_replay_with_a_scrub_bar(tmp_path):
             assert plotted_pixels(shot, _rect(browser, "plot-expressions")) > 300
     finally:
         served.stop()
+
+
+SHARED_DRIVER = Path(__file__).resolve().parent.parent.parent / "shared" / "media" / "driver"
+
+
+def _looped_upright(clip: Path, out: Path, loops: int = 3) -> Path:
+    """``clip`` (a phone video stored sideways with a rotation flag) upright, ``loops`` times over: a driver whose
+    slow closures come back every 6.3 s, so the page sees one whatever its start-up takes."""
+    import av
+
+    from realtime_affect.sources import VideoSource
+
+    with VideoSource(clip) as source:  # applies the rotation, as every run does
+        frames = [f.bgr for f in source]
+        fps = source.info.fps
+    h, w = frames[0].shape[:2]
+    with av.open(str(out), "w") as container:
+        stream = container.add_stream("libx264", rate=round(fps))
+        stream.width, stream.height, stream.pix_fmt = w - w % 2, h - h % 2, "yuv420p"
+        for _ in range(loops):
+            for bgr in frames:
+                frame = av.VideoFrame.from_ndarray(bgr[:h - h % 2, :w - w % 2], format="bgr24")
+                for packet in stream.encode(frame):
+                    container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return out
+
+
+@pytest.mark.skipif(not SHARED_DRIVER.is_dir(), reason="../shared/media/driver is not here")
+def test_the_driver_page_raises_the_alarm_during_a_closure_and_logs_it(tmp_path):
+    clip = _looped_upright(next(SHARED_DRIVER.glob("02_*")), tmp_path / "desk.mp4")
+    served = Served("--video", str(clip), "--driver", "--no-browser-camera", cwd=tmp_path)
+    try:
+        with Browser() as browser:
+            browser.open(served.url)
+            alarm = ("(e => !e.hidden && e.textContent.includes('MICROSLEEP'))"
+                     "(document.getElementById('driver-alarm'))")
+            for _ in range(3):  # the clip's closure comes back every 6.3 s: until a screenshot catches the alarm
+                browser.wait_for(alarm, timeout=60)
+                signals, log, rect = browser.evaluate(
+                    "[document.getElementById('driver-signals').textContent, document.getElementById('driver-log')"
+                    ".textContent, (r => [r.left, r.top, r.width, r.height])(document.getElementById('driver-alarm')"
+                    ".getBoundingClientRect())]")
+                shot = browser.screenshot(tmp_path / "driver_alarm.png")
+                if browser.evaluate(alarm):
+                    break
+            left, top, width, height = (int(round(v)) for v in rect)
+            assert width > 100 and height >= 24  # a banner a person sees, not a chip
+            part = shot[top:top + height, left:left + width].astype(int)
+            red = (part[..., 2] > 180) & (part[..., 1] < 60) & (part[..., 0] < 60)
+            assert red.mean() > 0.5, red.mean()  # the most urgent event's colour
+            white = (part.min(axis=2) > 200).sum()
+            assert white > 100  # its text
+            assert "eyes CLOSED" in signals and "PERCLOS" in signals and "blinks/min" in signals
+            assert "MICROSLEEP" in log and " now" in log  # the running event log, with its start time
+            start = float(log.split(" s")[0])
+            assert 3.8 <= start % (151 / 24) <= 4.8, log  # the desk clip's third closure: at about 4.3 s
+            browser.wait_for("document.getElementById('driver-alarm').hidden", timeout=30)  # the eyes reopen
+            assert "to " in browser.evaluate("document.getElementById('driver-log').textContent")
+            assert browser.evaluate("affect.errors") == []
+    finally:
+        served.stop()

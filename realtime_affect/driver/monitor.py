@@ -91,6 +91,8 @@ class DriverState:
     off_road_s: float = 0.0  # how long the eyes have been off the road now
     ear: float = float("nan")  # raw eye aspect ratio (mean of the measurable eyes)
     active: list[str] = field(default_factory=list)
+    #: kind -> when each active event began (its condition, not its confirmation), for event logs
+    active_since: dict[str, float] = field(default_factory=dict)
 
     @property
     def eyes_closed(self) -> bool:
@@ -307,6 +309,7 @@ class DriverMonitor:
         self._attention(s, t, dt, gaze, counted_closed, eye_state, state)
         self._affect(s, t, face)
         state.active = list(self._open)
+        state.active_since = {kind: event.start_s for kind, event in self._open.items()}
         return state
 
     def _yawns(self, s: _Subject, t: float, mouth: float, jaw: float, state: DriverState, **cues: float) -> None:

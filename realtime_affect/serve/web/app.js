@@ -56,7 +56,9 @@ function drawOverlay(message, scale) {
     const lines = [];
     if (layer("labels")) {
       const p = face.expressions[face.expression];
-      lines.push(`#${face.track_id} ${face.expression} ${(100 * p).toFixed(0)}%`);
+      // the expression model has no yawn (a yawn reads as anger): say what the driver monitor knows
+      lines.push(yawning(message, face) ? `#${face.track_id} yawning`
+                                        : `#${face.track_id} ${face.expression} ${(100 * p).toFixed(0)}%`);
     }
     if (layer("va")) lines.push(`V ${face.valence.toFixed(2)}  A ${face.arousal.toFixed(2)}`);
     lines.forEach((line, i) => {
@@ -65,6 +67,68 @@ function drawOverlay(message, scale) {
       ctx.fillStyle = "rgba(0,0,0,0.6)"; ctx.fillRect(x - 2, ty - text, width + 6, text + 4);
       ctx.fillStyle = "#ffffff"; ctx.fillText(line, x + 1, ty);
     });
+  }
+}
+
+function yawning(message, face) {
+  return !!(message.driver && message.driver.yawn && message.driver.track_id === face.track_id);
+}
+
+// ---- driver monitor ----------------------------------------------------------------------------------
+// the most urgent first (as the desktop dashboard's border), and each event's colour
+const URGENCY = ["sleep", "unresponsive", "microsleep", "drowsy", "distracted", "distracted_vats", "eyes_unavailable",
+                 "yawning", "agitated"];
+const EVENT_COLOURS = { sleep: "#d00000", microsleep: "#d00000", unresponsive: "#d00000", drowsy: "#d00000",
+                        distracted: "#e07800", distracted_vats: "#e07800", yawning: "#e0a800",
+                        eyes_unavailable: "#707070", agitated: "#b000c8" };
+const driverLog = { open: new Map(), entries: [] };
+const rank = (kind) => { const i = URGENCY.indexOf(kind); return i < 0 ? URGENCY.length : i; };
+const eventName = (kind) => kind.replace("_", " ").toUpperCase();
+
+function showDriver(message) {
+  const d = message.driver;
+  if (!d) return;
+  $("driver-panel").hidden = false;
+  const active = [...(d.active || [])].sort((a, b) => rank(a) - rank(b));
+  const alarm = $("driver-alarm");
+  alarm.hidden = !active.length;
+  if (active.length) {
+    alarm.textContent = active.map(eventName).join("  ·  ");
+    alarm.style.background = EVENT_COLOURS[active[0]] || "#d00000";
+  }
+  const num = (v, digits) => (v === null || v === undefined || Number.isNaN(v) ? "–" : v.toFixed(digits));
+  $("driver-signals").textContent = `eyes ${(d.eye_state || "unknown").toUpperCase()} · looking ${d.zone || "unknown"}`
+    + ` · PERCLOS ${num(100 * (d.perclos ?? NaN), 0)}% · ${num(d.blinks_per_min, 0)} blinks/min`
+    + (d.closure_s > 0 ? ` · eyes closed ${d.closure_s.toFixed(1)} s` : "");
+  logEvents(active, d.active_since || {}, message.time_s);
+}
+
+function resetDriver() {
+  driverLog.open.clear(); driverLog.entries = [];
+  $("driver-panel").hidden = true; $("driver-alarm").hidden = true;
+  $("driver-log").innerHTML = '<li class="quiet">none yet</li>';
+}
+
+function logEvents(active, since, t) {
+  let changed = false;
+  for (const kind of active) {
+    if (!driverLog.open.has(kind)) {
+      const entry = { kind, start: since[kind] ?? t, end: null };
+      driverLog.open.set(kind, entry); driverLog.entries.push(entry); changed = true;
+    }
+  }
+  for (const [kind, entry] of driverLog.open) {
+    if (!active.includes(kind)) { entry.end = t; driverLog.open.delete(kind); changed = true; }
+  }
+  if (!changed) return;
+  const list = $("driver-log");
+  list.innerHTML = "";
+  for (const e of [...driverLog.entries].reverse()) {  // the newest first
+    const li = document.createElement("li");
+    li.textContent = `${e.start.toFixed(1)} s  ${eventName(e.kind)}  ` + (e.end === null ? "now" : `to ${e.end.toFixed(1)} s`);
+    li.style.borderLeft = `6px solid ${EVENT_COLOURS[e.kind] || "#d00000"}`; li.style.paddingLeft = "0.4em";
+    if (e.end === null) li.className = "ongoing";
+    list.appendChild(li);
   }
 }
 
@@ -111,7 +175,7 @@ function redrawPlots(start, end) {
 function showReadings(message) {
   const faces = message.faces || [];
   $("readings").textContent = faces.length
-    ? faces.map((f) => `#${f.track_id} ${f.expression} · valence ${f.valence.toFixed(2)} · arousal ${f.arousal.toFixed(2)}`).join("   ")
+    ? faces.map((f) => `#${f.track_id} ${yawning(message, f) ? "yawning" : f.expression} · valence ${f.valence.toFixed(2)} · arousal ${f.arousal.toFixed(2)}`).join("   ")
     : "no face";
 }
 
@@ -120,7 +184,7 @@ function onFrameMessage(message) {
   affect.fps = message.fps;
   if (message.driver) affect.driver = true;
   $("fps").textContent = message.fps ? `${message.fps.toFixed(1)} fps` : "– fps";
-  plotMessage(message); showReadings(message);
+  plotMessage(message); showReadings(message); showDriver(message);
 }
 
 function percentile(values, q) {
@@ -360,7 +424,7 @@ function setMode(mode, replayName) {
   $("record-box").hidden = mode === "replay";
   $("fps").textContent = "– fps"; $("latency").textContent = "latency –"; affect.latencies = [];
   for (const plot of Object.values(plots)) plot.clear();
-  smoother.reset();
+  smoother.reset(); resetDriver();
   if (mode === "server") openView();
   else if (mode === "camera") openCamera();
   else openReplay(replayName).catch((err) => showError(`replay: ${err.message}`));
