@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
 from helpers import FACE_NOFACE, NO_FACE, SINGLE_FACE
+
 from realtime_affect.batch.inputs import BatchInputError, assign_outputs, expand
 
 
@@ -224,3 +224,67 @@ def test_cluster_errors_say_what_to_do_in_one_line():
         port = s.getsockname()[1]
     with pytest.raises(ClusterError, match=f"cannot connect to a Ray cluster at 127.0.0.1:{port}"):
         probe(f"127.0.0.1:{port}", timeout_s=2)
+
+
+SHARED_DESK = next((ROOT.parent / "shared" / "media" / "driver").glob("02_*"), None) \
+    if (ROOT.parent / "shared" / "media" / "driver").is_dir() else None
+
+
+def _driver_alone(clip: Path, folder: Path, model: Path) -> tuple[bytes, bytes]:
+    """What ``affect-driver --csv --events`` writes for one clip (the reference)."""
+    from realtime_affect.driver.cli import main
+
+    rows, events = folder / f"{clip.stem}.csv", folder / f"{clip.stem}.jsonl"
+    assert main(["--video", str(clip), "--csv", str(rows), "--events", str(events), "--model", str(model),
+                 "--no-display", "-q"]) == 0
+    return rows.read_bytes(), events.read_bytes()
+
+
+def _check_driver_batch(out: Path, proc, clips: list[Path], reference: dict) -> dict:
+    assert proc.returncode == 0, proc.stderr
+    for clip in clips:
+        rows, events = reference[clip.stem]
+        assert (out / f"{clip.stem}.driver.csv").read_bytes() == rows  # as affect-driver alone, byte for byte
+        assert (out / f"{clip.stem}.events.jsonl").read_bytes() == events
+    summary = json.loads((out / "summary.json").read_text())
+    driver = summary["driver"]
+    seconds = sum(r["video_s"] for r in summary["inputs"])
+    assert driver["hours"] == pytest.approx(seconds / 3600, abs=1e-4) and seconds > 0
+    for entry in driver["inputs"]:
+        lines = (out / entry["events_file"]).read_text().splitlines()
+        starts = [json.loads(line)["kind"] for line in lines if json.loads(line)["change"] == "start"]
+        assert entry["events"] == {k: starts.count(k) for k in set(starts)}  # every event started, counted
+    totals = {}
+    for entry in driver["inputs"]:
+        for kind, n in entry["events"].items():
+            totals[kind] = totals.get(kind, 0) + n
+    assert driver["events"] == totals
+    assert driver["per_hour"] == pytest.approx({k: n * 3600 / seconds for k, n in totals.items()}, rel=1e-3, abs=0.01)
+    return summary
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("runner", ["local", "ray"])
+def test_batch_driver_gives_affect_drivers_files_and_events_per_hour(tmp_path, tiny_model, runner):
+    if runner == "ray":
+        pytest.importorskip("ray")
+    clips = [SINGLE_FACE, FACE_NOFACE] + ([SHARED_DESK] if SHARED_DESK is not None else [])
+    reference = {clip.stem: _driver_alone(clip, tmp_path, tiny_model) for clip in clips}
+    out = tmp_path / "out"
+    extra = ["--ray"] if runner == "ray" else []
+    proc = batch(*map(str, clips), "--out", str(out), "--driver", "--model", str(tiny_model), "--workers", "2",
+                 *extra)
+    summary = _check_driver_batch(out, proc, clips, reference)
+    if SHARED_DESK is not None:  # the desk clip's 1.2 s closure is the batch's one microsleep
+        assert summary["driver"]["events"].get("microsleep") == 1
+        assert summary["driver"]["inputs"][0]["input"] == str(SHARED_DESK)  # the most eventful drive first
+    again = batch(*map(str, clips), "--out", str(out), "--driver", "--model", str(tiny_model), "--resume", *extra)
+    assert again.returncode == 0 and json.loads((out / "summary.json").read_text())["counts"] == {
+        "skipped": len(clips)}
+
+
+def test_batch_driver_arguments(tmp_path):
+    proc = batch(str(SINGLE_FACE), "--out", str(tmp_path / "o"), "--driver", "--format", "parquet")
+    assert proc.returncode == 2 and "--driver" in proc.stderr and "Traceback" not in proc.stderr
+    proc = batch(str(SINGLE_FACE), "--out", str(tmp_path / "o"), "--driver-config", "x.json")
+    assert proc.returncode == 2 and "--driver-config goes with --driver" in proc.stderr

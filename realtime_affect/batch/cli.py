@@ -40,6 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
                    help="run as Ray tasks: a local Ray without ADDRESS, or join the cluster at ADDRESS")
     p.add_argument("--resume", action="store_true", help="skip inputs whose output is complete and unchanged")
+    p.add_argument("--driver", action="store_true",
+                   help="driver monitoring per input: NAME.driver.csv (signals) and NAME.events.jsonl (events), as "
+                        "affect-driver --csv --events; the summary counts events per kind per hour of video")
+    p.add_argument("--driver-config", metavar="FILE", help="with --driver: thresholds as JSON or TOML "
+                   "(affect-driver --config)")
     add_model_flags(p, backends=("auto", "torch", "onnxruntime"), device=False)
     add_analysis_flags(p, sampling=True)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
@@ -77,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from rich.console import Console
 
     from realtime_affect.batch.inputs import BatchInputError, assign_outputs, expand
-    from realtime_affect.batch.job import FORMATS, JobOptions, JobResult, is_complete
+    from realtime_affect.batch.job import DRIVER_SUFFIX, FORMATS, JobOptions, JobResult, is_complete
     from realtime_affect.batch.local import run_local, threads_per_worker
     from realtime_affect.batch.summary import write_summary
     from realtime_affect.console import setup_logging
@@ -89,6 +94,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.workers < 1:
         parser.error("--workers must be at least 1")
     analysis = analysis_options(parser, args)
+    if args.driver_config and not args.driver:
+        parser.error("--driver-config goes with --driver")
+    if args.driver and args.format != "csv":
+        parser.error("--driver writes CSV signals and JSON-lines events: leave --format out")
+    driver = None
+    if args.driver:
+        from realtime_affect.driver.config import ConfigError, DriverConfig, load_config
+
+        try:
+            driver = load_config(args.driver_config) if args.driver_config else DriverConfig()
+        except ConfigError as exc:
+            sys.stderr.write(f"affect-batch: error: {exc}\n")
+            return EXIT_USAGE
     if args.ray is not None:
         from realtime_affect.system.extras import MissingExtra, require_extra
 
@@ -101,14 +119,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if out_dir.exists() and not out_dir.is_dir():
             raise BatchInputError(f"{out_dir}: exists and is not a folder")
-        items = assign_outputs(expand(args.inputs), FORMATS[args.format])
+        items = assign_outputs(expand(args.inputs), DRIVER_SUFFIX if args.driver else FORMATS[args.format])
         _refuse_inputs_as_outputs(items, out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
     except (BatchInputError, OSError) as exc:
         sys.stderr.write(f"affect-batch: error: {exc}\n")
         return EXIT_USAGE
     options = JobOptions(analysis=analysis, model=args.model, backend=args.backend, format=args.format,
-                         threads=1 if args.ray else threads_per_worker(args.workers))
+                         threads=1 if args.ray else threads_per_worker(args.workers), driver=driver)
     try:  # a bad model is the user's argument, not every input's failure: check it once, here
         check_model(options)
     except Exception as exc:
@@ -194,6 +212,15 @@ def _print_summary(console, results, summary: Path, seconds: float) -> None:
     frames = sum(r.frames for r in results if r.status == "done")
     console.print(f"{len(results)} inputs: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
                   + f"; {frames} frames in {seconds:.1f} s ({frames / max(seconds, 1e-9):.1f} fps) -> {summary}")
+    driven = [r for r in results if r.status == "done" and r.events is not None]
+    if driven:
+        from realtime_affect.batch.summary import driver_summary
+
+        d = driver_summary(driven)
+        kinds = ", ".join(f"{k} {n} ({d['per_hour'].get(k, 0.0):g}/h)" for k, n in d["events"].items()) or "none"
+        console.print(f"driver: {d['hours'] * 60:.1f} min of video; events: {kinds}")
+        for entry in [e for e in d["inputs"] if e["events"]][:5]:  # the drives to look at first
+            console.print(f"  {entry['events_file']}: " + ", ".join(f"{k} {n}" for k, n in entry["events"].items()))
 
 
 class _Progress:

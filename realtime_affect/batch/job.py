@@ -21,6 +21,14 @@ log = logging.getLogger(__name__)
 #: Hidden folder in the output folder holding one manifest per completed output.
 MANIFEST_DIR = ".affect-batch"
 FORMATS = {"csv": ".csv", "parquet": ".parquet"}
+#: ``--driver``: per input the driver signals (``affect-driver --csv``) and, beside them, its events
+#: (``affect-driver --events``).
+DRIVER_SUFFIX, EVENTS_SUFFIX = ".driver.csv", ".events.jsonl"
+
+
+def events_name(output: str) -> str:
+    """The events file that goes with a driver signals file (``clip.driver.csv`` -> ``clip.events.jsonl``)."""
+    return output[: -len(DRIVER_SUFFIX)] + EVENTS_SUFFIX if output.endswith(DRIVER_SUFFIX) else output + EVENTS_SUFFIX
 
 
 @dataclass
@@ -34,13 +42,17 @@ class JobOptions:
     format: str = "csv"
     #: ONNX Runtime / torch threads per worker (None: the runtime's default).
     threads: int | None = None
+    #: ``--driver``: the driver monitor's configuration (``driver.config.DriverConfig``); each input then gives
+    #: its driver signals and events instead of the affect rows.
+    driver: object | None = None
 
     def analyzer_options(self) -> AnalyzerOptions:
         """The analysis each job runs. Batch workers already share the cores between them: no idle-priority
         helper or sweep threads (they would starve); the sweeps still merge as in affect-live, so the rows are
         the same."""
         options = self.analysis
-        return replace(options, student_process=False, finder=replace(options.finder, idle_sweeps=False))
+        eyes = self.driver.eyes if self.driver is not None else options.eyes  # the rows' eyes are the driver's
+        return replace(options, student_process=False, finder=replace(options.finder, idle_sweeps=False), eyes=eyes)
 
 
 @dataclass
@@ -52,6 +64,9 @@ class JobResult:
     frames: int = 0
     seconds: float = 0.0
     error: str | None = None  # why it failed; for a done input, a note (e.g. the file breaks part way)
+    #: ``--driver``: events per kind, and the seconds of video they came from
+    events: dict[str, int] | None = None
+    video_s: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -82,6 +97,9 @@ def is_complete(out_dir: Path, item: BatchInput) -> bool:
     try:
         record = json.loads(manifest.read_text(encoding="utf-8"))
         current = fingerprint(item.location)
+        events = record.get("events_size")
+        if events is not None and (Path(out_dir) / events_name(item.output)).stat().st_size != events:
+            return False
     except (OSError, ValueError):
         return False
     return (record.get("input") == item.location and record.get("input_fingerprint") == current
@@ -94,18 +112,24 @@ def _write_manifest(out_dir: Path, item: BatchInput, result: JobResult) -> None:
     record = {"input": item.location, "input_fingerprint": fingerprint(item.location),
               "output_size": (Path(out_dir) / item.output).stat().st_size, "rows": result.rows,
               "frames": result.frames}
+    if result.events is not None:
+        record.update(events_size=(Path(out_dir) / events_name(item.output)).stat().st_size, events=result.events,
+                      video_s=result.video_s)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(record), encoding="utf-8")
     os.replace(tmp, path)
 
 
-def store_output(out_dir: Path, item: BatchInput, result: JobResult, data: bytes) -> None:
+def store_output(out_dir: Path, item: BatchInput, result: JobResult, data: bytes | dict[str, bytes]) -> None:
     """Write an output made elsewhere (a Ray worker on another node) as ``annotate`` writes its own: under a
-    temporary name, renamed when complete, then the manifest ``--resume`` trusts."""
+    temporary name, renamed when complete, then the manifest ``--resume`` trusts. ``data``: the output's bytes,
+    or file name -> bytes (``--driver``: the events file, then the signals file, renamed last)."""
     out_dir = Path(out_dir)
-    tmp, final = partial_path(out_dir, item.output), out_dir / item.output
-    tmp.write_bytes(data)
-    os.replace(tmp, final)
+    files = data if isinstance(data, dict) else {item.output: data}
+    for name in sorted(files, key=lambda n: n == item.output):  # the output itself last: its presence says done
+        tmp = partial_path(out_dir, name)
+        tmp.write_bytes(files[name])
+        os.replace(tmp, out_dir / name)
     _write_manifest(out_dir, item, result)
 
 
@@ -133,6 +157,15 @@ def _sink(path: Path, fmt: str):
     return CsvSink(path)
 
 
+def _job_sink(path: Path, events: Path, options: JobOptions, source: str):
+    """Where a job's results go: the affect rows, or with ``--driver`` the driver signals and events."""
+    if options.driver is not None:
+        from realtime_affect.driver.outputs import DriverRecorder
+
+        return DriverRecorder(path, events, options.driver, source)
+    return _sink(path, options.format)
+
+
 def annotate(item: BatchInput, out_dir: Path, model, options: JobOptions, stop: threading.Event | None = None,
              on_frames: Callable[[int], None] | None = None) -> JobResult:
     """Annotate ``item`` into ``out_dir/item.output``; the result's status is done, failed or interrupted."""
@@ -143,11 +176,13 @@ def annotate(item: BatchInput, out_dir: Path, model, options: JobOptions, stop: 
     started = time.perf_counter()
     out_dir = Path(out_dir)
     tmp, final = partial_path(out_dir, item.output), out_dir / item.output
+    events_tmp = partial_path(out_dir, events_name(item.output))
     result = JobResult(item.location, item.output, "failed")
     pending = 0
     try:
         tmp.unlink(missing_ok=True)
-        with VideoSource(item.location) as source, _sink(tmp, options.format) as sink:
+        events_tmp.unlink(missing_ok=True)
+        with VideoSource(item.location) as source, _job_sink(tmp, events_tmp, options, source.name) as sink:
             for frame_result in analyze_video(model, source, options.analyzer_options(), stop=stop):
                 sink.write(frame_result)
                 result.frames += 1
@@ -160,7 +195,10 @@ def annotate(item: BatchInput, out_dir: Path, model, options: JobOptions, stop: 
         if stop is not None and stop.is_set():
             result.status = "interrupted"
             return result
-        os.replace(tmp, final)
+        if options.driver is not None:
+            result.events, result.video_s = dict(sink.counts), round(sink.seconds, 3)
+            os.replace(events_tmp, out_dir / events_name(item.output))
+        os.replace(tmp, final)  # last: the output's presence says the input is done
         result.status, result.error = "done", truncated
         _write_manifest(out_dir, item, result)
     except (SourceError, SinkError, OSError) as exc:
@@ -172,5 +210,6 @@ def annotate(item: BatchInput, out_dir: Path, model, options: JobOptions, stop: 
         if on_frames is not None and pending:
             on_frames(pending)
         tmp.unlink(missing_ok=True)
+        events_tmp.unlink(missing_ok=True)
         result.seconds = round(time.perf_counter() - started, 3)
     return result

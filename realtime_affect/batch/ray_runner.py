@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from realtime_affect.batch.inputs import BatchInput
-from realtime_affect.batch.job import JobOptions, JobResult, store_output
+from realtime_affect.batch.job import JobOptions, JobResult, events_name, store_output
 from realtime_affect.batch.ray_connect import ClusterError, RayMissing, connect, import_ray, missing_package
 from realtime_affect.sources import is_stream_url
 
@@ -117,7 +117,10 @@ def _task(item: BatchInput, options: JobOptions, files: dict[str, bytes], data: 
             location = str(local)
         result = annotate(BatchInput(location, item.output), Path(tmp), model, options, on_frames=report)
         result.input = item.location
-        output = (Path(tmp) / item.output).read_bytes() if result.status == "done" else None
+        output = None
+        if result.status == "done":
+            names = [item.output] + ([events_name(item.output)] if options.driver is not None else [])
+            output = {name: (Path(tmp) / name).read_bytes() for name in names}
     return result.to_dict(), output
 
 

@@ -7,7 +7,7 @@ import json
 import math
 from pathlib import Path
 
-from realtime_affect.driver.monitor import DriverState, Event
+from realtime_affect.driver.monitor import DriverMonitor, DriverState, Event
 from realtime_affect.sinks.text_sink import TextSink
 
 DRIVER_COLUMNS = ("frame", "time_s", "track_id", "eye_open_left", "eye_open_right", "eye_state", "blink",
@@ -54,3 +54,53 @@ class EventLog(TextSink):
         record = {"change": change, "source": self.source, **event.to_dict()}
         record["peak"] = round(float(record["peak"]), 4)
         self._write(json.dumps(record) + "\n")
+
+
+class DriverRecorder:
+    """The driver monitor over one input's results, written as ``affect-driver --csv --events`` writes them (the
+    same rows and lines): ``write(result)`` per frame, ``close()`` ends the events still open. ``counts``: events
+    per kind; ``seconds``: the span of video seen."""
+
+    def __init__(self, signals: str | Path, events: str | Path, config, source: str) -> None:
+        self.monitor = DriverMonitor(config)
+        self.rows = DriverCsv(signals)
+        try:
+            self.events = EventLog(events)
+        except BaseException:
+            self.rows.close()
+            raise
+        self.events.source = source
+        self.counts: dict[str, int] = {}
+        self.first_t: float | None = None
+        self.last_t = 0.0
+        self.monitor.on_event(self._event)
+
+    def _event(self, event: Event, change: str) -> None:
+        self.events.write(event, change)
+        if change == "start":
+            self.counts[event.kind] = self.counts.get(event.kind, 0) + 1
+
+    def write(self, result) -> None:
+        state = self.monitor.update(result)
+        self.rows.write(result.frame.index, state)
+        self.first_t = result.time_s if self.first_t is None else self.first_t
+        self.last_t = result.time_s
+
+    @property
+    def seconds(self) -> float:
+        return 0.0 if self.first_t is None else self.last_t - self.first_t
+
+    def close(self) -> None:
+        try:
+            self.monitor.finish(self.last_t)  # events still open end here, and are written
+        finally:
+            try:
+                self.events.close()
+            finally:
+                self.rows.close()
+
+    def __enter__(self) -> "DriverRecorder":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
