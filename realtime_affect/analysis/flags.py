@@ -8,10 +8,13 @@ the same names, the same defaults (``AnalyzerOptions``'s own), turned into optio
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from realtime_affect.analysis.options import AnalyzerOptions
 from realtime_affect.errors import OptionsError
-from realtime_affect.faces.finder import FinderOptions
+from realtime_affect.faces.finder_options import FinderOptions
+
+if TYPE_CHECKING:  # pragma: no cover
+    from realtime_affect.analysis.options import AnalyzerOptions
 
 #: Option (as ``OptionsError.option`` names it) -> the flag that sets it.
 FLAGS = {"finder.max_faces": "--max-faces", "finder.min_face_size": "--min-face-size",
@@ -48,7 +51,7 @@ def add_analysis_flags(parser: argparse.ArgumentParser, sampling: bool = True) -
                            help="video: analyse about F frames per second (by timestamp); rows for those frames only")
 
 
-def analysis_options(parser: argparse.ArgumentParser, args: argparse.Namespace, **more) -> AnalyzerOptions:
+def analysis_options(parser: argparse.ArgumentParser, args: argparse.Namespace, **more) -> "AnalyzerOptions":
     """The ``AnalyzerOptions`` the flags ask for (``more``: other fields, e.g. ``eyes``); a value out of range
     ends the command through ``parser.error`` with the flag's name (exit 2)."""
     try:
@@ -63,8 +66,10 @@ def analysis_options(parser: argparse.ArgumentParser, args: argparse.Namespace, 
         raise  # pragma: no cover (parser.error exits)
 
 
-def options_from_flags(args: argparse.Namespace, **more) -> AnalyzerOptions:
+def options_from_flags(args: argparse.Namespace, **more) -> "AnalyzerOptions":
     """The options for parsed analysis flags (raises ``OptionsError``)."""
+    from realtime_affect.analysis.options import AnalyzerOptions
+
     finder = FinderOptions(max_faces=args.max_faces, min_face_size=args.min_face_size,
                            full_range=not args.no_full_range, sweep_every=args.sweep_every)
     return AnalyzerOptions(finder=finder, temporal=not args.no_temporal,

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Union
 
 from realtime_affect.errors import OptionsError
 from realtime_affect.faces.eyes import EyeOptions
-from realtime_affect.faces.finder import FinderOptions
+from realtime_affect.faces.finder_options import FinderOptions
 from realtime_affect.faces.tracking import TrackerOptions
 
 if TYPE_CHECKING:  # pragma: no cover
