@@ -15,7 +15,6 @@ Leaf module: imports nothing but the standard library.
 from __future__ import annotations
 
 import errno
-import os
 
 #: Exit codes every command shares.
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_WRITE, EXIT_SIGINT, EXIT_SIGTERM = 0, 1, 2, 74, 130, 143
@@ -71,12 +70,6 @@ class OptionsError(InputError, ValueError):
     def __init__(self, message: str, option: str | None = None, wanted: str | None = None) -> None:
         super().__init__(message)
         self.option, self.wanted = option, wanted
-
-
-def write_error(path: object, exc: OSError, doing: str = "write failed") -> WriteError:
-    """A ``WriteError`` naming ``path`` and the system's reason (``No space left on device``)."""
-    reason = (exc.strerror or os.strerror(exc.errno)) if exc.errno else str(exc)
-    return WriteError(f"{path}: {doing} ({reason})")
 
 
 def is_output_fault(exc: BaseException) -> bool:

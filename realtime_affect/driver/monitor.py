@@ -204,8 +204,7 @@ class _Subject:
         self.closure_start: float | None = None
         self.last_closed: float | None = None
         self.reopened: float | None = None  # the first open frame of a closure that may be ending
-        self.closure_expressive = [0.0, 0]  # sum, count
-        self.closure_openness = [0.0, 0]  # sum, count
+        self.closure_cues = _Means()  # the expression's strength and the eyes' openness over the closure
         self.closure_in_yawn = False
         self.yawn = _Episode(config.yawn_gap_s)
         self.yawn_peak = 0.0
@@ -357,13 +356,9 @@ class DriverMonitor:
         c = self.config
         if eye_state == CLOSED:
             if s.closure_start is None:
-                s.closure_start, s.closure_expressive, s.closure_in_yawn = t, [0.0, 0], False
-                s.closure_openness = [0.0, 0]
+                s.closure_start, s.closure_cues, s.closure_in_yawn = t, _Means(), False
             s.last_closed, s.reopened = t, None
-            s.closure_expressive[0] += expressive
-            s.closure_expressive[1] += 1
-            s.closure_openness[0] += openness
-            s.closure_openness[1] += 1
+            s.closure_cues.add(expressive=expressive, openness=openness)
             # a mouth opening that lasts longer than any yawn is a slack jaw, not a yawn
             s.closure_in_yawn = s.closure_in_yawn or (s.yawn.last_true == t and s.yawn.duration(t) <= 8.0)
         ended = t
@@ -398,11 +393,9 @@ class DriverMonitor:
         c = self.config
         if s.closure_in_yawn:
             return "yawn"
-        total, count = s.closure_expressive
-        if count and total / count >= c.expressive_closure_prob:
+        if s.closure_cues.mean("expressive") >= c.expressive_closure_prob:  # NaN (no frame yet) compares False
             return "expressive"
-        total, count = s.closure_openness
-        if count and total / count >= c.eyes.closed_below:  # never deeply shut: narrowed eyes, not sleep
+        if s.closure_cues.mean("openness") >= c.eyes.closed_below:  # never deeply shut: narrowed eyes, not sleep
             return "squint"
         if duration >= c.sleep_s:
             return "sleep"

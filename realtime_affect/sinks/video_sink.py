@@ -7,7 +7,6 @@ outputs go on.
 """
 from __future__ import annotations
 
-import logging
 from fractions import Fraction
 from pathlib import Path
 
@@ -17,8 +16,6 @@ from realtime_affect.types import FrameResult
 from realtime_affect.ui.overlay import OverlayState, draw
 
 TIME_BASE = Fraction(1, 90000)
-
-log = logging.getLogger(__name__)
 
 
 class VideoSink:
