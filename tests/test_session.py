@@ -185,7 +185,9 @@ def test_a_full_disk_through_the_cli_is_one_line_naming_the_file_exit_74(cli, ti
     if not os.path.exists("/dev/full"):
         pytest.skip("no /dev/full here")
     proc = cli("--video", str(SINGLE_FACE), "--jsonl", "/dev/full", "--overwrite", "--model", str(tiny_model), "-q")
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    # MediaPipe's LiteRT now and then logs a buffer-alignment warning from a detector thread (a glog "W0000" line,
+    # not the product's); every line of ours is checked
+    lines = [line for line in proc.stderr.splitlines() if line.strip() and not line.startswith(("W0000", "I0000"))]
     assert proc.returncode == 74 and len(lines) == 1, proc.stderr
     assert "/dev/full" in lines[0] and "No space left" in lines[0] and "Traceback" not in proc.stderr
 
