@@ -21,6 +21,7 @@ _EXPORTS = {
     "EXPRESSIONS": "realtime_affect.labels",
     "ACTION_UNITS": "realtime_affect.labels",
     "read_results": "realtime_affect.results",
+    "finish_partial": "realtime_affect.results",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -29,7 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from realtime_affect.analysis.options import AnalyzerOptions
     from realtime_affect.api import Analyzer
     from realtime_affect.labels import ACTION_UNITS, EXPRESSIONS
-    from realtime_affect.results import read_results
+    from realtime_affect.results import finish_partial, read_results
     from realtime_affect.types import Face, FaceResult, Frame, FrameResult, Prediction
 
 

@@ -1,5 +1,7 @@
 """Read results back: ``read_results(path)`` -> a pandas DataFrame with proper dtypes, from the CSV or
-Parquet files that ``affect-live`` and ``affect-batch`` write (pandas is imported only here)."""
+Parquet files that ``affect-live`` and ``affect-batch`` write (pandas is imported only here), also after the
+writing process was killed: a CSV's cut last line is left out, and a Parquet file that was never finished is
+read from its journal (``NAME.parquet.partial``; ``finish_partial`` writes the Parquet file from it)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,17 +19,20 @@ def read_results(path: str | Path):
     without ``fitted`` get it as True, without the head/eye/quality columns get them unknown."""
     import pandas as pd
 
-    from realtime_affect.sinks.parquet_sink import COLUMN_TYPES
+    from realtime_affect.sinks.parquet_sink import COLUMN_TYPES, partial_path, read_partial
 
     path = Path(path)
-    if not path.is_file():
-        raise ResultsError(f"{path}: no such results file")
     suffix = path.suffix.lower()
-    if suffix == ".parquet":
+    journal = partial_path(path)
+    if suffix == ".parquet" and not path.is_file() and journal.is_file():
+        df = read_partial(journal).to_pandas()
+    elif not path.is_file():
+        raise ResultsError(f"{path}: no such results file")
+    elif suffix == ".parquet":
         df = pd.read_parquet(path)
     elif suffix == ".csv":
-        df = pd.read_csv(path, dtype={"expression": "string", "source": "string", "quality_flags": "string"},
-                         keep_default_na=False)
+        df = pd.read_csv(_whole_lines(path), dtype={"expression": "string", "source": "string",
+                                                    "quality_flags": "string"}, keep_default_na=False)
     else:
         raise ResultsError(f"{path}: expected a .csv or .parquet results file")
     if "fitted" not in df.columns:
@@ -52,3 +57,29 @@ def read_results(path: str | Path):
         else:
             df[name] = df[name].astype(pandas_types[kind])
     return df[list(COLUMN_TYPES) + [c for c in df.columns if c not in COLUMN_TYPES]]
+
+
+def _whole_lines(path: Path):
+    """The CSV's text up to its last whole line (a killed writer may leave a cut one), as a file object."""
+    import io
+
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        data = data[:data.rfind(b"\n") + 1]
+    return io.BytesIO(data)
+
+
+def finish_partial(path: str | Path) -> Path:
+    """Write the Parquet file ``path`` from the journal a killed run left (``NAME.parquet.partial``) and remove
+    the journal; returns ``path``. Refuses to replace a Parquet file that is already there."""
+    from realtime_affect.sinks.parquet_sink import partial_path, read_partial, write_parquet
+
+    path = Path(path)
+    journal = partial_path(path)
+    if not journal.is_file():
+        raise ResultsError(f"{journal}: no such journal; {path} was finished or never started")
+    if path.exists():
+        raise ResultsError(f"{path}: already exists; move it away to finish {journal} into it")
+    write_parquet(read_partial(journal).to_batches(), path, row_group_rows=20_000)
+    journal.unlink()
+    return path

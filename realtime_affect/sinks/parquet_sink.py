@@ -1,12 +1,17 @@
 """Parquet sink (pyarrow): the CSV's columns, in its order, with real types (ints, floats, strings, bools).
 
-Rows are gathered and written one row group at a time (``row_group_frames`` frames or ``row_group_rows``
-rows, whichever comes first), so memory stays flat on long videos; the file is complete once closed
-(Ctrl-C and SIGTERM close it; a killed process leaves no footer, which ``affect-batch`` avoids by writing
-to a temporary name and renaming).
+A Parquet file is only readable once its footer is written, so a killed process (power loss, the OOM killer,
+SIGKILL) would lose all of it. While a run goes on, its rows are therefore journaled next to the output, in
+``NAME.parquet.partial`` (an Arrow IPC stream: readable up to its last whole batch without any footer), one
+batch every ``flush_s`` seconds (2 by default) or ``batch_rows`` rows. Closing the sink (end of input,
+Ctrl-C, SIGTERM) writes the Parquet file from the journal, one row group per ``row_group_rows`` rows, under a
+temporary name renamed into place, then removes the journal. After a kill, ``results.read_results(NAME)``
+reads the journal, and ``results.finish_partial(NAME)`` writes the Parquet file from it.
 """
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 from realtime_affect.labels import ACTION_UNITS, CSV_COLUMNS, EXPRESSION_COLUMNS, VALENCE_AROUSAL
@@ -55,46 +60,104 @@ def frame_rows(result: FrameResult) -> dict[str, list]:
     return cols
 
 
+PARTIAL_SUFFIX = ".partial"
+
+
+def partial_path(path: str | Path) -> Path:
+    """Where the journal of the Parquet output ``path`` is kept while a run writes it."""
+    path = Path(path)
+    return path.with_name(path.name + PARTIAL_SUFFIX)
+
+
+def read_partial(journal: str | Path):
+    """The rows of a journal up to its last whole batch (a killed writer leaves a cut one), as a Table."""
+    import pyarrow as pa
+
+    batches = []
+    try:
+        with pa.OSFile(str(journal), "rb") as fh:
+            reader = pa.ipc.open_stream(fh)
+            while True:
+                try:
+                    batches.append(reader.read_next_batch())
+                except StopIteration:
+                    break
+    except (pa.ArrowInvalid, OSError, EOFError):  # the cut end of a killed run's journal
+        pass
+    return pa.Table.from_batches(batches, schema=arrow_schema())
+
+
+def write_parquet(table_batches, path: Path, row_group_rows: int) -> None:
+    """Write record batches as a Parquet file at ``path`` via a temporary name (readable or absent)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tmp = path.with_name(path.name + ".tmp")
+    pending: list = []
+    rows = 0
+    try:
+        with pq.ParquetWriter(str(tmp), arrow_schema(), compression="zstd") as writer:
+            for batch in table_batches:
+                pending.append(batch)
+                rows += batch.num_rows
+                if rows >= row_group_rows:
+                    writer.write_table(pa.Table.from_batches(pending), row_group_size=row_group_rows)
+                    pending, rows = [], 0
+            if pending:
+                writer.write_table(pa.Table.from_batches(pending), row_group_size=row_group_rows)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 class ParquetSink:
-    def __init__(self, path: str | Path, overwrite: bool = False, row_group_frames: int = 900,
-                 row_group_rows: int = 20_000) -> None:
+    """Writes results as Parquet, journaled while the run goes on (see the module's docstring)."""
+
+    def __init__(self, path: str | Path, overwrite: bool = False, row_group_rows: int = 20_000,
+                 flush_s: float = 2.0, batch_rows: int = 5_000) -> None:
         try:
-            import pyarrow.parquet as pq
+            import pyarrow as pa
         except ImportError as exc:  # a core dependency; only a broken install lacks it
             raise SinkError("Parquet output needs pyarrow: pip install pyarrow") from exc
         self.path = prepare_output(path, overwrite)
+        self.journal = partial_path(self.path)
+        if self.journal.exists() and not overwrite:
+            raise SinkError(f"{self.journal}: results of a run that was stopped before it finished; read them "
+                            "with realtime_affect.read_results, or pass --overwrite to replace them")
         self._schema = arrow_schema()
         try:
-            self._writer = pq.ParquetWriter(str(self.path), self._schema, compression="zstd")
+            self._file = pa.OSFile(str(self.journal), "wb")
+            self._writer = pa.ipc.new_stream(self._file, self._schema)
         except OSError as exc:
             raise SinkError(f"{self.path}: cannot write ({exc})") from exc
         self._cols: dict[str, list] = {name: [] for name in COLUMN_TYPES}
-        self._frames = 0
+        self._last_flush = time.monotonic()
         self.rows = 0
-        self.row_group_frames, self.row_group_rows = row_group_frames, row_group_rows
+        self.row_group_rows, self.flush_s, self.batch_rows = row_group_rows, flush_s, batch_rows
 
     def write(self, result: FrameResult) -> None:
         if self._writer is None:
             raise SinkError(f"{self.path}: sink is closed")
         for name, values in frame_rows(result).items():
             self._cols[name].extend(values)
-        self._frames += 1
         self.rows += len(result.faces)
-        if self._frames >= self.row_group_frames or len(self._cols["frame"]) >= self.row_group_rows:
+        if len(self._cols["frame"]) >= self.batch_rows or time.monotonic() - self._last_flush >= self.flush_s:
             self._flush()
 
     def _flush(self) -> None:
         import pyarrow as pa
 
-        self._frames = 0
+        self._last_flush = time.monotonic()
         if not self._cols["frame"]:
             return
-        table = pa.Table.from_pydict(self._cols, schema=self._schema)
+        batch = pa.RecordBatch.from_pydict(self._cols, schema=self._schema)
         self._cols = {name: [] for name in COLUMN_TYPES}
         try:
-            self._writer.write_table(table)
+            self._writer.write_batch(batch)
+            self._file.flush()
         except OSError as exc:
-            raise SinkWriteError(f"{self.path}: write failed ({exc})") from exc
+            raise SinkWriteError(f"{self.path}: write failed ({exc}); the rows so far are in {self.journal}") from exc
 
     def close(self) -> None:
         if self._writer is None:
@@ -105,8 +168,15 @@ class ParquetSink:
             writer, self._writer = self._writer, None
             try:
                 writer.close()
+                self._file.close()
             except OSError as exc:
                 raise SinkWriteError(f"{self.path}: write failed ({exc})") from exc
+        try:
+            write_parquet(read_partial(self.journal).to_batches(), self.path, self.row_group_rows)
+        except OSError as exc:
+            raise SinkWriteError(f"{self.path}: write failed ({exc}); the rows are kept in {self.journal}, "
+                                 "read them with realtime_affect.read_results") from exc
+        self.journal.unlink(missing_ok=True)
 
     def __enter__(self) -> "ParquetSink":
         return self

@@ -4,6 +4,9 @@ Failures are told apart: one that is the output's fault (disk full, no permissio
 raises ``SinkWriteError`` and stops the run; one that is not (the encoder or muxer refuses a frame) ends the
 video where it is (still playable) and raises ``SinkFailed``: a ``SinkSet`` drops this sink and the other
 outputs go on.
+
+MP4 and MOV outputs are written fragmented (a fragment per key frame, a key frame every 2 s), so a video whose
+writer was killed plays up to its last fragment instead of not at all (a plain MP4's index is written last).
 """
 from __future__ import annotations
 
@@ -16,6 +19,9 @@ from realtime_affect.types import FrameResult
 from realtime_affect.ui.overlay import OverlayState, draw
 
 TIME_BASE = Fraction(1, 90000)
+#: Fragmented MP4: playable up to the last whole fragment when the writer is killed.
+FRAGMENTED = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
+KEYFRAME_EVERY_S = 2.0
 
 
 class VideoSink:
@@ -35,7 +41,8 @@ class VideoSink:
         import av
 
         try:
-            self._container = av.open(str(self.path), "w")
+            fragmented = self.path.suffix.lower() in (".mp4", ".mov", ".m4v")
+            self._container = av.open(str(self.path), "w", options=FRAGMENTED if fragmented else {})
         except (OSError, av.error.FFmpegError) as exc:
             raise SinkError(f"{self.path}: cannot write ({exc})") from exc
         stream = self._container.add_stream("libx264", rate=Fraction(self.fps).limit_denominator(100000))
@@ -46,7 +53,8 @@ class VideoSink:
         # rescales every frame's PTS onto that grid, irregular timestamps collide, and the muxer refuses
         # the non-increasing DTS ("Invalid argument").
         stream.codec_context.time_base = TIME_BASE
-        stream.options = {"preset": "veryfast", "crf": "23"}
+        stream.codec_context.gop_size = max(1, round(self.fps * KEYFRAME_EVERY_S))
+        stream.options = {"preset": "veryfast", "crf": "23", "bf": "0"}  # no B-frames: no decode delay to shift times
         self._stream = stream
 
     def write(self, result: FrameResult) -> None:
