@@ -44,13 +44,14 @@ class Analyzer:
             with self._lock:
                 self._running.discard(event)
 
-    def video(self, location: str | Path, callback: Callable[[FrameResult], None] | None = None
-              ) -> Iterator[FrameResult]:
-        """Results for every frame of a video file or stream URL, in order."""
+    def video(self, location: str | Path, callback: Callable[[FrameResult], None] | None = None,
+              reconnect_s: float | None = None) -> Iterator[FrameResult]:
+        """Results for every frame of a video file or stream URL, in order (a stream that drops is retried
+        for ``reconnect_s`` seconds: None, 30 s for streams; files are never retried)."""
         from realtime_affect.runner import analyze_video
         from realtime_affect.sources import VideoSource
 
-        with self._loop() as stop, VideoSource(location) as source:
+        with self._loop() as stop, VideoSource(location, reconnect_s=reconnect_s) as source:
             for result in analyze_video(self.model, source, self.options, stop=stop):
                 if callback is not None:
                     callback(result)

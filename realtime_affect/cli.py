@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from realtime_affect.analysis.flags import add_analysis_flags, add_model_flags, analysis_options
+from realtime_affect.analysis.flags import add_analysis_flags, add_model_flags, add_source_flags, analysis_options
 from realtime_affect.console import (
     EXIT_OK,
     EXIT_USAGE,
@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="address for --serve (default 127.0.0.1; any other needs the printed token)")
     add_model_flags(p)
     add_analysis_flags(p, sampling=True)
+    add_source_flags(p)
     p.add_argument("--lookahead", type=int, default=0, metavar="K",
                    help="camera: report each frame K frames late, with K frames of future context")
     bl = p.add_argument_group("per-person baseline (readings relative to the person's own neutral face)")
@@ -325,7 +326,7 @@ def _run(args: argparse.Namespace, options, console, stop: StopSignals) -> int:
                 if stop.event.is_set():
                     break
                 try:
-                    source = stack.enter_context(VideoSource(location))
+                    source = stack.enter_context(VideoSource(location, reconnect_s=args.reconnect))
                 except SourceError as exc:
                     if len(args.video) == 1:
                         raise

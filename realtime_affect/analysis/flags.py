@@ -51,9 +51,25 @@ def add_analysis_flags(parser: argparse.ArgumentParser, sampling: bool = True) -
                            help="video: analyse about F frames per second (by timestamp); rows for those frames only")
 
 
+def add_source_flags(parser: argparse.ArgumentParser) -> None:
+    """``--reconnect SECONDS``: how long a dropped network stream is retried (files are never retried)."""
+    from realtime_affect.sources.base import STREAM_RECONNECT_S
+
+    parser.add_argument("--reconnect", type=float, default=None, metavar="SECONDS",
+                        help="retry a network stream that drops (rtsp://, http://, ...) for up to SECONDS, with "
+                             f"backoff, then go on with the same tracks (default {STREAM_RECONNECT_S:g}; 0: off; "
+                             "files are never retried)")
+
+
+def check_source_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if getattr(args, "reconnect", None) is not None and args.reconnect < 0:
+        parser.error(f"--reconnect {args.reconnect:g}: must be 0 (off) or more seconds")
+
+
 def analysis_options(parser: argparse.ArgumentParser, args: argparse.Namespace, **more) -> "AnalyzerOptions":
     """The ``AnalyzerOptions`` the flags ask for (``more``: other fields, e.g. ``eyes``); a value out of range
     ends the command through ``parser.error`` with the flag's name (exit 2)."""
+    check_source_flags(parser, args)
     try:
         return options_from_flags(args, **more)
     except OptionsError as exc:

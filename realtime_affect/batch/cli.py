@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from realtime_affect.analysis.flags import add_analysis_flags, add_model_flags, analysis_options
+from realtime_affect.analysis.flags import add_analysis_flags, add_model_flags, add_source_flags, analysis_options
 from realtime_affect.console import EXIT_INTERNAL, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE  # noqa: F401
 
 log = logging.getLogger("realtime_affect")
@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "(affect-driver --config)")
     add_model_flags(p, backends=("auto", "torch", "onnxruntime"), device=False)
     add_analysis_flags(p, sampling=True)
+    add_source_flags(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     p.add_argument("-v", "--verbose", action="store_true")
     add_version_flag(p)
@@ -126,7 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"affect-batch: error: {exc}\n")
         return EXIT_USAGE
     options = JobOptions(analysis=analysis, model=args.model, backend=args.backend, format=args.format,
-                         threads=1 if args.ray else threads_per_worker(args.workers), driver=driver)
+                         threads=1 if args.ray else threads_per_worker(args.workers), driver=driver,
+                         reconnect_s=args.reconnect)
     try:  # a bad model is the user's argument, not every input's failure: check it once, here
         check_model(options)
     except Exception as exc:

@@ -45,6 +45,8 @@ class JobOptions:
     #: ``--driver``: the driver monitor's configuration (``driver.config.DriverConfig``); each input then gives
     #: its driver signals and events instead of the affect rows.
     driver: object | None = None
+    #: ``--reconnect``: how long a dropped stream URL is retried (None: the default for streams).
+    reconnect_s: float | None = None
 
     def analyzer_options(self) -> AnalyzerOptions:
         """The analysis each job runs. Batch workers already share the cores between them: no idle-priority
@@ -182,7 +184,7 @@ def annotate(item: BatchInput, out_dir: Path, model, options: JobOptions, stop: 
     try:
         tmp.unlink(missing_ok=True)
         events_tmp.unlink(missing_ok=True)
-        with VideoSource(item.location) as source, _job_sink(tmp, events_tmp, options, source.name) as sink:
+        with VideoSource(item.location, reconnect_s=options.reconnect_s) as source, _job_sink(tmp, events_tmp, options, source.name) as sink:
             for frame_result in analyze_video(model, source, options.analyzer_options(), stop=stop):
                 sink.write(frame_result)
                 result.frames += 1

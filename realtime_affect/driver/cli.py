@@ -18,7 +18,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Sequence
 
-from realtime_affect.analysis.flags import add_analysis_flags, add_model_flags, analysis_options
+from realtime_affect.analysis.flags import add_analysis_flags, add_model_flags, add_source_flags, analysis_options
 from realtime_affect.console import (
     EXIT_OK,
     EXIT_SIGINT,
@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--no-display", action="store_true", help="never open a window")
     _common(p)
     add_analysis_flags(p, sampling=False)
+    add_source_flags(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, event lines or summary")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging, tracebacks on errors")
     add_version_flag(p)
@@ -146,7 +147,7 @@ def _run(args: argparse.Namespace, parser, console, stop: StopSignals) -> int:
     with ExitStack() as stack:
         window = stack.enter_context(LiveWindow("driver monitoring")) if show else None  # before PyAV
         camera = stack.enter_context(CameraSource(args.camera)) if args.camera is not None else None
-        source = stack.enter_context(VideoSource(args.video)) if camera is None else None
+        source = stack.enter_context(VideoSource(args.video, reconnect_s=args.reconnect)) if camera is None else None
         model = stack.enter_context(open_model(resolve_model(args.model, args.backend), backend=args.backend,
                                                device=args.device,
                                                threads=None if camera is not None else model_threads()))

@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 from typing import Sequence
 
-from realtime_affect.analysis.flags import add_analysis_flags, add_model_flags, analysis_options
+from realtime_affect.analysis.flags import add_analysis_flags, add_model_flags, add_source_flags, analysis_options
 
 log = logging.getLogger("realtime_affect.serve")
 
@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--driver", action="store_true", help="add the driver monitor's signals to every message")
     add_model_flags(p)
     add_analysis_flags(p, sampling=False)
+    add_source_flags(p)
     p.add_argument("-q", "--quiet", action="store_true")
     p.add_argument("-v", "--verbose", action="store_true")
     add_version_flag(p)
@@ -106,7 +107,7 @@ def _serve(args: argparse.Namespace, options, console, stop) -> int:
         run_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="affect-serve-")))
         if args.video:
             publisher, replay = run_video(model, args.video, options, state.publisher, stop.event, args.fast,
-                                          run_dir)
+                                          run_dir, reconnect_s=args.reconnect)
             publisher.end(None if stop.event.is_set() else replay)
             if not stop.event.is_set() and not args.quiet:
                 console.print(f"{args.video}: finished ({publisher.frames} frames); the page offers its replay. "

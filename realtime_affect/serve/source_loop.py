@@ -33,14 +33,15 @@ def paced(results, stop: threading.Event, fast: bool):
 
 
 def run_video(model, location: str, options, publisher_for: Callable[[str, float], StreamPublisher],
-              stop: threading.Event, fast: bool, run_dir: Path) -> tuple[StreamPublisher, Replay]:
+              stop: threading.Event, fast: bool, run_dir: Path, reconnect_s: float | None = None
+              ) -> tuple[StreamPublisher, Replay]:
     """Analyse a file or stream URL to its end (or ``stop``); returns its publisher (named as its frames name
     their source) and the replay of its results."""
     from realtime_affect.runner import analyze_video
     from realtime_affect.sinks.csv_sink import CsvSink
     from realtime_affect.sources import VideoSource, is_stream_url
 
-    with VideoSource(location) as source:
+    with VideoSource(location, reconnect_s=reconnect_s) as source:
         publisher = publisher_for(source.name, source.info.fps or 30.0)
         base = free_name(run_dir, Path(source.name).stem or "video", (".csv",))
         results_path = base.with_name(base.name + ".csv")

@@ -8,6 +8,8 @@ from pathlib import Path
 from realtime_affect.errors import InputError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+#: How long a network stream that drops is retried by default (files are never retried).
+STREAM_RECONNECT_S = 30.0
 STREAM_PREFIXES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://", "srt://")
 
 
