@@ -8,7 +8,10 @@ nothing but loopback (``unshare -n``), so that no Ray process can reach or liste
 2. a wrong address and a wrong token: affect-batch must answer each with one line and exit 2;
 3. a batch over INPUT... while the second node is killed once both nodes run tasks: every output must still
    be written (the lost node's tasks retried on the head);
-4. a batch whose driver is killed after its first output, then ``--resume``.
+4. a batch whose driver is killed after its first output, then ``--resume``; the temporary folders the killed
+   tasks left are gone after it (every Ray process's temp folder is WORKDIR/tmp);
+5. SIGTERM to a batch: exit 143, one line of ours, a summary;
+6. the head node's GCS killed mid-batch: the driver's own line, exit 75 and a summary, within seconds.
 Writes WORKDIR/report.json with what happened (exit codes, stderr, timings); the test checks it and the files.
 """
 from __future__ import annotations
@@ -62,6 +65,8 @@ def main() -> int:
     ENV = {**os.environ, "HOME": str(home), "RAY_USAGE_STATS_ENABLED": "0",
            "RAY_health_check_period_ms": "500", "RAY_health_check_failure_threshold": "4",
            "RAY_health_check_initial_delay_ms": "0"}
+    (work / "tmp").mkdir(exist_ok=True)
+    ENV["TMPDIR"] = str(work / "tmp")  # the workers' temporary folders, to be counted
     ENV.pop("RAY_AUTH_MODE", None)  # the driver (affect-batch) runs as a new user runs it
     ENV.pop("RAY_AUTH_TOKEN", None)
     address = f"127.0.0.1:{PORT}"
@@ -110,9 +115,33 @@ def main() -> int:
         again = batch(work / "resume", "--ray", address, "--resume")
         out, err = again.communicate(timeout=600)
         report["resume"] = {"code": again.returncode, "stderr": err[-2000:]}
+        report["temp_after_resume"] = sorted(p.name for p in (work / "tmp").glob("affect-*"))
+
+        # 5. SIGTERM
+        run = batch(work / "sigterm", "--ray", address, "-q")
+        wait_for(lambda: any((work / "sigterm").glob("*.csv")), 300)
+        run.send_signal(signal.SIGTERM)
+        out, err = run.communicate(timeout=120)
+        report["sigterm"] = {"code": run.returncode, "stderr": err[-2000:],
+                             "summary": (work / "sigterm" / "summary.json").exists()}
 
         out, err = wrong_address.communicate(timeout=300)
         report["wrong_address"] = {"code": wrong_address.returncode, "stderr": err}
+
+        # 6. lose the head node (its GCS) in the middle: last, the cluster does not come back
+        run = batch(work / "lost_head", "--ray", address, "-q")
+        wait_for(lambda: any((work / "lost_head").glob("*.csv")), 300)
+        sh("pkill", "-9", "-f", "gcs_server")
+        t0 = time.monotonic()
+        try:
+            out, err = run.communicate(timeout=120)
+            code = run.returncode
+        except subprocess.TimeoutExpired:
+            run.kill()
+            out, err = run.communicate()
+            code = "hung"
+        report["lost_head"] = {"code": code, "stderr": err[-2000:], "seconds": round(time.monotonic() - t0, 1),
+                               "summary": (work / "lost_head" / "summary.json").exists()}
     finally:
         try:
             os.killpg(second.pid, signal.SIGKILL)

@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from helpers import DATA, SINGLE_FACE
 
 pytest.importorskip("ray")
@@ -95,3 +94,40 @@ def test_a_killed_driver_resumes(scenario):
     statuses = sorted(r["status"] for r in summary["inputs"])
     assert statuses.count("skipped") == len(report["killed_driver_outputs"])
     assert set(statuses) <= {"done", "skipped"}
+
+
+def _our_lines(stderr: str) -> list[str]:
+    """The lines on stderr but for the progress bar's."""
+    return [line for line in stderr.splitlines() if line.strip() and not line.startswith("files ")]
+
+
+def test_errors_are_one_line_of_ours_without_rays_own_log(scenario):
+    _, _, report = scenario
+    for case in ("wrong_address", "wrong_token"):
+        assert len(_our_lines(report[case]["stderr"])) == 1, report[case]["stderr"]
+
+
+def test_killed_tasks_leave_no_temporary_folders(scenario):
+    _, _, report = scenario
+    assert report["temp_after_resume"] == []
+
+
+def test_sigterm_ends_a_cluster_batch_with_143_and_a_summary(scenario):
+    work, _, report = scenario
+    assert report["sigterm"]["code"] == 143, report["sigterm"]["stderr"]
+    lines = _our_lines(report["sigterm"]["stderr"])
+    assert len(lines) == 1 and lines[0].startswith("affect-batch: stopped by SIGTERM: "), lines
+    summary = json.loads((work / "sigterm" / "summary.json").read_text())
+    assert summary["exit_code"] == 143 and "done" in {r["status"] for r in summary["inputs"]}
+
+
+def test_a_lost_head_ends_with_our_line_75_and_a_summary(scenario):
+    work, _, report = scenario
+    lost = report["lost_head"]
+    assert lost["code"] == 75, lost
+    assert lost["seconds"] < 30, lost  # not Ray's minute of waiting
+    lines = _our_lines(lost["stderr"])
+    assert lines[-1].startswith("affect-batch: error: the Ray cluster at 127.0.0.1:") and "--resume" in lines[-1]
+    assert "Traceback" not in lost["stderr"] and "SIGTERM received" not in lost["stderr"], lost["stderr"]
+    summary = json.loads((work / "lost_head" / "summary.json").read_text())
+    assert summary["exit_code"] == 75 and "interrupted" in {r["status"] for r in summary["inputs"]}

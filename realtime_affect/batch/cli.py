@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import multiprocessing as mp
+import os
 import signal
 import sys
 import threading
@@ -17,12 +18,21 @@ from pathlib import Path
 from typing import Sequence
 
 from realtime_affect.analysis.flags import add_analysis_flags, add_model_flags, add_source_flags, analysis_options
-from realtime_affect.console import EXIT_INTERNAL, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE  # noqa: F401
+from realtime_affect.console import (  # noqa: F401
+                                     EXIT_INTERNAL,
+                                     EXIT_OK,
+                                     EXIT_SIGINT,
+                                     EXIT_SIGTERM,
+                                     EXIT_USAGE,
+                                     EXIT_WRITE,
+)
 
 log = logging.getLogger("realtime_affect")
 
 #: Some inputs failed; the others are complete.
 EXIT_FAILED = 3
+#: The Ray cluster went away mid-run (its head node lost): what was done is kept, ``--resume`` goes on.
+EXIT_CLUSTER_LOST = 75
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -123,6 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         items = assign_outputs(expand(args.inputs), DRIVER_SUFFIX if args.driver else FORMATS[args.format])
         _refuse_inputs_as_outputs(items, out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
+        check_writable(out_dir)
     except (BatchInputError, OSError) as exc:
         sys.stderr.write(f"affect-batch: error: {exc}\n")
         return EXIT_USAGE
@@ -141,10 +152,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             results.append(JobResult(item.location, item.output, "skipped"))
         else:
             todo.append(item)
-    stop = mp.get_context("spawn").Event()
+    from realtime_affect.system.tempdirs import remove_stale
+
+    remove_stale()  # temporary folders of earlier runs that were killed
+    # local workers are processes that share the stop flag; Ray tasks are cancelled by the driver itself (and a
+    # lost head ends the driver with os._exit, which must leave no semaphore behind)
+    stop = threading.Event() if args.ray is not None else mp.get_context("spawn").Event()
     interrupt = _Interrupt(stop)
     interrupt.install()
     started = time.time()
+    lost: str | None = None
     runner = "ray" if args.ray is not None else f"local x{args.workers}"
     with _Progress(console, args.quiet, todo) as progress:
         def on_result(result: JobResult) -> None:
@@ -153,11 +170,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         try:
             if args.ray is not None:
-                from realtime_affect.batch.ray_runner import ClusterError, RayMissing, run_ray
+                from realtime_affect.batch.ray_runner import ClusterError, ClusterLost, RayMissing, run_ray
 
                 try:
                     run_ray(todo, out_dir, options, args.ray or None, args.workers, stop, on_result,
-                            progress.cluster)
+                            progress.cluster, on_connected=interrupt.install, verbose=args.verbose > 0)
+                except ClusterLost as exc:
+                    progress.close()
+                    lost = str(exc)
                 except (RayMissing, ClusterError) as exc:
                     progress.close()
                     sys.stderr.write(f"affect-batch: error: {exc}\n")
@@ -170,17 +190,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     for item in todo:  # never started (interrupted before their turn)
         if item.location not in finished:
             results.append(JobResult(item.location, item.output, "interrupted"))
-    code = _exit_code(results, interrupt.signal)
+    code = EXIT_CLUSTER_LOST if lost else _exit_code(results, interrupt.signal)
     order = {item.location: i for i, item in enumerate(items)}
     results.sort(key=lambda r: order.get(r.input, len(order)))
-    summary = write_summary(out_dir, results, started, code, runner)
+    try:
+        summary = write_summary(out_dir, results, started, code, runner)
+    except OSError as exc:
+        sys.stderr.write(f"affect-batch: error: {out_dir / 'summary.json'}: write failed ({exc.strerror}); the "
+                         f"finished outputs and their manifest are kept, --resume goes on\n")
+        return EXIT_WRITE
     if not args.quiet:
         _print_summary(console, results, summary, time.time() - started)
     for r in results:
         if r.status == "failed":
             what = r.error if r.error and r.error.startswith(r.input) else f"{r.input}: {r.error}"
             sys.stderr.write(f"affect-batch: failed: {what}\n")
+    if lost:
+        sys.stderr.write(f"affect-batch: error: {lost}\n")
+        sys.stderr.flush()
+        sys.stdout.flush()
+        os._exit(code)  # Ray's exit handlers would wait a minute for the lost head, then print its own dump
+    elif interrupt.signal is not None:
+        done = sum(r.status in ("done", "skipped") for r in results)
+        sys.stderr.write(f"affect-batch: stopped by {signal.Signals(interrupt.signal).name}: {done} of "
+                         f"{len(results)} inputs done ({summary}); run again with --resume to finish\n")
     return code
+
+
+def check_writable(out_dir: Path) -> None:
+    """Refuse (one line, before any work) an output folder this process cannot write in: a read-only mount,
+    no permission, a full disk."""
+    import tempfile
+
+    try:
+        with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".affect-write-check-"):
+            pass
+    except OSError as exc:
+        raise OSError(f"{out_dir}: cannot write in this folder ({exc.strerror}); choose another --out") from None
 
 
 def check_model(options) -> None:

@@ -130,8 +130,12 @@ def store_output(out_dir: Path, item: BatchInput, result: JobResult, data: bytes
     files = data if isinstance(data, dict) else {item.output: data}
     for name in sorted(files, key=lambda n: n == item.output):  # the output itself last: its presence says done
         tmp = partial_path(out_dir, name)
-        tmp.write_bytes(files[name])
-        os.replace(tmp, out_dir / name)
+        try:
+            tmp.write_bytes(files[name])
+            os.replace(tmp, out_dir / name)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            raise
     _write_manifest(out_dir, item, result)
 
 
@@ -211,7 +215,7 @@ def annotate(item: BatchInput, out_dir: Path, model, options: JobOptions, stop: 
     finally:
         if on_frames is not None and pending:
             on_frames(pending)
-        tmp.unlink(missing_ok=True)
-        events_tmp.unlink(missing_ok=True)
+        for left in (tmp, events_tmp, tmp.with_name(tmp.name + ".partial")):  # (a Parquet sink's journal too)
+            left.unlink(missing_ok=True)
         result.seconds = round(time.perf_counter() - started, 3)
     return result

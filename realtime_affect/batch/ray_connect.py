@@ -31,6 +31,10 @@ class ClusterError(SetupError, RuntimeError):
     """The cluster cannot be used (unreachable, refused the token, other versions, package missing): one line."""
 
 
+class ClusterLost(ClusterError):
+    """The cluster went away during the run (its head node stopped answering)."""
+
+
 def import_ray():
     try:
         import ray
@@ -104,24 +108,42 @@ def token_source() -> str | None:
     return "~/.ray/auth_token" if os.path.isfile(default) else None
 
 
-def connect(address: str | None, workers: int) -> bool:
+def quiet_ray(verbose: bool) -> None:
+    """Keep Ray's own log lines (its C++ core's retries, its INFO lines) out of the user's terminal unless
+    ``-v``: every failure the user must see becomes one line of ours. Set before Ray is imported."""
+    if not verbose:
+        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
+        os.environ.setdefault("RAY_LOG_TO_STDERR", "0")
+
+
+def connect(address: str | None, workers: int, verbose: bool = False) -> bool:
     """``ray.init`` for ``--ray [ADDRESS]``; True when this call started Ray (then shut it down when done).
     Raises ``ClusterError`` with one line when the cluster cannot be joined."""
+    quiet_ray(verbose)
+    level = logging.INFO if verbose else logging.ERROR
     if address:
         probe(address)
         # Ray reads these once, when it is imported: set them first
         if not os.environ.get("RAY_AUTH_MODE") and token_source() and "ray" not in sys.modules:
             os.environ["RAY_AUTH_MODE"] = "token"
         os.environ.setdefault("RAY_gcs_server_port_wait_time_s", "5")
+    import contextlib
+
+    from realtime_affect.system.native_logs import quiet_native_stderr
+
     ray = import_ray()
     if ray.is_initialized():
         return False
+    # Ray's C++ core writes its start-up lines (and, on a refused token, its retries) to fd 2 itself
+    quiet = contextlib.nullcontext() if verbose else quiet_native_stderr()
     if not address:
-        ray.init(num_cpus=max(1, workers), include_dashboard=False, log_to_driver=False,
-                 _node_ip_address="127.0.0.1")
+        with quiet:
+            ray.init(num_cpus=max(1, workers), include_dashboard=False, log_to_driver=False,
+                     _node_ip_address="127.0.0.1", logging_level=level)
         return True
     try:
-        ray.init(address=address, log_to_driver=False)
+        with quiet:
+            ray.init(address=address, log_to_driver=False, logging_level=level)
         return True
     except Exception as exc:  # noqa: BLE001 - every failure becomes one line
         ray.shutdown()
@@ -139,4 +161,4 @@ def missing_package(exc: BaseException) -> str | None:
     return None
 
 
-__all__ = ["RayMissing", "ClusterError", "import_ray", "connect", "probe", "token_source", "explain", "is_auth_error", "missing_package"]
+__all__ = ["RayMissing", "ClusterError", "ClusterLost", "quiet_ray", "import_ray", "connect", "probe", "token_source", "explain", "is_auth_error", "missing_package"]

@@ -2,20 +2,22 @@
 
 Nothing needs to be shared between the nodes but this package (installed on every node, same version):
 - the model files travel from the driver through Ray's object store once (``ray.put``) and each worker
-  process writes them to a temporary folder and opens them once;
+  process writes them to a temporary folder, opens them once and removes the folder (the model is in memory);
 - each local input file travels the same way when its task is submitted (at most ``in_flight`` at a time, so
   the object store holds a few files, not the whole batch); stream URLs are read by the worker itself;
 - each output comes back to the driver as bytes and is written there (temporary name, rename, manifest),
   so ``--out`` is a folder on the driver's machine and ``--resume`` works as with local workers.
 A task whose worker or node dies is retried by Ray (``MAX_RETRIES``) on the nodes left. Workers report
 frames as they go (with their node) to a small queue actor on the driver's node, for the progress bar.
+Every task works in a temporary folder named after its worker process, removed when the task ends; a task that
+is killed (cancelled, its node lost) leaves its folder, which the next task to start there removes
+(``system.tempdirs``).
 """
 from __future__ import annotations
 
 import hashlib
 import logging
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,8 +25,16 @@ from typing import Callable, Sequence
 
 from realtime_affect.batch.inputs import BatchInput
 from realtime_affect.batch.job import JobOptions, JobResult, events_name, store_output
-from realtime_affect.batch.ray_connect import ClusterError, RayMissing, connect, import_ray, missing_package
+from realtime_affect.batch.ray_connect import (
+                                               ClusterError,
+                                               ClusterLost,
+                                               RayMissing,
+                                               connect,
+                                               import_ray,
+                                               missing_package,
+)
 from realtime_affect.sources import is_stream_url
+from realtime_affect.system.tempdirs import owned_tempdir, remove_stale
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +42,10 @@ log = logging.getLogger(__name__)
 MAX_RETRIES = 3
 #: Frames between two progress reports of a worker.
 REPORT_EVERY = 25
-_models: dict[str, tuple[str, object]] = {}  # per worker process: model digest -> (folder, opened model)
+#: The head node is taken as lost after this long without answering (Ray itself waits 60 s, then ends the
+#: driver's process without a word of ours).
+HEAD_LOST_AFTER_S = 5.0
+_models: dict[str, object] = {}  # per worker process: model digest -> opened model
 
 
 @dataclass
@@ -81,16 +94,18 @@ def _model_here(files: dict[str, bytes], options: JobOptions):
     digest = hashlib.sha256(b"".join(files[name] for name in sorted(files))).hexdigest()[:16]
     key = f"{digest}:{options.backend}:{options.threads}"
     if key not in _models:
-        for folder, model in _models.values():  # another model now: the old copy goes
+        for model in _models.values():  # another model now: the old one goes
             model.close()
-            shutil.rmtree(folder, ignore_errors=True)
         _models.clear()
-        folder = Path(tempfile.mkdtemp(prefix=f"affect-model-{digest}-"))
-        for name, data in files.items():
-            (folder / name).write_bytes(data)
-        main = next(name for name in files if not name.endswith(".sequence.onnx"))
-        _models[key] = (str(folder), open_job_model(replace(options, model=str(folder / main))))
-    return _models[key][1]
+        folder = owned_tempdir("model")
+        try:
+            for name, data in files.items():
+                (folder / name).write_bytes(data)
+            main = next(name for name in files if not name.endswith(".sequence.onnx"))
+            _models[key] = open_job_model(replace(options, model=str(folder / main)))
+        finally:  # opened: the model is in memory, the files are not needed any more
+            shutil.rmtree(folder, ignore_errors=True)
+    return _models[key]
 
 
 def _task(item: BatchInput, options: JobOptions, files: dict[str, bytes], data: bytes | None, queue) -> tuple:
@@ -99,6 +114,7 @@ def _task(item: BatchInput, options: JobOptions, files: dict[str, bytes], data: 
 
     from realtime_affect.batch.job import annotate
 
+    remove_stale()  # folders of this machine's killed tasks
     model = _model_here(files, options)
     node = ray.get_runtime_context().get_node_id()
 
@@ -108,7 +124,8 @@ def _task(item: BatchInput, options: JobOptions, files: dict[str, bytes], data: 
         except Exception:  # progress is best effort: a lost queue never fails the job
             pass
 
-    with tempfile.TemporaryDirectory(prefix="affect-job-") as tmp:
+    tmp = owned_tempdir("job")
+    try:
         location = item.location
         if data is not None:  # the driver's file, under its own name (the rows' source column)
             local = Path(tmp) / "in" / Path(item.location).name
@@ -121,6 +138,8 @@ def _task(item: BatchInput, options: JobOptions, files: dict[str, bytes], data: 
         if result.status == "done":
             names = [item.output] + ([events_name(item.output)] if options.driver is not None else [])
             output = {name: (Path(tmp) / name).read_bytes() for name in names}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return result.to_dict(), output
 
 
@@ -129,22 +148,65 @@ def _input_bytes(item: BatchInput) -> bytes | None:
     return None if is_stream_url(item.location) else Path(item.location).read_bytes()
 
 
+class HeadWatch:
+    """Checks, once a second in a thread, that the head node at ``HOST:PORT`` still accepts connections;
+    ``lost`` is set after ``lost_after_s`` without an answer."""
+
+    def __init__(self, address: str | None, lost_after_s: float = HEAD_LOST_AFTER_S) -> None:
+        import threading
+
+        self.address, self.lost_after_s = address, lost_after_s
+        self.lost = threading.Event()
+        self._done = threading.Event()
+        self._thread = None
+        host, sep, port = (address or "").rpartition(":")
+        if sep and port.isdigit() and "://" not in (address or ""):
+            self._target = (host.strip("[]") or "127.0.0.1", int(port))
+            self._thread = threading.Thread(target=self._watch, name="ray-head-watch", daemon=True)
+            self._thread.start()
+
+    def _watch(self) -> None:
+        import socket
+
+        silent_since = None
+        while not self._done.wait(1.0):
+            try:
+                socket.create_connection(self._target, timeout=1.0).close()
+                silent_since = None
+            except OSError:
+                silent_since = silent_since or time.monotonic()
+                if time.monotonic() - silent_since >= self.lost_after_s:
+                    self.lost.set()
+                    return
+
+    def close(self) -> None:
+        self._done.set()
+
+
 def run_ray(items: Sequence[BatchInput], out_dir: Path, options: JobOptions, address: str | None, workers: int,
             stop, on_result: Callable[[JobResult], None],
-            on_progress: Callable[[ClusterProgress], None] | None = None) -> None:
+            on_progress: Callable[[ClusterProgress], None] | None = None,
+            on_connected: Callable[[], None] | None = None, verbose: bool = False) -> None:
     """Annotate ``items`` as Ray tasks, ``workers`` at a time on a local Ray (one CPU each), or as the
     cluster schedules them; ``stop`` (an Event) cancels what has not finished. Raises ``ClusterError`` (one
-    line) when the cluster cannot be joined or its workers cannot run this package."""
-    started_here = connect(address, workers)  # before Ray is imported: it reads its auth settings then
+    line) when the cluster cannot be joined or its workers cannot run this package, ``ClusterLost`` when the head
+    node stops answering mid-run (what is not finished is reported ``interrupted``). ``on_connected`` runs once
+    Ray is up (Ray installs its own SIGTERM handler in ``ray.init``: the caller puts its own back there)."""
+    started_here = connect(address, workers, verbose)  # before Ray is imported: it reads its settings then
     ray = import_ray()
+    if on_connected is not None:
+        on_connected()
+    watch = HeadWatch(address)
     try:
-        _run(ray, items, Path(out_dir), options, stop, on_result, on_progress)
+        _run(ray, items, Path(out_dir), options, stop, on_result, on_progress, watch, address)
     finally:
-        if started_here:
+        watch.close()
+        if started_here and not watch.lost.is_set():
             ray.shutdown()
 
 
-def _run(ray, items, out_dir: Path, options: JobOptions, stop, on_result, on_progress) -> None:
+def _run(ray, items, out_dir: Path, options: JobOptions, stop, on_result, on_progress, watch: HeadWatch,
+         address: str | None) -> None:
     from ray.util.queue import Queue
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
@@ -166,20 +228,32 @@ def _run(ray, items, out_dir: Path, options: JobOptions, stop, on_result, on_pro
                     on_result(JobResult(item.location, item.output, "failed", error=f"{item.location}: {exc}"))
                     continue
                 refs[remote.remote(item, options, files, data, queue)] = item
+            if watch.lost.is_set():
+                for item in [*refs.values(), *waiting]:
+                    on_result(JobResult(item.location, item.output, "interrupted"))
+                raise ClusterLost(f"the Ray cluster at {address} stopped answering (its head node is lost?) "
+                                  f"after {watch.lost_after_s:g}s; finished outputs are kept, run again with "
+                                  "--resume once the cluster is back")
             if stop.is_set():
                 for ref in refs:
                     ray.cancel(ref, force=True)
                 for item in [*refs.values(), *waiting]:
                     on_result(JobResult(item.location, item.output, "interrupted"))
                 return
-            done, _ = ray.wait(list(refs), num_returns=1, timeout=0.2)
+            try:
+                done, _ = ray.wait(list(refs), num_returns=1, timeout=0.2)
+            except Exception:  # noqa: BLE001 - the cluster itself failing: a lost head is told as such
+                if watch.lost.wait(watch.lost_after_s + 2.0):
+                    continue
+                raise
             _drain(queue, progress, on_progress)
             for ref in done:
                 item = refs.pop(ref)
                 on_result(_collect(ray, ref, item, out_dir))
     finally:
         try:
-            queue.shutdown(force=True)
+            if not watch.lost.is_set():  # with the head gone, Ray's calls wait for it
+                queue.shutdown(force=True)
         except Exception:  # noqa: BLE001 - the queue dies with the cluster connection anyway
             pass
 
@@ -215,4 +289,4 @@ def _collect(ray, ref, item: BatchInput, out_dir: Path) -> JobResult:
     return result
 
 
-__all__ = ["run_ray", "ClusterProgress", "ClusterError", "RayMissing", "model_files", "MAX_RETRIES"]
+__all__ = ["run_ray", "ClusterProgress", "ClusterError", "ClusterLost", "HeadWatch", "RayMissing", "model_files", "MAX_RETRIES"]
