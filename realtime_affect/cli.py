@@ -222,13 +222,32 @@ def _serve_sink(args: argparse.Namespace, stack: ExitStack):
     from rich.console import Console
 
     from realtime_affect.serve.live_sink import ServeSink
+    from realtime_affect.sources import is_stream_url
 
     console = Console(stderr=True)
+    pace = bool(args.video) and not all(is_stream_url(v) for v in args.video)
     sink = stack.enter_context(ServeSink(args.serve_host, args.serve,
-                                         lambda text: console.print(f"[yellow]warning:[/] {text}")))
-    console.print(f"streaming results on {sink.server.url('/ws/results')} (dashboard: {sink.server.url()})",
-                  soft_wrap=True)
+                                         lambda text: console.print(f"[yellow]warning:[/] {text}"), pace=pace))
+    console.print(f"streaming results on {sink.server.url('/ws/results')} (dashboard: {sink.server.url()})"
+                  + ("; the video plays at its own speed" if pace else ""), soft_wrap=True)
     return sink
+
+
+def _serve_replays(args: argparse.Namespace, sinks, inputs: dict[str, str], console, stop: StopSignals) -> bool:
+    """``--serve`` with videos read to their end: offer each one's replay on the page, as ``affect-serve``
+    does, and go on serving until Ctrl-C (then the run ends as complete: True)."""
+    if args.serve is None or stop.event.is_set():
+        return False
+    from realtime_affect.serve.live_sink import ServeSink
+
+    serve = next((s for s in sinks.sinks if isinstance(s, ServeSink)), None)
+    if serve is None:
+        return False
+    serve.finish(inputs)
+    if not args.quiet:
+        console.print("finished: the page offers the replay; serving until Ctrl-C")
+    stop.event.wait()
+    return True
 
 
 def _run(args: argparse.Namespace, options, console, stop: StopSignals) -> int:
@@ -273,6 +292,8 @@ def _run(args: argparse.Namespace, options, console, stop: StopSignals) -> int:
     totals = _Totals()
     sinks = SinkSet()
     started = time.perf_counter()
+    served_to_the_end = False  # --serve: the videos ended, their replays were served until Ctrl-C
+    analysed_until = None
     with ExitStack() as stack:
         # The window must exist before PyAV is imported (see ui/live_window.py).
         window = stack.enter_context(LiveWindow()) if show else None
@@ -322,6 +343,7 @@ def _run(args: argparse.Namespace, options, console, stop: StopSignals) -> int:
             consume(analyze_images(model, image_paths, options, timer, stop.event), task, "images")
         else:
             opened = False
+            served_inputs: dict[str, str] = {}
             for location in args.video:
                 if stop.event.is_set():
                     break
@@ -339,20 +361,23 @@ def _run(args: argparse.Namespace, options, console, stop: StopSignals) -> int:
                 total = source.info.frames
                 if total and args.sample_fps and source.info.fps > args.sample_fps:
                     total = max(1, round(total * args.sample_fps / source.info.fps))  # about that many analysed
+                served_inputs[source.name] = location
                 task = progress.add_task(source.name[-30:], total=total, fps=0.0, faces=0)
                 if not consume(analyze_video(model, source, options, timer, stop.event), task, location):
                     break
                 if source.truncated:
                     totals.truncated.append(source.name)
                 source.close()
+            analysed_until = time.perf_counter()
+            served_to_the_end = _serve_replays(args, sinks, served_inputs, console, stop)
         if args.save_baseline:
             _save_baseline(args, baseline, model, console)
-    elapsed = time.perf_counter() - started
+    elapsed = (analysed_until if served_to_the_end else time.perf_counter()) - started
     if not args.quiet:
         _summary(console, totals, timer, elapsed, outputs)
     failed = [report_error(failure, args.verbose) for failure in sinks.failures]  # one line each
     stopped = stopped_exit_code(stop)
-    if stopped is not None:
+    if stopped is not None and not served_to_the_end:
         return stopped
     if totals.failed:
         return EXIT_USAGE

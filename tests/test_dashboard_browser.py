@@ -159,8 +159,10 @@ def test_a_finished_file_is_offered_for_replay_with_a_scrub_bar(tmp_path):
             browser.open(served.url)
             ended = browser.wait_for("window.affect && affect.ended", timeout=60)
             assert ended["replay"] == "single_face.csv"
+            assert browser.evaluate("document.getElementById('record').disabled")  # nothing more to record
             browser.evaluate("document.getElementById('banner-replay').click()")
             assert browser.wait_for("affect.replay && affect.replay.frames", timeout=30) == 72
+            assert browser.evaluate("document.getElementById('conn').textContent") == "replay (no live connection)"
             browser.wait_for("affect.replay.ready", timeout=30)  # the video can be shown
             browser.evaluate("(() => { const s = document.getElementById('scrub'); s.value = 50;"
                              " s.dispatchEvent(new Event('input')); })()")
@@ -239,3 +241,63 @@ def test_the_driver_page_raises_the_alarm_during_a_closure_and_logs_it(tmp_path)
             assert browser.evaluate("affect.errors") == []
     finally:
         served.stop()
+
+
+def test_a_page_opened_before_the_source_waits_for_it_and_a_portrait_video_leaves_the_controls_in_view(tmp_path):
+    """A kiosk opened while the server starts: it must wait for the server's source (not fall back to a camera
+    it does not have), then show the portrait video with the controls still on screen and only the active AUs."""
+    import threading
+
+    import cv2
+    from helpers import decode_frames, write_video
+
+    from realtime_affect.analysis.options import AnalyzerOptions
+    from realtime_affect.models.defaults import resolve_model
+    from realtime_affect.models.loader import open_model
+    from realtime_affect.runner import analyze_video
+    from realtime_affect.serve.access import AccessPolicy
+    from realtime_affect.serve.browser_camera import BrowserCameras, CameraLimits
+    from realtime_affect.serve.hub import Hub
+    from realtime_affect.serve.server import ServerThread
+    from realtime_affect.serve.source_loop import paced
+    from realtime_affect.serve.state import ServeState
+    from realtime_affect.sources import VideoSource
+
+    portrait = write_video(tmp_path / "portrait.mp4", [cv2.rotate(f, cv2.ROTATE_90_CLOCKWISE)
+                                                       for f in decode_frames(DATA / "single_face.mp4")] * 3)
+    with open_model(resolve_model(None, "auto"), backend="auto", threads=1) as model:
+        state = ServeState(Hub(), AccessPolicy(), tmp_path / "rec", expects_source=True)
+        state.cameras = BrowserCameras(model, AnalyzerOptions(), state.publisher, CameraLimits(max_clients=2))
+        server = ServerThread(state, "127.0.0.1", 0).start()
+        stop = threading.Event()
+
+        def play() -> None:
+            publisher = state.publisher("portrait.mp4")
+            with VideoSource(portrait) as source:
+                for result in paced(analyze_video(model, source, AnalyzerOptions()), stop, fast=False):
+                    publisher.publish(result)
+            publisher.end(None)
+
+        try:
+            with Browser() as browser:  # 1400x900
+                browser.open(server.url())
+                browser.wait_for("window.affect && affect.mode", timeout=30)
+                time.sleep(1.5)  # the source has not started: the page waits for it
+                assert browser.evaluate("affect.mode") == "server"
+                assert "waiting for the server's source" in browser.evaluate(
+                    "document.getElementById('readings').textContent")
+                player = threading.Thread(target=play, daemon=True)
+                player.start()
+                browser.wait_for("affect.frames > 60", timeout=60)
+                shot = browser.screenshot(tmp_path / "portrait_page.png")
+                view, controls = _rect(browser, "view"), _rect(browser, "controls")
+                assert view[3] > view[2] > 100  # portrait, shown
+                assert controls[1] + controls[3] <= 900  # the controls are on screen below it
+                assert browser.evaluate("affect.plots.aus.shown.length") <= 4  # the active AUs only
+                assert "analysed" in browser.evaluate("document.getElementById('fps').textContent")
+                assert drawn_box(shot, view) is not None
+                player.join(timeout=60)
+        finally:
+            stop.set()
+            server.stop()
+            state.cameras.shutdown()

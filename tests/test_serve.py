@@ -241,6 +241,63 @@ def test_recording_from_the_api_is_replayed_from_its_file(model, served):
     assert http(server, "/api/replay/..%2F..%2Fetc%2Fpasswd")[0] == 404  # only files it wrote
 
 
+def test_an_ended_source_cannot_be_recorded_and_the_page_has_its_icon(model, served):
+    state, server = served
+    play(model, state)  # the source ends
+    status, body = http(server, "/api/record", "POST", {"action": "start", "source": "single_face.mp4"})
+    assert status == 409 and "has ended" in json.loads(body)["error"]
+    assert not state.record_dir.exists() or not list(state.record_dir.iterdir())  # nothing written
+    status, icon = http(server, "/favicon.ico")
+    assert status == 200 and icon.startswith(b"<svg")
+
+
+def test_text_sent_on_the_results_socket_gets_an_error_message(served):
+    _, server = served
+    with connect(ws_url(server, "/ws/results"), open_timeout=10) as ws:
+        assert json.loads(ws.recv(timeout=10))["type"] == "hello"
+        ws.send("subscribe please")
+        answer = json.loads(ws.recv(timeout=10))
+    assert answer["type"] == "error" and "takes no messages" in answer["message"]
+
+
+def test_a_recording_that_cannot_be_written_stops_with_a_message_and_analysis_goes_on(model, tmp_path):
+    from realtime_affect.serve.streams import StreamPublisher
+    from realtime_affect.sinks import SinkWriteError
+
+    class FullDisk:
+        results_path = tmp_path / "r.csv"
+
+        def write(self, result):
+            raise SinkWriteError(f"{self.results_path}: write failed (No space left on device)")
+
+        def close(self):
+            pass
+
+        def replay(self):
+            from realtime_affect.serve.recording import Replay
+
+            return Replay("r.csv", self.results_path, None, "recording", True)
+
+    sent = []
+
+    class Hub:
+        count = 0
+
+        def publish(self, message, jpeg=None):
+            sent.append(message)
+
+    publisher = StreamPublisher(Hub(), "cam")
+    publisher._recording = FullDisk()
+    from realtime_affect.types import Frame, FrameResult
+
+    frame = Frame(index=0, time_s=0.0, bgr=np.zeros((8, 8, 3), np.uint8), source="cam")
+    publisher.publish(FrameResult(frame=frame, faces=[]))
+    publisher.publish(FrameResult(frame=frame, faces=[]))  # the analysis goes on
+    assert publisher.recording is None and publisher.frames == 2
+    errors = [m for m in sent if m["type"] == "error"]
+    assert len(errors) == 1 and errors[0]["recording"] == "stopped" and "No space left" in errors[0]["message"]
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -292,7 +349,7 @@ def test_affect_serve_cli_errors_and_clean_ctrl_c(tmp_path):
             proc.kill()
 
 
-def test_affect_live_serve_streams_an_ordinary_run(tmp_path):
+def test_affect_live_serve_plays_a_file_at_its_speed_and_offers_its_replay(tmp_path):
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-m", "realtime_affect.cli", "--video", str(CLIP), "--no-display",
                              "--csv", str(tmp_path / "out.csv"), "--serve", str(port), "-q"],
@@ -310,13 +367,32 @@ def test_affect_live_serve_streams_an_ordinary_run(tmp_path):
                 break
             except (ConnectionRefusedError, OSError):
                 time.sleep(0.05)
+        assert got and got[-1]["type"] == "end" and got[-1]["replay"], got[-1:]
+        status, body = http_port(port, f"/api/replay/{got[-1]['replay']}")
+        assert status == 200 and len(json.loads(body)["frames"]) == 72
+        status, _ = http_port(port, f"/api/replay/{got[-1]['replay']}/video")
+        assert status == 200  # the input video beside its results
+        assert proc.poll() is None  # still serving the replay after the run
+        proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 0 and got[0]["type"] == "hello" and got[-1]["type"] == "end"
+    assert proc.returncode == 0  # the run was complete: Ctrl-C only ended the serving
+    assert got[0]["type"] == "hello"
     frames = [m for m in got if m["type"] == "frame"]
     assert frames and frames[-1]["frame"] == 71 and frames[-1]["source"] == "single_face.mp4"
+    sent = [m["analysed_at"] for m in frames]
+    assert sent[-1] - sent[0] >= 2.0  # paced: 72 frames at 30 fps take 2.4 s, as the video plays
+    assert len((tmp_path / "out.csv").read_text().splitlines()) > 1
+
+
+def http_port(port: int, path: str):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
 
 
 def test_driver_signals_join_each_message_with_driver(model):

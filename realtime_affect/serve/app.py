@@ -17,7 +17,7 @@ from realtime_affect.sinks import SinkError
 log = logging.getLogger(__name__)
 
 WEB_FILES = {"index.html": "text/html", "app.js": "text/javascript", "plots.js": "text/javascript",
-             "style.css": "text/css"}
+             "style.css": "text/css", "icon.svg": "image/svg+xml"}
 SECURITY_HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; "
                     "connect-src 'self' ws: wss:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
                     "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
@@ -63,7 +63,8 @@ def build_app(state: ServeState):
             return r
         cameras = state.cameras
         return JSONResponse({
-            "sources": state.sources(), "driver": state.driver, "expressions": list(EXPRESSIONS),
+            "sources": state.sources(), "starting": state.expects_source and not state.server_sources(),
+            "driver": state.driver, "expressions": list(EXPRESSIONS),
             "action_units": list(ACTION_UNITS), "ended": state.ended(), "subscribers": state.hub.count,
             "browser_camera": cameras is not None,
             "recording": state.recordings(),
@@ -89,6 +90,9 @@ def build_app(state: ServeState):
         if body["action"] == "stop":
             replay = await asyncio.to_thread(publisher.stop_recording)
             return JSONResponse({"stopped": replay.name if replay else None})
+        if publisher.ended:
+            return JSONResponse({"error": f"{source} has ended: there is nothing more to record (its results are "
+                                          "offered as a replay)"}, status_code=409)
         fmt = body.get("format", "csv")
         if fmt not in FORMATS:
             return JSONResponse({"error": f"format must be one of {', '.join(FORMATS)}"}, status_code=400)
@@ -99,6 +103,9 @@ def build_app(state: ServeState):
             return JSONResponse({"error": f"cannot record: {exc}"}, status_code=500)
         return JSONResponse({"recording": str(recording.results_path),
                              "video": str(recording.video_path) if recording.video_path else None})
+
+    async def favicon(request):
+        return Response(_web_file("icon.svg"), media_type="image/svg+xml", headers=SECURITY_HEADERS)
 
     async def replay(request):
         if (r := refused(request)) is not None:
@@ -131,13 +138,16 @@ def build_app(state: ServeState):
             return False
         return True
 
-    async def until_closed(ws: WebSocket) -> None:
-        """Read (and drop) what a viewer sends until it goes away."""
+    async def until_closed(ws: WebSocket, sub) -> None:
+        """Read what a subscriber sends until it goes away: these sockets take nothing, and say so (an ``error``
+        message, sent in turn with the results)."""
         try:
             while True:
                 message = await ws.receive()
                 if message["type"] == "websocket.disconnect":
                     return
+                sub.offer(json.dumps(error_message(
+                    "this socket only sends results; it takes no messages (browser cameras send to /ws/camera)")))
         except (WebSocketDisconnect, RuntimeError):
             return
 
@@ -149,7 +159,7 @@ def build_app(state: ServeState):
             await deny(ws, f"this server already has {state.hub.max_subscribers} subscribers", 503)
             return
         await ws.accept()
-        reader = asyncio.create_task(until_closed(ws))
+        reader = asyncio.create_task(until_closed(ws, sub))
         try:
             await ws.send_text(json.dumps(hello_message(state.sources(), state.driver, state.ended())))
             while not reader.done():
@@ -233,7 +243,7 @@ def build_app(state: ServeState):
             sender.cancel()
             cameras.close(client)
 
-    routes = [Route("/", page), Route("/static/{name}", asset), Route("/api/status", status),
+    routes = [Route("/", page), Route("/favicon.ico", favicon), Route("/static/{name}", asset), Route("/api/status", status),
               Route("/api/record", record, methods=["POST"]), Route("/api/replay/{name}", replay),
               Route("/api/replay/{name}/video", replay_video),
               WebSocketRoute("/ws/results", results_socket), WebSocketRoute("/ws/view", view_socket),

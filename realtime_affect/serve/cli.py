@@ -92,7 +92,8 @@ def _serve(args: argparse.Namespace, options, console, stop) -> int:
         camera = stack.enter_context(CameraSource(args.camera)) if args.camera is not None else None
         model = stack.enter_context(open_model(resolve_model(args.model, args.backend), backend=args.backend,
                                                device=args.device))
-        state = ServeState(Hub(), policy, Path(args.record_dir), driver=args.driver)
+        state = ServeState(Hub(), policy, Path(args.record_dir), driver=args.driver,
+                           expects_source=bool(args.video or camera is not None))
         if not args.no_browser_camera and args.max_browser_cameras > 0:
             cameras = BrowserCameras(model, options, state.publisher,
                                      CameraLimits(max_clients=args.max_browser_cameras))

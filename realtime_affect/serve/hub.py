@@ -10,9 +10,9 @@ import asyncio
 import itertools
 import json
 import threading
+from dataclasses import dataclass
 
 from realtime_affect.serve.protocol import pack_text
-from dataclasses import dataclass
 
 #: Undelivered messages a subscriber may hold: a program reading ``/ws/results`` gets about two seconds of
 #: slack before it skips frames; a page (frames with their JPEG) only two, as it wants the newest frame.

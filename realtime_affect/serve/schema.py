@@ -76,5 +76,6 @@ def end_message(source: str, replay: str | None) -> dict:
     return {**_base("end"), "source": source, "replay": replay}
 
 
-def error_message(text: str) -> dict:
-    return {**_base("error"), "message": text}
+def error_message(text: str, **more) -> dict:
+    """Something a page or program should show; ``more``: what it is about (``source``, ``recording``)."""
+    return {**_base("error"), "message": text, **more}

@@ -18,6 +18,9 @@ class ServeState:
     record_dir: Path
     driver: bool = False
     cameras: object | None = None  # browser_camera.BrowserCameras when browsers may send their camera
+    #: The server has a source of its own (--video, --camera) that may not have sent a frame yet: pages wait
+    #: for it instead of falling back to the visitor's camera.
+    expects_source: bool = False
     publishers: dict[str, StreamPublisher] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -31,6 +34,10 @@ class ServeState:
     def sources(self) -> list[str]:
         with self._lock:
             return list(self.publishers)
+
+    def server_sources(self) -> list[str]:
+        """The sources of the server's own (not visitors' browser cameras)."""
+        return [name for name in self.sources() if not name.startswith("browser-")]
 
     def all_publishers(self) -> list[StreamPublisher]:
         with self._lock:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from realtime_affect.serve.hub import Hub
 from realtime_affect.serve.recording import Recording, Replay
-from realtime_affect.serve.schema import end_message, frame_message
+from realtime_affect.serve.schema import end_message, error_message, frame_message
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,8 @@ class StreamPublisher:
             except Exception as exc:  # a full disk stops the recording, never the analysis
                 log.error("recording %s stopped: %s", recording.results_path, exc)
                 self.stop_recording()
+                self.hub.publish(error_message(f"the recording of {self.name} stopped: {exc}", source=self.name,
+                                               recording="stopped"))
         if self.hub.count:
             jpeg = None
             now = time.monotonic()

@@ -21,9 +21,10 @@ function makePlots() {
   plots = {
     expressions: new TimePlot($("plot-expressions"), EXPRESSIONS, [0, 1], 30),
     va: new TimePlot($("plot-va"), ["valence", "arousal"], [-1, 1], 30),
-    aus: new TimePlot($("plot-aus"), AUS, [0, 1], 30),
+    aus: new TimePlot($("plot-aus"), AUS, [0, 1], 30, { active: 4, threshold: 0.3 }),  // the active AUs only
     driver: new TimePlot($("plot-driver"), DRIVER, [0, 1], 60),
   };
+  affect.plots = plots;
 }
 const smoother = new Smoother();
 const view = $("view"), ctx = view.getContext("2d");
@@ -183,7 +184,7 @@ function onFrameMessage(message) {
   affect.frames += 1; affect.faces = (message.faces || []).length; affect.lastMessage = message;
   affect.fps = message.fps;
   if (message.driver) affect.driver = true;
-  $("fps").textContent = message.fps ? `${message.fps.toFixed(1)} fps` : "– fps";
+  $("fps").textContent = message.fps ? `analysed ${message.fps.toFixed(1)} fps` : "analysed – fps";
   plotMessage(message); showReadings(message); showDriver(message);
 }
 
@@ -210,7 +211,10 @@ function openView() {
   closeSockets();
   socket = new WebSocket(wsUrl("/ws/view"));
   socket.binaryType = "arraybuffer";
-  socket.onopen = () => { $("conn").textContent = "connected"; };
+  socket.onopen = () => {
+    $("conn").textContent = "connected";
+    if (!affect.frames) $("readings").textContent = "waiting for the server's source to start…";
+  };
   socket.onclose = () => { $("conn").textContent = "disconnected"; };
   socket.onmessage = async (event) => {
     if (typeof event.data === "string") return onTextMessage(JSON.parse(event.data));
@@ -226,6 +230,11 @@ function openView() {
 
 function offerReplay(ended) {
   affect.ended = ended;
+  if (affect.mode === "server" && (!affect.source || affect.source === ended.source)) {
+    const button = $("record");  // nothing more comes from an ended source: no recording to start
+    button.disabled = true; button.classList.remove("recording"); button.textContent = "Start recording";
+    $("record-status").textContent = "the source has ended";
+  }
   if (ended.replay && affect.mode === "server") {
     $("banner-text").textContent = `${ended.source} has ended.`; $("banner").hidden = false;
     $("banner-replay").onclick = () => { setMode("replay", ended.replay); };
@@ -239,7 +248,13 @@ function onTextMessage(message) {
     (message.ended || []).forEach(offerReplay);  // joined after the source finished
   } else if (message.type === "frame") { onFrameMessage(message); }
   else if (message.type === "end") { offerReplay(message); }
-  else if (message.type === "error") { showError(message.message); }
+  else if (message.type === "error") {
+    if (message.recording === "stopped") {  // e.g. a full disk: the analysis goes on, the recording stopped
+      $("record").classList.remove("recording"); $("record").textContent = "Start recording";
+      $("record-status").textContent = "recording stopped";
+    }
+    showError(message.message);
+  }
 }
 
 // ---- the visitor's camera (/ws/camera) ----------------------------------------------------------------
@@ -251,7 +266,9 @@ async function openCamera() {
   try {
     cameraStream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 360 }, audio: false });
   } catch (err) {
-    showError(`the browser gave no camera: ${err.message}`); return;
+    showError(`the browser gave no camera: ${err.message}`);
+    waitForServerSource();  // a kiosk opened before the server's source: take it when it comes
+    return;
   }
   const video = $("camera-video");
   video.srcObject = cameraStream; await video.play();
@@ -297,6 +314,22 @@ async function openCamera() {
     affect.sentFrames += 1;
   }
   cameraTimer = setInterval(send, 33);  // also on a timer: the first frame, and after a lost answer
+}
+
+// A page that has no source to show asks the server every 2 s, and switches to the server's source once
+// one has started (a car's screen or a kiosk opened while the server starts).
+let sourceTimer = null;
+function waitForServerSource() {
+  if (sourceTimer) return;
+  sourceTimer = setInterval(async () => {
+    if (affect.mode !== "camera" || affect.frames) { clearInterval(sourceTimer); sourceTimer = null; return; }
+    try {
+      const status = await api("/api/status");
+      if (status.starting || status.sources.some((s) => !s.startsWith("browser-"))) {
+        clearInterval(sourceTimer); sourceTimer = null; setMode("server");
+      }
+    } catch (err) { /* the server may be starting: ask again */ }
+  }, 2000);
 }
 
 function closeSockets() {
@@ -422,7 +455,9 @@ function setMode(mode, replayName) {
   document.querySelectorAll("nav button.mode").forEach((b) => b.classList.toggle("active", b.dataset.mode === mode));
   $("replay-bar").hidden = mode !== "replay"; $("banner").hidden = true;
   $("record-box").hidden = mode === "replay";
-  $("fps").textContent = "– fps"; $("latency").textContent = "latency –"; affect.latencies = [];
+  $("record").disabled = false; $("record-status").textContent = "";
+  $("conn").textContent = mode === "replay" ? "replay (no live connection)" : "connecting";
+  $("fps").textContent = "analysed – fps"; $("latency").textContent = "latency –"; affect.latencies = [];
   for (const plot of Object.values(plots)) plot.clear();
   smoother.reset(); resetDriver();
   if (mode === "server") openView();
@@ -453,7 +488,8 @@ async function start() {
   $("mode-camera").hidden = !status.browser_camera;
   affect.driver = status.driver;
   const wanted = new URLSearchParams(location.search).get("mode");
-  setMode(wanted || (status.sources.some((s) => !s.startsWith("browser-")) || !status.browser_camera ? "server" : "camera"));
+  const serverSource = status.starting || status.sources.some((s) => !s.startsWith("browser-"));
+  setMode(wanted || (serverSource || !status.browser_camera ? "server" : "camera"));
   requestAnimationFrame(tick);
 }
 

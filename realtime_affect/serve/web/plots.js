@@ -5,14 +5,33 @@ const PALETTE = ["#4fb3ff", "#ff6b6b", "#51cf66", "#fcc419", "#cc5de8", "#ff922b
                  "#f06595", "#94d82d", "#845ef7", "#ffd43b"];
 
 class TimePlot {
-  // names: series names; range: [min, max] of the y axis; span: seconds shown while live.
-  constructor(canvas, names, range, span) {
+  // names: series names; range: [min, max] of the y axis; span: seconds shown while live; options.active: draw
+  // only the (at most) this many series that reach options.threshold in the window shown (12 AUs over a long
+  // clip are a tangle otherwise); the legend says how many are quiet.
+  constructor(canvas, names, range, span, options) {
     this.canvas = canvas;
     this.ctx = canvas.getContext("2d");
     this.names = names;
     this.range = range;
     this.span = span || 30;
+    this.active = (options && options.active) || null;
+    this.threshold = (options && options.threshold) || 0;
+    this.shown = names.map((_, i) => i);
     this.clear();
+  }
+  chooseShown(t0) {
+    if (!this.active) return this.names.map((_, i) => i);
+    const score = this.values.map((series, i) => {
+      let peak = -Infinity, sum = 0, n = 0;
+      for (let k = 0; k < series.length; k++) {
+        const v = series[k];
+        if (this.times[k] < t0 || v === null || Number.isNaN(v)) continue;
+        peak = Math.max(peak, v); sum += v; n += 1;
+      }
+      return { i, peak, mean: n ? sum / n : 0 };
+    });
+    return score.filter((s) => s.peak >= this.threshold).sort((a, b) => b.mean - a.mean)
+      .slice(0, this.active).map((s) => s.i).sort((a, b) => a - b);
   }
   clear() { this.times = []; this.values = this.names.map(() => []); this.cursor = null; }
   push(t, values) {
@@ -43,7 +62,10 @@ class TimePlot {
     const x = (t) => left + ((t - t0) / Math.max(t1 - t0, 1e-6)) * pw;
     ctx.fillText(`${t0.toFixed(0)} s`, left, h - 3);
     ctx.fillText(`${t1.toFixed(0)} s`, left + pw - 24, h - 3);
-    this.values.forEach((series, i) => {
+    this.shown = this.chooseShown(t0);
+    const rows = this.active ? this.active + 1 : this.names.length;
+    this.shown.forEach((i, row) => {
+      const series = this.values[i];
       ctx.strokeStyle = PALETTE[i % PALETTE.length]; ctx.lineWidth = 1.5; ctx.beginPath();
       let started = false;
       for (let k = 0; k < series.length; k++) {
@@ -57,8 +79,13 @@ class TimePlot {
       const last = at >= 0 ? series[at] : null;
       ctx.fillStyle = PALETTE[i % PALETTE.length];
       ctx.fillText(`${this.names[i]}${last === null || last === undefined ? "" : " " + last.toFixed(2)}`,
-                   left + pw + 6, top + 10 + i * Math.min(13, (ph + bottom) / this.names.length));
+                   left + pw + 6, top + 10 + row * Math.min(13, (ph + bottom) / rows));
     });
+    if (this.active && this.shown.length < this.names.length) {
+      ctx.fillStyle = "#9aa3ad";
+      ctx.fillText(`${this.names.length - this.shown.length} quiet (< ${this.threshold.toFixed(1)})`, left + pw + 6,
+                   top + 10 + this.shown.length * Math.min(13, (ph + bottom) / rows));
+    }
     if (this.cursor !== null) {
       ctx.strokeStyle = "#ffffff"; ctx.beginPath(); ctx.moveTo(x(this.cursor), top); ctx.lineTo(x(this.cursor), top + ph);
       ctx.stroke();
