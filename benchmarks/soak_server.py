@@ -153,15 +153,15 @@ def _frames_in_order(server, count: int = 30) -> tuple[bool, list[int]]:
 def soak(model, subscribe_cycles: int, view_cycles: int, camera_cycles: int, minutes: float | None = None,
          slow_readers: int = 3) -> SoakReport:
     """Run the soak for the given cycles (or, with ``minutes``, round after round until that time is up)."""
+    import tempfile
+    from pathlib import Path
+
     from realtime_affect.analysis.options import AnalyzerOptions
     from realtime_affect.serve.access import AccessPolicy
     from realtime_affect.serve.browser_camera import BrowserCameras, CameraLimits
     from realtime_affect.serve.hub import Hub
     from realtime_affect.serve.server import ServerThread
     from realtime_affect.serve.state import ServeState
-
-    import tempfile
-    from pathlib import Path
 
     state = ServeState(Hub(), AccessPolicy(), record_dir=Path(tempfile.gettempdir()) / "affect-soak-recordings")
     state.cameras = BrowserCameras(model, AnalyzerOptions(), state.publisher, CameraLimits(max_clients=4))

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from conftest import ROOT
@@ -95,3 +96,32 @@ def test_sigterm_on_a_ray_batch_ends_with_143_a_summary_and_one_line_of_ours(tmp
     assert summary["exit_code"] == 143
     statuses = [r["status"] for r in summary["inputs"]]
     assert statuses[0] == "done" and set(statuses) <= {"done", "interrupted"} and "interrupted" in statuses
+
+
+def test_a_disk_that_fills_mid_batch_fails_those_inputs_and_keeps_the_manifest_true(tmp_path, tiny_model):
+    if shutil.which("unshare") is None or subprocess.run(["unshare", "-rm", "true"]).returncode != 0:
+        pytest.skip("cannot make a mount namespace here")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a.mp4", "b.mp4", "c.mp4"):
+        (folder / name).symlink_to(SINGLE_FACE)
+    out, kept = tmp_path / "out", tmp_path / "kept"
+    out.mkdir()
+    kept.mkdir()
+    command = (f"{sys.executable} -m realtime_affect.batch.cli {folder} --out {out} --model {tiny_model} -q "
+               "--workers 1")
+    script = f"mount -t tmpfs -o size=40k tmpfs {out} && {{ {command}; echo $? > {kept}/rc; cp -a {out}/. {kept}/; }}"
+    proc = subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True, cwd=ROOT,
+                          timeout=300)
+    assert (kept / "rc").read_text().strip() == "3", proc.stderr
+    assert "Traceback" not in proc.stderr
+    summary = json.loads((kept / "summary.json").read_text())
+    status = {Path(r["input"]).name: r for r in summary["inputs"]}
+    done = [n for n, r in status.items() if r["status"] == "done"]
+    failed = [n for n, r in status.items() if r["status"] == "failed"]
+    assert done and failed and len(done) + len(failed) == 3
+    assert all("No space left" in status[n]["error"] for n in failed)
+    assert sorted(p.name for p in kept.glob("*.csv")) == sorted(f"{Path(n).stem}.csv" for n in done)
+    assert not [p.name for p in kept.iterdir() if p.name.endswith(".partial")]  # no half-written file left
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == len(failed) and all(ln.startswith("affect-batch: failed: ") for ln in lines)
