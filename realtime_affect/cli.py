@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--jsonl", metavar="PATH", help="write one JSON object per frame with all its faces")
     out.add_argument("--parquet", metavar="PATH", help="write the CSV's rows as a typed Parquet file")
     out.add_argument("--out", metavar="PATH", help="write an annotated H.264 video (same frames and timing)")
+    out.add_argument("--out-size", choices=("auto", "input"), default="auto",
+                     help="--out's size: auto (at least 720 px on the shorter side, text at least 12 px; the "
+                          "default) or input (the input's size)")
     out.add_argument("--overwrite", action="store_true", help="replace existing output files")
     out.add_argument("--no-display", action="store_true", help="never open a window")
     out.add_argument("--serve", type=int, metavar="PORT",
@@ -212,7 +215,7 @@ def _open_sinks(args: argparse.Namespace, stack: ExitStack, fps: float, sinks):
 
         sinks.add(stack.enter_context(ParquetSink(args.parquet, overwrite=args.overwrite)))
     if args.out:
-        sinks.add(stack.enter_context(VideoSink(args.out, fps=fps, overwrite=args.overwrite)))
+        sinks.add(stack.enter_context(VideoSink(args.out, fps=fps, overwrite=args.overwrite, size=args.out_size)))
     if args.serve is not None:
         sinks.add(_serve_sink(args, stack))
     return sinks

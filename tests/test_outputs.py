@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 from conftest import ROOT
-from helpers import PEXELS, SINGLE_FACE, read_csv, read_xwd
+from helpers import PEXELS, SINGLE_FACE, decode_frames, read_csv, read_xwd, write_video
 
 from realtime_affect.cli import main
 from realtime_affect.types import Face, FaceResult, Frame, FrameResult, Prediction
@@ -112,7 +112,7 @@ def test_jsonl_and_annotated_video_match_the_input(tmp_path, tiny_model):
 
     out_video, out_jsonl, out_csv = tmp_path / "a.mp4", tmp_path / "a.jsonl", tmp_path / "a.csv"
     assert main(["--video", str(SINGLE_FACE), "--jsonl", str(out_jsonl), "--out", str(out_video), "--csv",
-                 str(out_csv), "--model", str(tiny_model), "--no-display", "-q"]) == 0
+                 str(out_csv), "--out-size", "input", "--model", str(tiny_model), "--no-display", "-q"]) == 0
     records = [json.loads(line) for line in out_jsonl.read_text().splitlines()]
     assert [r["frame"] for r in records] == list(range(72))
     rows = read_csv(out_csv)
@@ -125,6 +125,29 @@ def test_jsonl_and_annotated_video_match_the_input(tmp_path, tiny_model):
     assert len(dst_frames) == len(src_times) == 72
     np.testing.assert_allclose([f.time for f in dst_frames], src_times, atol=1e-3)
     assert dst_frames[0].width == 640 and dst_frames[0].height == 360
+
+
+def test_annotated_videos_of_small_inputs_are_drawn_large_enough_to_read(tmp_path, tiny_model):
+    """A 480x854 phone clip: the default --out is drawn 720 px wide with text at the live window's size (about
+    13 px capitals); --out-size input keeps 480x854 (and its text about 6 px)."""
+    import av
+    import cv2
+
+    from realtime_affect.ui.layout import video_zoom
+
+    phone = write_video(tmp_path / "phone.mp4", [cv2.resize(cv2.rotate(f, cv2.ROTATE_90_CLOCKWISE), (480, 854))
+                                                 for f in decode_frames(SINGLE_FACE, 20)])
+    sizes = {}
+    for mode in ("auto", "input"):
+        out = tmp_path / f"{mode}.mp4"
+        args = ["--video", str(phone), "--out", str(out), "--model", str(tiny_model), "--no-display", "-q"]
+        assert main(args + ([] if mode == "auto" else ["--out-size", "input"])) == 0
+        with av.open(str(out)) as dst:
+            first = next(dst.decode(video=0))
+            sizes[mode] = (first.width, first.height)
+    assert sizes == {"auto": (720, 1281), "input": (480, 854)} or sizes == {"auto": (720, 1280), "input": (480, 854)}
+    assert video_zoom(480, 854) == (1.5, 1.0) and video_zoom(1920, 1080) == (1.0, 1.0)
+    assert video_zoom(480, 854, "input") == (1.0, 0.0)
 
 
 class FakeCapture:

@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--csv", metavar="PATH", help="one row of driver signals per frame")
     out.add_argument("--events", metavar="PATH", help="events as JSON lines (a line at start and at end)")
     out.add_argument("--out", metavar="PATH", help="the dashboard as an H.264 video")
+    out.add_argument("--out-size", choices=("auto", "input"), default="auto",
+                     help="--out's size: auto (at least 720 px on the shorter side, text at least 12 px; the "
+                          "default) or input (the input's size)")
     out.add_argument("--overwrite", action="store_true", help="replace existing output files")
     out.add_argument("--no-display", action="store_true", help="never open a window")
     _common(p)
@@ -125,7 +128,7 @@ def _run(args: argparse.Namespace, parser, console, stop: StopSignals) -> int:
     from realtime_affect.sources import CameraSource, SourceError, VideoSource, check_readable_file, is_stream_url
     from realtime_affect.system.cores import model_threads
     from realtime_affect.timing import StageTimer
-    from realtime_affect.ui.layout import WINDOW_MIN_SCALE
+    from realtime_affect.ui.layout import WINDOW_MIN_SCALE, video_zoom
     from realtime_affect.ui.live_window import LiveWindow, display_available
     from realtime_affect.ui.overlay import OverlayState
 
@@ -188,10 +191,11 @@ def _run(args: argparse.Namespace, parser, console, stop: StopSignals) -> int:
                     progress.update(task, advance=1, fps=fps, faces=len(result.faces))
                 if window is None and video is None:
                     continue
-                if video is not None:  # the input's size
+                if video is not None:  # readable when played back (--out-size)
+                    zoom, min_scale = video_zoom(result.frame.bgr.shape[1], result.frame.bgr.shape[0], args.out_size)
                     try:
-                        video.write_image(draw_dashboard(result.frame.bgr, result, state, overlay, fps=fps),
-                                          result.time_s)
+                        video.write_image(draw_dashboard(result.frame.bgr, result, state, overlay, fps=fps,
+                                                         zoom=zoom, min_scale=min_scale), result.time_s)
                     except SinkFailed as exc:  # the video ends here; the events and rows go on
                         failed.append(exc)
                         video = None

@@ -27,8 +27,10 @@ KEYFRAME_EVERY_S = 2.0
 class VideoSink:
     """Writes one output frame per input frame; PTS from each frame's ``time_s`` keeps the timing."""
 
-    def __init__(self, path: str | Path, fps: float = 30.0, overwrite: bool = False) -> None:
+    def __init__(self, path: str | Path, fps: float = 30.0, overwrite: bool = False, size: str = "auto") -> None:
+        """``size``: ``auto`` (small inputs enlarged, readable text: ``ui.layout.video_zoom``) or ``input``."""
         self.path = prepare_output(path, overwrite)
+        self.size = size
         self.fps = fps
         self.frames = 0
         self._container = None
@@ -59,7 +61,12 @@ class VideoSink:
 
     def write(self, result: FrameResult) -> None:
         """One input frame with the standard overlay drawn on it."""
-        self.write_image(draw(result.frame.bgr, result, self._state), result.frame.time_s)
+        from realtime_affect.ui.layout import video_zoom
+
+        h, w = result.frame.bgr.shape[:2]
+        zoom, min_scale = video_zoom(w, h, self.size)
+        self.write_image(draw(result.frame.bgr, result, self._state, zoom=zoom, min_scale=min_scale),
+                         result.frame.time_s)
 
     def write_image(self, img, time_s: float) -> None:
         """An already drawn BGR frame shown at ``time_s`` (for custom overlays such as dashboards)."""

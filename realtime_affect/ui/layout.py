@@ -55,6 +55,20 @@ def window_zoom(frame_w: int, frame_h: int, screen_w: int, screen_h: int, fill: 
     return float(min(fill * screen_w / max(1, frame_w), fill * screen_h / max(1, frame_h)))
 
 
+#: ``--out-size``: ``auto`` draws annotated videos at least 720 pixels on their shorter side (small inputs
+#: enlarged, at most 3x) with text at least ``WINDOW_MIN_SCALE`` (about 13 px), so a 480x854 phone clip is read
+#: back as easily as it is watched live; ``input`` keeps the input's size (the text then scales with the frame).
+OUT_SIZES = ("auto", "input")
+VIDEO_SHORT_SIDE = 720
+
+
+def video_zoom(frame_w: int, frame_h: int, size: str = "auto") -> tuple[float, float]:
+    """(zoom, min_scale) to draw an annotated video's frames with, for ``--out-size``."""
+    if size == "input":
+        return 1.0, 0.0
+    return float(min(3.0, max(1.0, VIDEO_SHORT_SIDE / max(1, min(frame_w, frame_h))))), WINDOW_MIN_SCALE
+
+
 def overlay_scale(width: int, height: int) -> float:
     """Drawing scale for a frame: 1.0 at 1280x720, smaller on small frames, larger on big ones."""
     return float(np.clip(min(height / 720.0, width / 1280.0), 0.4, 3.0))
