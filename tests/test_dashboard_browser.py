@@ -239,6 +239,23 @@ def test_the_driver_page_raises_the_alarm_during_a_closure_and_logs_it(tmp_path)
             browser.wait_for("document.getElementById('driver-alarm').hidden", timeout=30)  # the eyes reopen
             assert "to " in browser.evaluate("document.getElementById('driver-log').textContent")
             assert browser.evaluate("affect.errors") == []
+
+            # the run ends: its replay shows the driver panel at the cursor and all the run's events
+            ended = browser.wait_for("affect.ended", timeout=120)
+            browser.evaluate("document.getElementById('banner-replay').click()")
+            frames = browser.wait_for("affect.replay && affect.replay.ready && affect.replay.frames", timeout=60)
+            closure = int(round((start + 1.0) * 24)) % frames  # a frame inside that closure, once confirmed
+            browser.evaluate(f"(() => {{ const s = document.getElementById('scrub'); s.value = {closure};"
+                             " s.dispatchEvent(new Event('input')); })()")
+            browser.wait_for(f"affect.replay.index === {closure}", timeout=30)
+            shown = browser.evaluate(
+                "[document.getElementById('driver-panel').hidden, document.getElementById('driver-alarm').hidden,"
+                " document.getElementById('driver-alarm').textContent, document.getElementById('driver-signals')"
+                ".textContent, document.getElementById('driver-log').textContent]")
+            browser.screenshot(tmp_path / "driver_replay.png")
+            assert ended["replay"] and shown[0] is False and shown[1] is False, shown
+            assert "MICROSLEEP" in shown[2] and "eyes CLOSED" in shown[3], shown
+            assert shown[4].count("MICROSLEEP") >= 3 and "to " in shown[4], shown  # every loop's closure
     finally:
         served.stop()
 

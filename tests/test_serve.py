@@ -241,6 +241,27 @@ def test_recording_from_the_api_is_replayed_from_its_file(model, served):
     assert http(server, "/api/replay/..%2F..%2Fetc%2Fpasswd")[0] == 404  # only files it wrote
 
 
+def test_a_driver_recording_holds_the_driver_signals_and_events_and_replays_them(model, tmp_path):
+    from realtime_affect.driver.outputs import DRIVER_COLUMNS
+
+    state = ServeState(Hub(), AccessPolicy(), tmp_path / "recordings", driver=True)
+    with ServerThread(state, "127.0.0.1", 0) as server:
+        state.publisher("single_face.mp4")
+        status, body = http(server, "/api/record", "POST", {"action": "start", "source": "single_face.mp4"})
+        assert status == 200, body
+        play(model, state)
+        results = Path(json.loads(body)["recording"])
+        signals = results.with_name(results.stem + ".driver.csv")
+        events = results.with_name(results.stem + ".events.jsonl")
+        rows = signals.read_text().splitlines()
+        assert rows[0].split(",") == list(DRIVER_COLUMNS) and len(rows) == 73  # a row per frame
+        assert events.exists()
+        status, body = http(server, f"/api/replay/{results.name}")
+        data = json.loads(body)
+        assert status == 200 and data["events"] == []  # an alert face: the recording has no event
+        assert data["frames"][10]["driver"]["eye_state"] in ("open", "closed", "unknown")
+
+
 def test_an_ended_source_cannot_be_recorded_and_the_page_has_its_icon(model, served):
     state, server = served
     play(model, state)  # the source ends

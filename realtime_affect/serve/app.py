@@ -113,7 +113,7 @@ def build_app(state: ServeState):
         found = state.replay(request.path_params["name"])
         if found is None:
             return JSONResponse({"error": "no such replay"}, status_code=404)
-        data = await asyncio.to_thread(replay_frames, found.results)
+        data = await asyncio.to_thread(replay_frames, found.results, 20000, found.driver, found.events)
         data.update(video=found.video is not None, overlays_drawn=found.overlays_drawn, kind=found.kind)
         return JSONResponse(data)
 

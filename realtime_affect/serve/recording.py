@@ -43,12 +43,47 @@ class Replay:
     video: Path | None
     kind: str  # "run" (a finished --video input) or "recording"
     overlays_drawn: bool  # the video already has the overlays burnt in (recordings)
+    driver: Path | None = None  # with --driver: the driver signals (affect-driver --csv's columns) ...
+    events: Path | None = None  # ... and the events (affect-driver --events's lines)
+
+
+DRIVER_SUFFIXES = (".driver.csv", ".events.jsonl")
+
+
+class DriverFiles:
+    """With ``--driver``: the driver monitor's signals and events beside a recording or a run's results, as
+    ``affect-driver --csv --events`` writes them (the monitor's own state, the one the page shows live)."""
+
+    def __init__(self, base: Path, source: str) -> None:
+        from realtime_affect.driver.outputs import DriverCsv, EventLog
+
+        self.signals, self.events_path = (base.with_name(base.name + s) for s in DRIVER_SUFFIXES)
+        self.rows = DriverCsv(self.signals)
+        try:
+            self.events = EventLog(self.events_path)
+        except BaseException:
+            self.rows.close()
+            raise
+        self.events.source = source
+
+    def write(self, frame: int, state) -> None:
+        self.rows.write(frame, state)
+
+    def event(self, event, change: str) -> None:
+        self.events.write(event, change)
+
+    def close(self) -> None:
+        try:
+            self.events.close()
+        finally:
+            self.rows.close()
 
 
 class Recording:
     """Results of one source into a CSV/Parquet file and an annotated H.264 video, from ``start`` to ``stop``."""
 
-    def __init__(self, folder: Path, source: str, fmt: str, fps: float, video: bool = True) -> None:
+    def __init__(self, folder: Path, source: str, fmt: str, fps: float, video: bool = True,
+                 driver: bool = False) -> None:
         from realtime_affect.sinks.csv_sink import CsvSink
         from realtime_affect.sinks.video_sink import VideoSink
 
@@ -58,7 +93,8 @@ class Recording:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise RecordingError(f"{folder}: cannot make the recordings folder ({exc.strerror})") from None
-        base = free_name(folder, f"{_safe_stem(source)}-{time.strftime('%Y%m%d-%H%M%S')}", (f".{fmt}", ".mp4"))
+        base = free_name(folder, f"{_safe_stem(source)}-{time.strftime('%Y%m%d-%H%M%S')}",
+                         (f".{fmt}", ".mp4", *DRIVER_SUFFIXES))
         self.source = source
         self.results_path = base.with_name(base.name + f".{fmt}")
         self.video_path = base.with_name(base.name + ".mp4") if video else None
@@ -72,36 +108,56 @@ class Recording:
             self._sinks.append(VideoSink(self.video_path, fps=fps))
         for sink in self._sinks:
             sink.__enter__()
+        self.driver: DriverFiles | None = None
+        if driver:
+            try:
+                self.driver = DriverFiles(base, source)
+            except BaseException:
+                for sink in self._sinks:
+                    sink.close()
+                raise
         self.frames = 0
         self._lock = threading.Lock()
         self._closed = False
 
-    def write(self, result) -> None:
+    def write(self, result, driver_state=None) -> None:
         with self._lock:
             if self._closed:
                 return
             for sink in self._sinks:
                 sink.write(result)
+            if self.driver is not None and driver_state is not None:
+                self.driver.write(result.frame.index, driver_state)
             self.frames += 1
+
+    def event(self, event, change: str) -> None:
+        """A driver event started or ended while recording."""
+        with self._lock:
+            if not self._closed and self.driver is not None:
+                self.driver.event(event, change)
 
     def close(self) -> None:
         with self._lock:
             if self._closed:
                 return
             self._closed = True
-            for sink in self._sinks:
+            for sink in [*self._sinks, *([self.driver] if self.driver is not None else [])]:
                 try:
                     sink.__exit__(None, None, None)
                 except Exception as exc:  # one output failing must not lose the other
                     log.error("closing %s: %s", getattr(sink, "path", sink), exc)
 
     def replay(self) -> Replay:
-        return Replay(self.results_path.name, self.results_path, self.video_path, "recording", True)
+        d = self.driver
+        return Replay(self.results_path.name, self.results_path, self.video_path, "recording", True,
+                      d.signals if d else None, d.events_path if d else None)
 
 
-def replay_frames(results: Path, max_frames: int = 20000) -> dict:
+def replay_frames(results: Path, max_frames: int = 20000, driver: Path | None = None,
+                  events: Path | None = None) -> dict:
     """A results file as the page replays it: per frame the faces with box, expressions, AUs and VA
-    (every ``step``-th frame when the file has more than ``max_frames``)."""
+    (every ``step``-th frame when the file has more than ``max_frames``); with ``driver``/``events`` files, per
+    frame the driver's signals and active events, and the run's events with their start and end."""
     from realtime_affect.labels import ACTION_UNITS, EXPRESSION_COLUMNS, EXPRESSIONS
     from realtime_affect.results import read_results
 
@@ -122,4 +178,43 @@ def replay_frames(results: Path, max_frames: int = 20000) -> dict:
                 "valence": float(r["valence"]), "arousal": float(r["arousal"]),
             })
         frames.append({"frame": int(number), "time_s": float(rows["time_s"].iloc[0]), "faces": faces})
-    return {"name": results.name, "frames": frames, "step": step}
+    data = {"name": results.name, "frames": frames, "step": step}
+    if driver is not None and driver.is_file():
+        signals = _driver_signals(driver)
+        for frame in frames:
+            if frame["frame"] in signals:
+                frame["driver"] = signals[frame["frame"]]
+        data["events"] = _events(events) if events is not None and events.is_file() else []
+    return data
+
+
+def _driver_signals(path: Path) -> dict[int, dict]:
+    """Frame number -> the driver fields the page shows (as a live frame message's ``driver``)."""
+    import math
+
+    import pandas as pd
+
+    df = pd.read_csv(path, dtype={"eye_state": str, "zone": str, "events": str}, keep_default_na=False)
+    num = (lambda v: None if v == "" or (isinstance(v, float) and math.isnan(v)) else float(v))
+    out = {}
+    for r in df.itertuples(index=False):
+        out[int(r.frame)] = {"eye_state": r.eye_state or "unknown", "zone": r.zone or "unknown",
+                             "perclos": num(r.perclos), "blinks_per_min": num(r.blinks_per_min),
+                             "closure_s": num(r.closure_s) or 0.0, "yawn": str(r.yawn) == "1",
+                             "track_id": None if r.track_id == "" else int(float(r.track_id)),
+                             "active": [k for k in str(r.events).split() if k]}
+    return out
+
+
+def _events(path: Path) -> list[dict]:
+    """The run's events, each once: kind, start and end (None while it was still on at the end)."""
+    import json
+
+    found: dict[tuple, dict] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        record = json.loads(line)
+        key = (record["kind"], record.get("track_id"), record["start_s"])
+        found[key] = {"kind": record["kind"], "start_s": record["start_s"], "end_s": record.get("end_s")}
+    return sorted(found.values(), key=lambda e: e["start_s"])

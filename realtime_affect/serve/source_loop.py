@@ -38,19 +38,31 @@ def run_video(model, location: str, options, publisher_for: Callable[[str, float
     """Analyse a file or stream URL to its end (or ``stop``); returns its publisher (named as its frames name
     their source) and the replay of its results."""
     from realtime_affect.runner import analyze_video
+    from realtime_affect.serve.recording import DRIVER_SUFFIXES, DriverFiles
     from realtime_affect.sinks.csv_sink import CsvSink
     from realtime_affect.sources import VideoSource, is_stream_url
 
     with VideoSource(location, reconnect_s=reconnect_s) as source:
         publisher = publisher_for(source.name, source.info.fps or 30.0)
-        base = free_name(run_dir, Path(source.name).stem or "video", (".csv",))
+        base = free_name(run_dir, Path(source.name).stem or "video", (".csv", *DRIVER_SUFFIXES))
         results_path = base.with_name(base.name + ".csv")
-        with CsvSink(results_path) as sink:
-            for result in paced(analyze_video(model, source, options, stop=stop), stop, fast):
-                sink.write(result)
-                publisher.publish(result)
+        driver = DriverFiles(base, source.name) if publisher.driver else None
+        if driver is not None:
+            publisher.attach_driver_files(driver)
+        try:
+            with CsvSink(results_path) as sink:
+                for result in paced(analyze_video(model, source, options, stop=stop), stop, fast):
+                    sink.write(result)
+                    publisher.publish(result)
+        finally:
+            if driver is not None:
+                if not stop.is_set():
+                    publisher.finish_driver()  # its events end in its files
+                publisher.detach_driver_files(driver)
+                driver.close()
     video = None if is_stream_url(location) else Path(location)
-    return publisher, Replay(results_path.name, results_path, video, "run", False)
+    return publisher, Replay(results_path.name, results_path, video, "run", False,
+                             driver.signals if driver else None, driver.events_path if driver else None)
 
 
 def run_camera(camera, model, options, publisher: StreamPublisher, stop: threading.Event) -> None:

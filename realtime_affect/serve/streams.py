@@ -63,27 +63,59 @@ class StreamPublisher:
         self.rate = RecentRate()
         self.frames = 0
         self._monitor = None
+        self._driver_files: list = []  # recording.DriverFiles of a run's results (affect-serve --video)
         if driver:
             from realtime_affect.driver.monitor import DriverMonitor
 
             self._monitor = DriverMonitor()
+            self._monitor.on_event(self._on_event)
         self._recording: Recording | None = None
         self._last_picture = float("-inf")
+        self._last_time = 0.0
         self._lock = threading.Lock()
         self.replays: list[Replay] = []
         self.ended = False
         self.final_replay: str | None = None  # the replay offered when the source ended
 
+    @property
+    def driver(self) -> bool:
+        return self._monitor is not None
+
+    def _on_event(self, event, change: str) -> None:
+        with self._lock:
+            recording = self._recording
+        if recording is not None:
+            recording.event(event, change)
+        for files in list(self._driver_files):
+            files.event(event, change)
+
+    def finish_driver(self) -> None:
+        """The source ends: the driver events still on end at its last frame (and are written)."""
+        if self._monitor is not None and self.frames:
+            self._monitor.finish(self._last_time)
+
+    def attach_driver_files(self, files) -> None:
+        """Write the driver's signals and events into ``files`` from now on (until ``detach_driver_files``)."""
+        self._driver_files.append(files)
+
+    def detach_driver_files(self, files) -> None:
+        if files in self._driver_files:
+            self._driver_files.remove(files)
+
     def publish(self, result, client: dict | None = None) -> dict:
         """Send one analysed frame; returns its message (for a browser camera's own reply)."""
         state = self._monitor.update(result) if self._monitor is not None else None
+        self._last_time = result.frame.time_s
         message = frame_message(result, self.rate.tick(), state, client)
         self.frames += 1
+        if state is not None:
+            for files in list(self._driver_files):
+                files.write(result.frame.index, state)
         with self._lock:
             recording = self._recording
         if recording is not None:
             try:
-                recording.write(result)
+                recording.write(result, state)
             except Exception as exc:  # a full disk stops the recording, never the analysis
                 log.error("recording %s stopped: %s", recording.results_path, exc)
                 self.stop_recording()
@@ -102,7 +134,7 @@ class StreamPublisher:
         with self._lock:
             if self._recording is not None:
                 return self._recording
-            self._recording = Recording(folder, self.name, fmt, self.fps, video)
+            self._recording = Recording(folder, self.name, fmt, self.fps, video, driver=self.driver)
             return self._recording
 
     def stop_recording(self) -> Replay | None:
@@ -121,6 +153,7 @@ class StreamPublisher:
 
     def end(self, replay: Replay | None) -> None:
         """The source finished: close its recording and tell the subscribers (with the replay on offer)."""
+        self.finish_driver()
         self.stop_recording()
         if replay is not None:
             self.replays.append(replay)

@@ -86,7 +86,7 @@ const driverLog = { open: new Map(), entries: [] };
 const rank = (kind) => { const i = URGENCY.indexOf(kind); return i < 0 ? URGENCY.length : i; };
 const eventName = (kind) => kind.replace("_", " ").toUpperCase();
 
-function showDriver(message) {
+function showDriver(message, live = true) {
   const d = message.driver;
   if (!d) return;
   $("driver-panel").hidden = false;
@@ -101,7 +101,21 @@ function showDriver(message) {
   $("driver-signals").textContent = `eyes ${(d.eye_state || "unknown").toUpperCase()} · looking ${d.zone || "unknown"}`
     + ` · PERCLOS ${num(100 * (d.perclos ?? NaN), 0)}% · ${num(d.blinks_per_min, 0)} blinks/min`
     + (d.closure_s > 0 ? ` · eyes closed ${d.closure_s.toFixed(1)} s` : "");
-  logEvents(active, d.active_since || {}, message.time_s);
+  if (live) logEvents(active, d.active_since || {}, message.time_s);
+}
+
+// Replay: the finished run's events, all at once (the newest first), the ones on at the cursor in bold.
+function listEvents(events, t) {
+  const list = $("driver-log");
+  list.innerHTML = "";
+  if (!events.length) { list.innerHTML = '<li class="quiet">none</li>'; return; }
+  for (const e of [...events].reverse()) {
+    const li = document.createElement("li");
+    li.textContent = `${e.start_s.toFixed(1)} s  ${eventName(e.kind)}  ` + (e.end_s === null ? "to the end" : `to ${e.end_s.toFixed(1)} s`);
+    li.style.borderLeft = `6px solid ${EVENT_COLOURS[e.kind] || "#d00000"}`; li.style.paddingLeft = "0.4em";
+    if (t >= e.start_s && (e.end_s === null || t < e.end_s)) li.className = "ongoing";
+    list.appendChild(li);
+  }
 }
 
 function resetDriver() {
@@ -416,6 +430,11 @@ async function openReplay(name) {
     for (const k of ["expressions", "va", "aus"]) plots[k].cursor = f.time_s;
     redrawPlots(times[0] || 0, end);
     showReadings(f);
+    if (data.events) {  // a run or recording with the driver monitor: its panel at this frame, and its events
+      $("driver-panel").hidden = false;
+      if (f.driver) showDriver({ driver: f.driver, time_s: f.time_s }, false);
+      listEvents(data.events, f.time_s);
+    }
     if (data.video && video.readyState >= 2) {
       drawFrame(video, data.overlays_drawn ? null : { ...f, width: video.videoWidth, height: video.videoHeight });
     } else if (!data.video) {
