@@ -288,7 +288,7 @@ def test_a_recording_that_cannot_be_written_stops_with_a_message_and_analysis_go
     class FullDisk:
         results_path = tmp_path / "r.csv"
 
-        def write(self, result):
+        def write(self, result, driver_state=None):
             raise SinkWriteError(f"{self.results_path}: write failed (No space left on device)")
 
         def close(self):
