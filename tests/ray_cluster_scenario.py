@@ -10,7 +10,7 @@ nothing but loopback (``unshare -n``), so that no Ray process can reach or liste
    be written (the lost node's tasks retried on the head);
 4. a batch whose driver is killed after its first output, then ``--resume``; the temporary folders the killed
    tasks left are gone after it (every Ray process's temp folder is WORKDIR/tmp);
-5. SIGTERM to a batch: exit 143, one line of ours, a summary;
+5. SIGTERM to a batch: exit 143, one line of ours, a summary; then ``--driver`` over two inputs;
 6. the head node's GCS killed mid-batch: the driver's own line, exit 75 and a summary, within seconds.
 Writes WORKDIR/report.json with what happened (exit codes, stderr, timings); the test checks it and the files.
 """
@@ -33,8 +33,8 @@ def sh(*args: str, **kw) -> subprocess.CompletedProcess:
     return subprocess.run(list(args), capture_output=True, text=True, **kw)
 
 
-def batch(out: Path, *extra: str, env=None) -> subprocess.Popen:
-    return subprocess.Popen([str(BIN / "affect-batch"), *INPUTS, "--out", str(out), *extra], env=env or ENV,
+def batch(out: Path, *extra: str, env=None, inputs=None) -> subprocess.Popen:
+    return subprocess.Popen([str(BIN / "affect-batch"), *(inputs or INPUTS), "--out", str(out), *extra], env=env or ENV,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -127,6 +127,11 @@ def main() -> int:
 
         out, err = wrong_address.communicate(timeout=300)
         report["wrong_address"] = {"code": wrong_address.returncode, "stderr": err}
+
+        # fleet review on the cluster: --driver over the two short inputs
+        run = batch(work / "driver", "--ray", address, "--driver", "-q", inputs=INPUTS[2:])
+        out, err = run.communicate(timeout=600)
+        report["driver"] = {"code": run.returncode, "stderr": err[-2000:]}
 
         # 6. lose the head node (its GCS) in the middle: last, the cluster does not come back
         run = batch(work / "lost_head", "--ray", address, "-q")

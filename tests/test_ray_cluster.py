@@ -131,3 +131,18 @@ def test_a_lost_head_ends_with_our_line_75_and_a_summary(scenario):
     assert "Traceback" not in lost["stderr"] and "SIGTERM received" not in lost["stderr"], lost["stderr"]
     summary = json.loads((work / "lost_head" / "summary.json").read_text())
     assert summary["exit_code"] == 75 and "interrupted" in {r["status"] for r in summary["inputs"]}
+
+
+def test_driver_fleet_review_on_the_cluster_matches_affect_driver(scenario, tmp_path):
+    from realtime_affect.driver.cli import main as driver_main
+
+    work, names, report = scenario
+    assert report["driver"]["code"] == 0, report["driver"]["stderr"]
+    summary = json.loads((work / "driver" / "summary.json").read_text())
+    assert [r["status"] for r in summary["inputs"]] == ["done", "done"] and "driver" in summary
+    for name in names[2:]:
+        stem = Path(name).stem
+        csv, events = tmp_path / f"{stem}.csv", tmp_path / f"{stem}.jsonl"
+        assert driver_main(["--video", name, "--csv", str(csv), "--events", str(events), "--no-display", "-q"]) == 0
+        assert (work / "driver" / f"{stem}.driver.csv").read_bytes() == csv.read_bytes(), stem
+        assert (work / "driver" / f"{stem}.events.jsonl").read_bytes() == events.read_bytes(), stem
