@@ -162,6 +162,37 @@ def test_looking_down_is_not_closing_and_never_vetoes_a_closure():
     assert closed[-1].eye_state == "closed" and "microsleep" in closed[-1].active
 
 
+FROWN = {"browDownLeft": 0.7, "browDownRight": 0.7, "eyeLookDownLeft": 0.85, "eyeLookDownRight": 0.85,
+         "eyeBlinkLeft": 0.7, "eyeBlinkRight": 0.7}
+
+
+@pytest.mark.parametrize("pitch, expected", [(-12.0, "closed"), (-30.0, "open")])
+def test_a_frown_over_a_look_down_is_not_a_closure(pitch, expected):
+    """Lids lowered to 0.15 open with the eyeBlink cue up: closed with the head at its usual pitch (within
+    ``head_down_pitch``), open with the head pitched 30 degrees down (a look at the lap)."""
+    m, t = settled()
+    states = run(m, 2.0, t, eye_open=1.0, pitch=pitch, shapes=FROWN)
+    assert {s.eye_state for s in states[5:]} == {expected}
+    assert ("microsleep" in kinds(m)) == (expected == "closed")
+
+
+def test_a_closure_with_the_head_bowed_is_still_a_closure():
+    m, t = settled()
+    states = run(m, 1.5, t, eye_open=SHUT, pitch=-35, shapes=FROWN)  # nodding off: the lids fully down
+    assert states[-1].eye_state == "closed" and "microsleep" in states[-1].active
+
+
+def test_a_camera_below_the_face_moves_the_usual_pitch():
+    """A head always pitched 25 degrees (a camera mounted low): once learnt, a frown there reads as at the usual
+    pose, and pitching a further 30 degrees down is a look down."""
+    m = DriverMonitor()
+    run(m, 6.0, 0.0, pitch=-25)
+    frown = run(m, 1.0, 6.0, eye_open=1.0, pitch=-25, shapes=FROWN)
+    assert frown[-1].eye_state == "closed"
+    lap = run(m, 1.0, 7.0, eye_open=1.0, pitch=-55, shapes=FROWN)
+    assert lap[-1].eye_state == "open"
+
+
 def test_a_drivers_own_open_level_is_learnt():
     """Small eyes (EAR 0.16 open) read as open once learnt; their closures still read as closed."""
     m = DriverMonitor()

@@ -3,9 +3,12 @@ MediaPipe's eyeBlink blendshapes as a second cue, and eyes that cannot be seen r
 track for every output row and per subject by driver monitoring (one implementation).
 
 Looking down lowers the lids by about half, not shut: openness stays well above the closed level (measured on
-real clips: 0.4-0.7 looking down, below 0.1 closed), so a downward gaze never needs a veto and a closure is
-never cancelled by one. (MediaPipe's eyeLookDown blendshapes read about 0.8 for closed eyes, so they cannot tell
-the two apart.)
+real clips: 0.4-0.7 looking down, below 0.1 closed; real closures on the shared clips 0.03-0.04 median). A frown
+over a look down at the lap lowers them further, into the closed band (a user's clip: a 1.3 s "microsleep"). So
+while the head is pitched down well below the driver's own usual pose, an eye counts closed only below
+``closed_below_head_down`` and the eyeBlink cue (which rises when looking down) is not used: a real closure, the
+lids fully down, still is one with the head bowed. (MediaPipe's eyeLookDown blendshapes read about 0.8 for closed
+eyes, so they cannot tell the two apart.)
 """
 from __future__ import annotations
 
@@ -37,6 +40,11 @@ class EyeOptions:
     open_level_prior: float = 0.28
     open_level_learn_s: float = 3.0
     open_level_window_s: float = 120.0
+    #: a head pitched down more than this many degrees below the driver's usual pitch (the median of the last
+    #: ``open_level_window_s``) lowers the lids: the eyes then count closed only below
+    #: ``closed_below_head_down`` (closed lids read below 0.1; a frown over a look down reads 0.1-0.35)
+    head_down_pitch: float = 15.0
+    closed_below_head_down: float = 0.1
     #: both eyes unknown beyond this head yaw (degrees); the far eye alone beyond ``far_eye_yaw``
     unknown_yaw: float = 60.0
     far_eye_yaw: float = 35.0
@@ -84,6 +92,13 @@ class OpenLevel:
         return self._cached
 
 
+class UsualPitch(OpenLevel):
+    """The driver's usual head pitch: the median over the same sliding window (a camera above or below the
+    face shifts it; glances down are brief and leave it alone)."""
+
+    PERCENTILE = 50.0
+
+
 @dataclass
 class EyeReading:
     """One frame's eyes: openness per eye in [0, 1] (NaN when unknown) and the combined state."""
@@ -103,6 +118,7 @@ class EyeStateEstimator:
         c = self.options
         self.levels = {side: OpenLevel(c.open_level_prior, c.open_level_learn_s, c.open_level_window_s)
                        for side in EYE_INDEX}
+        self.usual_pitch = UsualPitch(0.0, c.open_level_learn_s, c.open_level_window_s)
 
     def update(self, t: float, landmarks: np.ndarray | None, blendshapes: np.ndarray | None, yaw: float,
                pitch: float, fitted: bool, bgr: np.ndarray | None = None) -> EyeReading:
@@ -146,6 +162,12 @@ class EyeStateEstimator:
         if not openness:
             return EyeReading(reason="; ".join(reasons) or "eyes not measurable", hidden=hidden)
         mean_open = float(np.mean(list(openness.values())))
-        closed = mean_open < c.closed_below or (mean_open < c.closed_below_with_blink and blink >= c.blink_cue)
+        head_down = math.isfinite(pitch) and pitch - self.usual_pitch.value < -c.head_down_pitch
+        if math.isfinite(pitch):
+            self.usual_pitch.add(t, pitch)
+        if head_down:
+            closed = mean_open < c.closed_below_head_down
+        else:
+            closed = mean_open < c.closed_below or (mean_open < c.closed_below_with_blink and blink >= c.blink_cue)
         return EyeReading(open_left=openness.get("left", float("nan")), open_right=openness.get("right", float("nan")),
                           state=CLOSED if closed else OPEN, hidden=hidden)
