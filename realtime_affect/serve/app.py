@@ -17,6 +17,7 @@ from realtime_affect.sinks import SinkError
 log = logging.getLogger(__name__)
 
 WEB_FILES = {"index.html": "text/html", "app.js": "text/javascript", "plots.js": "text/javascript",
+             "driver.js": "text/javascript",
              "style.css": "text/css", "icon.svg": "image/svg+xml"}
 SECURITY_HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; "
                     "connect-src 'self' ws: wss:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
