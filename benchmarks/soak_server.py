@@ -46,13 +46,15 @@ class SoakReport:
     published: int = 0
     in_order: bool = False
     last_frames: list[int] = field(default_factory=list)
+    rounds: list[tuple[float, Usage]] = field(default_factory=list)  # (seconds in, usage) after each round
 
     def lines(self) -> list[str]:
         return [f"soak: {self.seconds:.0f} s, {self.published} frames published, cycles "
                 + ", ".join(f"{k} {v}" for k, v in self.cycles.items()),
                 f"start: {self.start.rss_mb} MB, {self.start.threads} threads, {self.start.fds} fds",
                 f"end:   {self.end.rss_mb} MB, {self.end.threads} threads, {self.end.fds} fds",
-                f"frames in order at the end: {self.in_order}"]
+                f"frames in order at the end: {self.in_order}",
+                *(f"  after {s:5.0f} s: {u.rss_mb} MB, {u.threads} threads, {u.fds} fds" for s, u in self.rounds)]
 
 
 class Publisher(threading.Thread):
@@ -180,6 +182,7 @@ def soak(model, subscribe_cycles: int, view_cycles: int, camera_cycles: int, min
         for reader in readers:
             reader.start()
         cycles = {"subscribe": 0, "view": 0, "camera_dropped": 0}
+        rounds: list[tuple[float, Usage]] = []
         t0 = time.monotonic()
         deadline = t0 + minutes * 60 if minutes else None
         while True:
@@ -192,6 +195,7 @@ def soak(model, subscribe_cycles: int, view_cycles: int, camera_cycles: int, min
             for _ in range(camera_cycles):
                 _camera_dropped_mid_frame(server)
                 cycles["camera_dropped"] += 1
+            rounds.append((time.monotonic() - t0, Usage.now()))
             if deadline is None or time.monotonic() >= deadline:
                 break
         stop_slow.set()
@@ -200,7 +204,7 @@ def soak(model, subscribe_cycles: int, view_cycles: int, camera_cycles: int, min
         in_order, frames = _frames_in_order(server)
         time.sleep(2.0)  # the server notices the last closes
         end = Usage.now()
-        return SoakReport(start, end, cycles, time.monotonic() - t0, source.count, in_order, frames[-5:])
+        return SoakReport(start, end, cycles, time.monotonic() - t0, source.count, in_order, frames[-5:], rounds)
     finally:
         stop_slow.set()
         source.stop.set()

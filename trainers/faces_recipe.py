@@ -145,15 +145,16 @@ def cache_key(cfg: FacesConfig, name: str) -> str:
     return name if not cfg.limit else f"{name}-limit{cfg.limit}-seed{cfg.seed}"
 
 
-def load_sets(cfg: FacesConfig, on_progress: Callable[[str], None] | None = None) -> dict[str, tuple[FaceSet, FaceFit]]:
-    """Read every set found under ``cfg.data`` and landmark it (cached)."""
+def load_sets(cfg: FacesConfig, on_progress: Callable[[str], None] | None = None,
+              skip: Sequence[str] = ()) -> dict[str, tuple[FaceSet, FaceFit]]:
+    """Read every set found under ``cfg.data`` (but those named in ``skip``) and landmark it (cached)."""
     data = Path(cfg.data)
     readers = [("ferplus_train", data / "ferplus_train.npz", read_ferplus),
                ("ferplus_valid", data / "ferplus_valid.npz", read_ferplus),
                ("ckplus", data / "ckplus_train.npz", read_ckplus)]
     out = {}
     for name, path, reader in readers:
-        if path.is_file():
+        if path.is_file() and name not in skip:
             out[name] = reader(path, name=name)
     csv_path = data / "muxspace" / "labels.csv"
     if cfg.use_csv_set and csv_path.is_file():
@@ -161,7 +162,7 @@ def load_sets(cfg: FacesConfig, on_progress: Callable[[str], None] | None = None
     rated_path = data / "diffusionfer_s" / "labels.csv"
     if cfg.use_rated_set and rated_path.is_file():
         out["diffusionfer"] = read_csv_folder(rated_path, name="diffusionfer")
-    if "ferplus_train" not in out and "ckplus" not in out:
+    if not any((data / f"{n}.npz").is_file() for n in ("ferplus_train", "ckplus_train")):
         from .data import DataError
 
         raise DataError(f"{data}: neither ferplus_train.npz nor ckplus_train.npz found (see ../shared/data/README.md)")
@@ -279,7 +280,7 @@ def validation_sets(cfg: FacesConfig, on_progress: Callable[[str], None] | None 
     ``build_splits`` for the same seed."""
     from .face_eval import EvalSet
 
-    sets = load_sets(cfg, on_progress)
+    sets = load_sets(cfg, on_progress, skip=("ferplus_train",))  # (training faces only: not landmarked here)
     out = []
     teacher = None
     for name, (faces, fit) in sets.items():
@@ -664,7 +665,7 @@ def train_faces(cfg: FacesConfig, on_epoch: Callable[[dict], None] | None = None
     from realtime_affect.models.checkpoint import save_checkpoint
     from realtime_affect.models.student import StudentNet
 
-    from .face_metrics import expression_report, au_report
+    from .face_metrics import au_report, expression_report
 
     if not 0.0 <= cfg.distill_weight <= 1.0 or not 0.0 <= cfg.ema < 1.0:
         from .data import DataError
