@@ -49,15 +49,21 @@ def _product_lines(stderr: str) -> list[str]:
     return [ln for ln in stderr.splitlines() if ln.strip() and not re.match(r"[IWEF]\d{4} ", ln)]
 
 
+def _assert_one_full_disk_line(proc, kept: Path) -> str:
+    """Exit 74 and one line of the product's saying the disk is full, no traceback; returns the line."""
+    assert (kept / "rc").read_text().strip() == "74", proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = _product_lines(proc.stderr)
+    assert len(lines) == 1 and "No space left" in lines[0], proc.stderr
+    return lines[0]
+
+
 def test_a_disk_that_fills_mid_run_ends_every_output_on_a_whole_line(tmp_path, tiny_model):
     disk = tmp_path / "disk"
     proc, kept = _run_on_small_disk(tmp_path, 48, [
         "--video", str(SINGLE_FACE), "--csv", str(disk / "a.csv"), "--jsonl", str(disk / "a.jsonl"),
         "--model", str(tiny_model), "-q", "--no-display"])
-    assert (kept / "rc").read_text().strip() == "74", proc.stderr
-    assert "Traceback" not in proc.stderr
-    lines = [ln for ln in _product_lines(proc.stderr)]
-    assert len(lines) == 1 and "No space left" in lines[0] and str(disk) in lines[0], proc.stderr
+    assert str(disk) in _assert_one_full_disk_line(proc, kept)
     jsonl = (kept / "a.jsonl").read_bytes()
     csv = (kept / "a.csv").read_bytes()
     assert jsonl and jsonl.endswith(b"\n") and csv.endswith(b"\n")
@@ -77,10 +83,7 @@ def test_a_parquet_output_on_a_full_disk_keeps_its_rows_readable(tmp_path, tiny_
     proc, kept = _run_on_small_disk(tmp_path, 32, [
         "--video", str(SINGLE_FACE), "--parquet", str(disk / "a.parquet"), "--jsonl", str(disk / "a.jsonl"),
         "--model", str(tiny_model), "-q", "--no-display"])
-    assert (kept / "rc").read_text().strip() == "74", proc.stderr
-    assert "Traceback" not in proc.stderr
-    lines = _product_lines(proc.stderr)
-    assert len(lines) == 1 and "No space left" in lines[0], proc.stderr
+    _assert_one_full_disk_line(proc, kept)
     assert (kept / "a.jsonl").read_bytes().endswith(b"\n")
     from realtime_affect.results import read_results
 
