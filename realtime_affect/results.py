@@ -72,7 +72,7 @@ def _whole_lines(path: Path):
 def finish_partial(path: str | Path) -> Path:
     """Write the Parquet file ``path`` from the journal a killed run left (``NAME.parquet.partial``) and remove
     the journal; returns ``path``. Refuses to replace a Parquet file that is already there."""
-    from realtime_affect.sinks.parquet_sink import partial_path, read_partial, write_parquet
+    from realtime_affect.sinks.parquet_sink import iter_partial, partial_path, write_parquet
 
     path = Path(path)
     journal = partial_path(path)
@@ -80,6 +80,6 @@ def finish_partial(path: str | Path) -> Path:
         raise ResultsError(f"{journal}: no such journal; {path} was finished or never started")
     if path.exists():
         raise ResultsError(f"{path}: already exists; move it away to finish {journal} into it")
-    write_parquet(read_partial(journal).to_batches(), path, row_group_rows=20_000)
+    write_parquet(iter_partial(journal), path, row_group_rows=20_000)
     journal.unlink()
     return path

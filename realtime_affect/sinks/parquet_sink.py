@@ -69,25 +69,31 @@ def partial_path(path: str | Path) -> Path:
     return path.with_name(path.name + PARTIAL_SUFFIX)
 
 
-def read_partial(journal: str | Path):
-    """The rows of a journal up to its last whole batch (a killed writer leaves a cut one), as a Table."""
+def iter_partial(journal: str | Path):
+    """The record batches of a journal up to its last whole one (a killed writer leaves a cut one), one at a
+    time (a long run's journal is never held whole)."""
     import pyarrow as pa
 
-    batches = []
     try:
         with pa.OSFile(str(journal), "rb") as fh:
             reader = pa.ipc.open_stream(fh)
             while True:
                 try:
-                    batches.append(reader.read_next_batch())
+                    yield reader.read_next_batch()
                 except StopIteration:
-                    break
+                    return
     except (pa.ArrowInvalid, OSError, EOFError):  # the cut end of a killed run's journal
-        pass
-    return pa.Table.from_batches(batches, schema=arrow_schema())
+        return
 
 
-def write_parquet(table_batches, path: Path, row_group_rows: int) -> None:
+def read_partial(journal: str | Path):
+    """The rows of a journal up to its last whole batch, as a Table."""
+    import pyarrow as pa
+
+    return pa.Table.from_batches(list(iter_partial(journal)), schema=arrow_schema())
+
+
+def write_parquet(batches, path: Path, row_group_rows: int) -> None:
     """Write record batches as a Parquet file at ``path`` via a temporary name (readable or absent)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -97,7 +103,7 @@ def write_parquet(table_batches, path: Path, row_group_rows: int) -> None:
     rows = 0
     try:
         with pq.ParquetWriter(str(tmp), arrow_schema(), compression="zstd") as writer:
-            for batch in table_batches:
+            for batch in batches:
                 pending.append(batch)
                 rows += batch.num_rows
                 if rows >= row_group_rows:
@@ -172,7 +178,7 @@ class ParquetSink:
             except OSError as exc:
                 raise SinkWriteError(f"{self.path}: write failed ({exc})") from exc
         try:
-            write_parquet(read_partial(self.journal).to_batches(), self.path, self.row_group_rows)
+            write_parquet(iter_partial(self.journal), self.path, self.row_group_rows)
         except OSError as exc:
             raise SinkWriteError(f"{self.path}: write failed ({exc}); the rows are kept in {self.journal}, "
                                  "read them with realtime_affect.read_results") from exc

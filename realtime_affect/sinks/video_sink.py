@@ -31,6 +31,7 @@ class VideoSink:
         """``size``: ``auto`` (small inputs enlarged, readable text: ``ui.layout.video_zoom``) or ``input``."""
         self.path = prepare_output(path, overwrite)
         self.size = size
+        self._zoom: tuple[float, float] | None = None
         self.fps = fps
         self.frames = 0
         self._container = None
@@ -61,10 +62,12 @@ class VideoSink:
 
     def write(self, result: FrameResult) -> None:
         """One input frame with the standard overlay drawn on it."""
-        from realtime_affect.ui.layout import video_zoom
+        if self._zoom is None:  # from the first frame: the video keeps that size
+            from realtime_affect.ui.layout import video_zoom
 
-        h, w = result.frame.bgr.shape[:2]
-        zoom, min_scale = video_zoom(w, h, self.size)
+            h, w = result.frame.bgr.shape[:2]
+            self._zoom = video_zoom(w, h, self.size)
+        zoom, min_scale = self._zoom
         self.write_image(draw(result.frame.bgr, result, self._state, zoom=zoom, min_scale=min_scale),
                          result.frame.time_s)
 
