@@ -160,3 +160,20 @@ def read_xwd(path: Path):
     start, n = header + colours * 12, bits // 8
     rows = np.frombuffer(data[start:start + per_line * height], np.uint8).reshape(height, per_line)
     return rows[:, :width * n].reshape(height, width, n)[..., :3]
+
+
+def free_port() -> int:
+    """A TCP port free on loopback now (for a server a test starts)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def csv_rows_so_far(csv: Path) -> int:
+    """Data rows a CSV being written holds now (0 before it exists)."""
+    try:
+        return max(0, csv.read_bytes().count(b"\n") - 1)
+    except FileNotFoundError:
+        return 0

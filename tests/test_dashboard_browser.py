@@ -18,22 +18,17 @@ pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 pytest.importorskip("websockets")
 from browser import Browser, chromium_path, write_y4m  # noqa: E402
+from helpers import free_port  # noqa: E402
 
 pytestmark = pytest.mark.skipif(chromium_path() is None, reason="Chromium is not installed (apt install chromium)")
 DATA = Path(__file__).resolve().parent / "data"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Served:
     """``affect-serve`` in its own process, as a user starts it."""
 
     def __init__(self, *args: str, cwd: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.proc = subprocess.Popen([sys.executable, "-m", "realtime_affect.serve.cli", *args, "--port",
                                       str(self.port)], stderr=subprocess.PIPE, text=True, cwd=cwd)
         deadline = time.monotonic() + 60

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import SINGLE_FACE, decode_frames, write_video
+from helpers import SINGLE_FACE, csv_rows_so_far, decode_frames, write_video
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -98,13 +98,6 @@ def _long_clip(tmp_path: Path, loops: int = 12) -> Path:
     return write_video(tmp_path / "long.mp4", frames * loops)
 
 
-def _rows_so_far(csv: Path) -> int:
-    try:
-        return max(0, csv.read_bytes().count(b"\n") - 1)
-    except FileNotFoundError:
-        return 0
-
-
 def test_every_output_of_a_killed_run_reads_back_to_its_last_frames(tmp_path, tiny_model):
     from realtime_affect.results import finish_partial, read_results
 
@@ -118,9 +111,9 @@ def test_every_output_of_a_killed_run_reads_back_to_its_last_frames(tmp_path, ti
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 240
-        while _rows_so_far(out / "a.csv") < 150 and proc.poll() is None and time.monotonic() < deadline:
+        while csv_rows_so_far(out / "a.csv") < 150 and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.1)
-        before = _rows_so_far(out / "a.csv")
+        before = csv_rows_so_far(out / "a.csv")
         time.sleep(3.0)  # longer than the Parquet journal's 2 s flush and the video's 2 s fragments
         assert proc.poll() is None, "the run ended before it could be killed: make the clip longer"
         proc.send_signal(signal.SIGKILL)

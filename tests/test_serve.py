@@ -20,6 +20,7 @@ import pytest
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 websockets = pytest.importorskip("websockets")
+from helpers import free_port  # noqa: E402
 from websockets.sync.client import connect  # noqa: E402
 
 from realtime_affect.labels import ACTION_UNITS, EXPRESSIONS  # noqa: E402
@@ -319,12 +320,6 @@ def test_a_recording_that_cannot_be_written_stops_with_a_message_and_analysis_go
     assert len(errors) == 1 and errors[0]["recording"] == "stopped" and "No space left" in errors[0]["message"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_affect_serve_cli_errors_and_clean_ctrl_c(tmp_path):
     missing = subprocess.run([sys.executable, "-m", "realtime_affect.serve.cli", "--video", str(tmp_path / "no.mp4")],
                              capture_output=True, text=True, timeout=120)
@@ -335,7 +330,7 @@ def test_affect_serve_cli_errors_and_clean_ctrl_c(tmp_path):
         busy = subprocess.run([sys.executable, "-m", "realtime_affect.serve.cli", "--port",
                                str(taken.getsockname()[1])], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert busy.returncode == 2 and "could not listen" in busy.stderr and busy.stderr.count("\n") == 1
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "realtime_affect.serve.cli", "--video", str(CLIP), "--port",
                              str(port), "--host", "0.0.0.0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, cwd=tmp_path)
@@ -371,7 +366,7 @@ def test_affect_serve_cli_errors_and_clean_ctrl_c(tmp_path):
 
 
 def test_affect_live_serve_plays_a_file_at_its_speed_and_offers_its_replay(tmp_path):
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "realtime_affect.cli", "--video", str(CLIP), "--no-display",
                              "--csv", str(tmp_path / "out.csv"), "--serve", str(port), "-q"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,15 +11,9 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from helpers import SINGLE_FACE
+from helpers import SINGLE_FACE, csv_rows_so_far, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _start_server(port: int) -> subprocess.Popen:
@@ -30,16 +23,9 @@ def _start_server(port: int) -> subprocess.Popen:
     return proc
 
 
-def _rows(csv: Path) -> int:
-    try:
-        return max(0, csv.read_bytes().count(b"\n") - 1)
-    except FileNotFoundError:
-        return 0
-
-
 def _wait_rows(csv: Path, n: int, client: subprocess.Popen, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
-    while _rows(csv) < n:
+    while csv_rows_so_far(csv) < n:
         assert client.poll() is None, "the run ended early"
         assert time.monotonic() < deadline, f"fewer than {n} rows after {timeout}s"
         time.sleep(0.1)
@@ -48,7 +34,7 @@ def _wait_rows(csv: Path, n: int, client: subprocess.Popen, timeout: float = 120
 def test_a_stream_that_drops_and_comes_back_goes_on_with_the_same_track(tmp_path, tiny_model):
     from realtime_affect.results import read_results
 
-    port, csv = _free_port(), tmp_path / "stream.csv"
+    port, csv = free_port(), tmp_path / "stream.csv"
     server = _start_server(port)
     client = subprocess.Popen([sys.executable, "-m", "realtime_affect.cli", "--video", f"http://127.0.0.1:{port}",
                                "--csv", str(csv), "--reconnect", "8", "--model", str(tiny_model), "--no-display"],
@@ -59,7 +45,7 @@ def test_a_stream_that_drops_and_comes_back_goes_on_with_the_same_track(tmp_path
         server.send_signal(signal.SIGKILL)  # the camera loses power
         server.wait()
         time.sleep(1.5)
-        before = _rows(csv)
+        before = csv_rows_so_far(csv)
         server = _start_server(port)  # and comes back
         _wait_rows(csv, before + 60, client)
         server.send_signal(signal.SIGKILL)  # gone for good: the run gives up after --reconnect 8
