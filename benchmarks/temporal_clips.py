@@ -89,7 +89,7 @@ def reading(top: np.ndarray, parts: int) -> list[str]:
     return out
 
 
-def run_clip(path: Path, model_path: Path, lookahead: int) -> dict:
+def run_clip(path: Path, model_path: Path, lookahead: int, modes: tuple[str, ...] = ("frame", "file", "live")) -> dict:
     from realtime_affect.analysis.options import AnalyzerOptions
     from realtime_affect.models.loader import open_model
     from realtime_affect.runner import analyze_camera, analyze_video
@@ -99,7 +99,7 @@ def run_clip(path: Path, model_path: Path, lookahead: int) -> dict:
     with open_model(model_path) as model:
         recorder = _FeatureRecorder(model.student)
         model.student = recorder
-        for mode in ("frame", "file", "live"):
+        for mode in modes:
             options = AnalyzerOptions(temporal=mode != "frame")
             with VideoSource(path) as source:
                 if mode == "live":

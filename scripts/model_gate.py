@@ -2,7 +2,7 @@
 band and a verdict, so that a new default ships only when it loses nothing beyond noise and wins something.
 
     python scripts/model_gate.py CANDIDATE [--against SHIPPED ...] [--data ../shared/data]
-        [--boot 1000] [--timing-repeats 300] [--out docs/gate.md]
+        [--boot 1000] [--timing-repeats 300] [--no-clips] [--out docs/gate.md]
 
 CANDIDATE and SHIPPED are model files (``.onnx``, with its ``.sequence.onnx`` beside it, or ``.pt``) or
 ``git:REV``: the default model bundled at that commit (for example ``git:30549c6`` for 0.5.0), extracted into
@@ -11,11 +11,15 @@ CANDIDATE and SHIPPED are model files (``.onnx``, with its ``.sequence.onnx`` be
 Figures, on faces no run trained on, through the runtime's own crop path (``trainers/face_eval.py``):
 FER+ validation accuracy, macro-F1 and recall per class; the held-out CK+ subjects' expression accuracy,
 macro-F1 and F1 per AU (and their macro); muxspace's held-out files; DiffusionFER's held-out files' accuracy and
-valence/arousal CCC against human ratings; and the student's time per face (both views, as served).
+valence/arousal CCC against human ratings; the temporal model on real clips (``benchmarks/temporal_clips.py``:
+the test clips and the CREMA-D sample, which no run trains on): its flips of the top expression as a share of
+the per-frame student's, and its agreement with the per-frame majority over the surrounding second; and the
+student's time per face (both views, as served).
 
 Noise band: a paired bootstrap over the faces (the same resampled faces for both models, ``--boot`` times): the
 95% interval of the difference candidate - shipped. A figure is **better** or **worse** when that interval lies
-wholly above or below zero, else **within noise**. The student's time uses blocks of single-face calls,
+wholly above or below zero, else **within noise**. The clip figures resample the tracks (paired by clip and
+track: both models see the same faces through the same tracker). The student's time uses blocks of single-face calls,
 alternated between the models; its band is the spread of the blocks' differences. The verdict: **pass** when no
 figure is worse and at least one is better.
 """
@@ -183,6 +187,74 @@ def set_figures(label: str, s, out_a: dict, out_b: dict, rng, boot: int, recall:
     return figures
 
 
+@dataclass
+class TrackFlips:
+    """One tracked face of a clip, read by one model: top-expression changes per-frame and with the GRU (file
+    mode, centred windows), and the GRU's agreement with the per-frame majority over the surrounding second."""
+
+    key: tuple[str, int]
+    frame_flips: int
+    gru_flips: int
+    agreement: float
+
+
+def clip_tracks(model: Path, clips: list[Path]) -> dict[tuple[str, int], TrackFlips]:
+    """Every track seen for at least a second in ``clips``, read by ``model`` per frame and with its GRU."""
+    from benchmarks.temporal_clips import majority_over, run_clip
+
+    out = {}
+    for path in clips:
+        got = run_clip(path, model, 0, modes=("frame", "file"))
+        frames, fps = got["frame"]
+        for track, probs in frames.items():
+            seq = got["file"][0].get(track)
+            if len(probs) < fps or seq is None or len(seq) < fps:
+                continue
+            top, seq_top = np.stack(probs).argmax(1), np.stack(seq).argmax(1)
+            ref = majority_over(top, int(round(fps / 2)))
+            n = min(len(seq_top), len(ref))
+            out[(path.name, track)] = TrackFlips((path.name, track), int((np.diff(top) != 0).sum()),
+                                                 int((np.diff(seq_top) != 0).sum()),
+                                                 float((seq_top[-n:] == ref[-n:]).mean()))
+    return out
+
+
+def _flip_ratio(rows: list[TrackFlips]) -> float:
+    frame = sum(r.frame_flips for r in rows)
+    return sum(r.gru_flips for r in rows) / frame if frame else float("nan")
+
+
+def _agreement(rows: list[TrackFlips]) -> float:
+    return float(np.mean([r.agreement for r in rows])) if rows else float("nan")
+
+
+def clip_figures(a: dict, b: dict, rng: np.random.Generator, boot: int) -> list[Figure]:
+    """The GRU's flips (a share of the per-frame flips; lower is better) and agreement, on the tracks both models
+    saw, with a paired bootstrap over the tracks."""
+    keys = sorted(set(a) & set(b))
+    if not keys:
+        return []
+    figures = []
+    for name, fn, higher in (("clips: GRU flips / per-frame flips", _flip_ratio, False),
+                             ("clips: GRU agreement with the per-frame majority", _agreement, True)):
+        diffs = []
+        for _ in range(boot):
+            pick = [keys[i] for i in rng.integers(0, len(keys), len(keys))]
+            diffs.append(fn([b[k] for k in pick]) - fn([a[k] for k in pick]))
+        diffs = np.array([d for d in diffs if np.isfinite(d)])
+        low, high = np.percentile(diffs, [2.5, 97.5]) if len(diffs) else (float("nan"), float("nan"))
+        figures.append(Figure(f"{name} ({len(keys)} tracks)", fn([a[k] for k in keys]), fn([b[k] for k in keys]),
+                              float(low), float(high), higher_is_better=higher))
+    return figures
+
+
+def gate_clips(data: Path) -> list[Path]:
+    """The clips of the temporal figures: the test clips and the CREMA-D sample."""
+    from benchmarks.temporal_clips import CLIPS
+
+    return [ROOT / "tests" / "data" / name for name, _ in CLIPS] + sorted((data / "crema_d_sample").glob("*.flv"))
+
+
 def student_time(shipped: Path, candidate: Path, crop: np.ndarray, repeats: int, blocks: int = 5) -> Figure:
     """ms per face of each student (one crop at a time, as the runtime's live path), in alternated blocks; the
     band is the range of the blocks' differences (lower is better)."""
@@ -210,7 +282,7 @@ def student_time(shipped: Path, candidate: Path, crop: np.ndarray, repeats: int,
 
 
 def gate(candidate: Path, shipped: Path, sets, boot: int, timing_repeats: int, seed: int = 0,
-         outputs_cache: dict | None = None) -> GateResult:
+         outputs_cache: dict | None = None, clips: list[Path] | None = None) -> GateResult:
     from trainers.face_eval import run_model_file
 
     cache = outputs_cache if outputs_cache is not None else {}
@@ -224,6 +296,14 @@ def gate(candidate: Path, shipped: Path, sets, boot: int, timing_repeats: int, s
                 cache[key] = run_model_file(model, s)
             outs.append(cache[key])
         result.figures += set_figures(s.name, s, outs[0], outs[1], rng, boot, recall=s.name == "FER+ validation")
+    if clips:
+        tracks = []
+        for model in (shipped, candidate):
+            key = (str(model), "clips")
+            if key not in cache:
+                cache[key] = clip_tracks(model, clips)
+            tracks.append(cache[key])
+        result.figures += clip_figures(tracks[0], tracks[1], rng, boot)
     crop_set = sets[0]
     from realtime_affect.models.loader import open_model
     from trainers.face_cache import aligned_crops
@@ -250,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--boot", type=int, default=1000)
     ap.add_argument("--timing-repeats", type=int, default=300)
     ap.add_argument("--out", type=Path, default=None, help="write the tables here (markdown)")
+    ap.add_argument("--no-clips", action="store_true", help="leave out the temporal model's figures on the clips")
     args = ap.parse_args(argv)
     from trainers.faces_recipe import FacesConfig, validation_sets
 
@@ -257,7 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     sets, _ = validation_sets(cfg, on_progress=lambda text: print(text, file=sys.stderr))
     candidate = resolve(args.candidate)
     cache: dict = {}
-    results = [gate(candidate, resolve(s), sets, args.boot, args.timing_repeats, outputs_cache=cache)
+    clips = [] if args.no_clips else gate_clips(args.data)
+    results = [gate(candidate, resolve(s), sets, args.boot, args.timing_repeats, outputs_cache=cache, clips=clips)
                for s in args.against]
     text = "\n\n".join(r.markdown() for r in results)
     print(text)

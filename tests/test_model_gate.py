@@ -55,3 +55,21 @@ def test_ccc_is_one_for_perfect_readings_and_lower_for_shrunk_ones():
     truth = rng.uniform(-1, 1, (500, 2))
     assert _ccc(0)(truth, truth) == 1.0
     assert _ccc(1)(truth * 0.5, truth) < 0.9
+
+
+def test_clip_figures_pair_tracks_and_call_fewer_gru_flips_better():
+    from model_gate import TrackFlips, clip_figures
+
+    def tracks(gru_flips: list[int], agreement: float) -> dict:
+        return {(f"c{i}.mp4", 1): TrackFlips((f"c{i}.mp4", 1), 20, g, agreement) for i, g in enumerate(gru_flips)}
+
+    shipped = tracks([10, 11, 9, 10, 12, 10, 9, 11], 0.90)
+    steadier = tracks([5, 6, 4, 5, 6, 5, 4, 6], 0.90)
+    steadier[("only_here.mp4", 1)] = TrackFlips(("only_here.mp4", 1), 20, 20, 0.1)  # not in both: left out
+    flips, agreement = clip_figures(shipped, steadier, np.random.default_rng(0), 300)
+    assert flips.name == "clips: GRU flips / per-frame flips (8 tracks)"
+    assert flips.shipped == 82 / 160 and flips.candidate == 41 / 160
+    assert flips.verdict == "better" and agreement.verdict == "within noise"
+    flips_back, _ = clip_figures(steadier, shipped, np.random.default_rng(0), 300)
+    assert flips_back.verdict == "worse"
+    assert clip_figures(shipped, {}, np.random.default_rng(0), 10) == []

@@ -203,3 +203,45 @@ def test_distillation_with_a_weight_average_trains_resumes_and_saves_the_average
     assert train_main(common + run + ["--resume"]) == 0  # already complete: resumes to the same result
     history = load_checkpoint(tmp_path / "run" / "student.pt").extra["history"]
     assert [h["epoch"] for h in history] == [1, 2]
+
+
+def test_head_by_head_distillation_takes_each_head_from_its_teacher_without_the_shipped_bias(tmp_path, caplog):
+    """Expressions from two teachers averaged, AUs and valence/arousal from a third: each head's targets come
+    from its teacher, and a teacher's shipped logit bias is taken off before it teaches."""
+    import logging
+
+    from realtime_affect.labels import EXPRESSIONS
+    from realtime_affect.models.checkpoint import load_checkpoint, save_checkpoint
+    from synthetic_data import write_faces_folder
+    from trainers.faces_steps import flip_averaged_readings, teacher_student
+
+    data = write_faces_folder(tmp_path / "data")
+    common = ["faces", "--data", str(data), "--cache", str(tmp_path / "cache"), "--workers", "1", "--batch-size", "8"]
+    assert train_main(common + ["--out", str(tmp_path / "a"), "--epochs", "1", "--seed", "1"]) == 0
+    assert train_main(common + ["--out", str(tmp_path / "b"), "--epochs", "1", "--seed", "2"]) == 0
+    a = load_checkpoint(tmp_path / "a" / "student.pt")
+    with torch.no_grad():
+        a.student.expression.bias[EXPRESSIONS.index("disgust")] += 3.0
+    a.card.extra["expression_logit_bias"] = {"disgust": 3.0}
+    save_checkpoint(tmp_path / "a_shipped.pt", a.card, a.student)
+    unbiased, bias = teacher_student(tmp_path / "a_shipped.pt")
+    assert bias == {"disgust": 3.0}
+    torch.testing.assert_close(unbiased.state_dict(), load_checkpoint(tmp_path / "a" / "student.pt").student.state_dict())
+    crops = np.random.default_rng(0).integers(0, 255, (6, 64, 64), dtype=np.uint8)
+    read = flip_averaged_readings(unbiased, crops)
+    assert {k: v.shape for k, v in read.items()} == {"expression": (6, 8), "action_units": (6, 12),
+                                                      "valence_arousal": (6, 2)}
+    assert ((read["action_units"] >= 0) & (read["action_units"] <= 1)).all()
+
+    run = ["--out", str(tmp_path / "run"), "--epochs", "1", "--init", str(tmp_path / "a_shipped.pt"),
+           "--distill-from", str(tmp_path / "a_shipped.pt"), str(tmp_path / "b" / "student.pt"),
+           "--distill-au-from", str(tmp_path / "b" / "student.pt"), "--distill-va-from", str(tmp_path / "b" / "student.pt")]
+    with caplog.at_level(logging.INFO, logger="trainers"):
+        assert train_main(common + run) == 0
+    said = caplog.text
+    assert "shipped logit bias {'disgust': 3.0} removed" in said
+    assert f"distilling expressions from {tmp_path / 'a_shipped.pt'} + {tmp_path / 'b' / 'student.pt'}" in said
+    assert "AU teacher:" in said and "without a human rating" in said
+    config = load_checkpoint(tmp_path / "run" / "student.pt").extra["config"]
+    assert config["distill_from"] == [str(tmp_path / "a_shipped.pt"), str(tmp_path / "b" / "student.pt")]
+    assert config["distill_va_from"] == str(tmp_path / "b" / "student.pt")

@@ -239,9 +239,15 @@ def build_parser() -> argparse.ArgumentParser:
     fc.add_argument("--init", type=Path, help="start from this checkpoint's student (fine-tuning)")
     fc.add_argument("--augment", default="strong", choices=("strong", "light"),
                     help="augmentation: strong (training from scratch) or light (fine-tuning)")
-    fc.add_argument("--distill-from", type=Path,
-                    help="teacher checkpoint (seed 004): its expression probabilities, averaged over each face and "
-                         "its mirror image, join the targets with --distill-weight")
+    fc.add_argument("--distill-from", type=Path, nargs="+", default=(), metavar="T.pt",
+                    help="teacher checkpoints (seed 004): their expression probabilities, averaged over each face and "
+                         "its mirror image and over the teachers, join the targets with --distill-weight")
+    fc.add_argument("--distill-au-from", type=Path, metavar="T.pt",
+                    help="a checkpoint whose AU probabilities (face and mirror averaged) replace the blendshape AU "
+                         "teacher on every face; FACS codes still teach where given (head-by-head distillation)")
+    fc.add_argument("--distill-va-from", type=Path, metavar="T.pt",
+                    help="a checkpoint whose valence/arousal readings (face and mirror averaged) replace the targets "
+                         "derived from the expression labels; human ratings are kept (head-by-head distillation)")
     fc.add_argument("--distill-weight", type=float, default=0.4, help="teacher share of the expression target")
     fc.add_argument("--ema", type=float, default=0.0,
                     help="keep an exponential moving average of the weights with this decay per step (e.g. 0.999); "

@@ -44,7 +44,12 @@ class FacesConfig:
     mask_ratio: float = 0.5       # share of the 8x8 patches each co-training view hides
     co_weight: float = 1.0        # weight of the Jensen-Shannon term
     semi_supervised: bool = False  # seeds 000/002 (SS-MFAR) on the faces whose labels the recipe leaves out
-    distill_from: Path | None = None  # teacher checkpoint: its flip-averaged expression probabilities join the targets
+    distill_from: tuple[Path, ...] = ()  # teacher checkpoints: their flip-averaged expression probabilities,
+                                         # averaged over the teachers, join the targets (an ensemble teacher)
+    distill_au_from: Path | None = None  # a checkpoint whose flip-averaged AU probabilities replace the blendshape
+                                         # teacher on every face (the FACS codes still teach where given)
+    distill_va_from: Path | None = None  # a checkpoint whose flip-averaged valence/arousal readings replace the
+                                         # targets derived from the expression labels (human ratings are kept)
     distill_weight: float = 0.4   # seed 004: 0.6 ground truth + 0.4 teacher
     distill_teacher: str = ""     # an open teacher ("face-api", "fer") whose readings of each training face's
                                   # original crop join the targets (with distill_from: averaged with that model's)
@@ -71,4 +76,9 @@ class FacesConfig:
                                   # rare AUs (AU10, AU26 on CK+) are otherwise never predicted
     name: str = "realtime-affect-default"
     card_extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.distill_from, (str, Path)):  # one teacher given as a path
+            self.distill_from = (Path(self.distill_from),)
+        self.distill_from = tuple(Path(p) for p in self.distill_from or ())
 

@@ -60,10 +60,12 @@ from .faces_steps import (
     count_by_label,
     distilled_targets,
     ensemble_teacher,
-    flip_averaged_expression,
+    flip_averaged_expression,  # noqa: F401 (re-exported)
+    flip_averaged_readings,
     mixup_batch,
     predict_prepared,
     recalibrate_batchnorm,
+    teacher_student,
     va_agreement,
     warp_neutral_faces,
 )
@@ -130,8 +132,10 @@ def train_faces(cfg: FacesConfig, on_epoch: Callable[[dict], None] | None = None
 
             raise DataError(f"{cfg.init} is a {start_from.student.arch} student at {start_from.card.input_size} px; "
                             f"this run trains {cfg.arch} at {cfg.input_size} px")
-        model.load_state_dict(start_from.student.state_dict())
-        log.info("starting from the weights of %s", cfg.init)
+        start_net, shipped_bias = teacher_student(cfg.init)
+        model.load_state_dict(start_net.state_dict())
+        log.info("starting from the weights of %s%s", cfg.init,
+                 f" (its shipped logit bias {shipped_bias} removed)" if shipped_bias else "")
     aug_options = AugmentOptions() if cfg.augment == "strong" else AugmentOptions.light()
     aug_options.face_parts = cfg.part_occlusion
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -164,14 +168,19 @@ def train_faces(cfg: FacesConfig, on_epoch: Callable[[dict], None] | None = None
             raise DataError("co-training and semi-supervised training both use a second view of each face: choose one")
         log.info("semi-supervised: %d unlabelled faces", len(unlabelled))
     soft = rows.soft
+    read_by: dict[Path, dict[str, np.ndarray]] = {}
+
+    def teacher_readings(path: Path) -> dict[str, np.ndarray]:
+        """A teacher's flip-averaged readings of every training face (once per teacher)."""
+        if path not in read_by:
+            read_by[path] = flip_averaged_readings(teacher_student(path)[0], rows.crops)
+        return read_by[path]
+
     if cfg.distill_from or cfg.distill_teacher:
         teacher_probs = None
         if cfg.distill_from:
-            from realtime_affect.models.checkpoint import load_checkpoint
-
-            teacher_net = load_checkpoint(cfg.distill_from).student
-            teacher_probs = flip_averaged_expression(teacher_net, rows.crops)
-            del teacher_net
+            teacher_probs = np.mean([teacher_readings(t)["expression"] for t in cfg.distill_from],
+                                    axis=0).astype(np.float32)
         weight: float | np.ndarray = cfg.distill_weight
         if cfg.distill_teacher:
             teacher_probs = ensemble_teacher(teacher_probs, rows.teacher_expr, rows.soft)
@@ -185,8 +194,19 @@ def train_faces(cfg: FacesConfig, on_epoch: Callable[[dict], None] | None = None
                          cfg.distill_teacher, "/".join(cfg.distill_confident_classes), cfg.distill_confident_min,
                          "/".join(cfg.distill_confident_over) or "any first class", count_by_label(rows.soft, raised))
         soft = distilled_targets(soft, teacher_probs, weight)
-        log.info("distilling from %s (weight %.2f)", " + ".join(str(t) for t in (cfg.distill_from, cfg.distill_teacher)
-                                                               if t), cfg.distill_weight)
+        log.info("distilling expressions from %s (weight %.2f)",
+                 " + ".join([*map(str, cfg.distill_from), *([cfg.distill_teacher] if cfg.distill_teacher else [])]),
+                 cfg.distill_weight)
+    au_teacher, va = rows.au_teacher, rows.va
+    if cfg.distill_au_from:
+        au_teacher = teacher_readings(cfg.distill_au_from)["action_units"]
+        log.info("AU teacher: %s on every face (FACS codes still teach where given)", cfg.distill_au_from)
+    if cfg.distill_va_from:
+        va = va.copy()
+        unrated = ~rows.rated
+        va[unrated] = teacher_readings(cfg.distill_va_from)["valence_arousal"][unrated]
+        log.info("valence/arousal targets: %s's readings on %d faces without a human rating", cfg.distill_va_from,
+                 int(unrated.sum()))
     ema = None
     if cfg.ema > 0:
         from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
@@ -196,8 +216,8 @@ def train_faces(cfg: FacesConfig, on_epoch: Callable[[dict], None] | None = None
             ema.load_state_dict(state["ema"])
     tensors = {
         "soft": torch.from_numpy(soft), "expression": torch.from_numpy(np.maximum(rows.expression, 0)),
-        "aus": torch.from_numpy(rows.aus.astype(np.float32)), "au_teacher": torch.from_numpy(rows.au_teacher),
-        "va": torch.from_numpy(rows.va),
+        "aus": torch.from_numpy(rows.aus.astype(np.float32)), "au_teacher": torch.from_numpy(au_teacher),
+        "va": torch.from_numpy(va),
     }
     card = ModelCard(name=cfg.name, input_size=cfg.input_size, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5),
                      feature_dim=cfg.feature_dim, trained=("expression", "action_units", "valence_arousal"),
@@ -285,7 +305,10 @@ def train_faces(cfg: FacesConfig, on_epoch: Callable[[dict], None] | None = None
 
 
 def _jsonable(d: dict) -> dict:
-    return {k: (str(v) if isinstance(v, Path) else v) for k, v in d.items()}
+    def plain(v):
+        return str(v) if isinstance(v, Path) else [plain(x) for x in v] if isinstance(v, (tuple, list)) else v
+
+    return {k: plain(v) for k, v in d.items()}
 
 
 __all__ = ["FacesConfig", "PreparedSet", "Splits", "build_splits", "train_faces", "grey_crops", "class_weights",

@@ -200,20 +200,46 @@ def _as_input(grey_u8, gen=None, augment=False, inside=None, options: AugmentOpt
     return x.expand(-1, 3, -1, -1).contiguous()
 
 
-def flip_averaged_expression(student, crops: np.ndarray, batch_size: int = 512) -> np.ndarray:
-    """(N, 8) expression probabilities of ``student`` averaged over each crop and its mirror image: a
-    two-view ensemble, steadier than either view, used as a distillation teacher (seed 004)."""
+def flip_averaged_readings(student, crops: np.ndarray, batch_size: int = 512) -> dict[str, np.ndarray]:
+    """``student``'s readings averaged over each crop and its mirror image (a two-view ensemble, steadier than
+    either view; seed 004's distillation teacher): "expression" (N, 8) and "action_units" (N, 12)
+    probabilities, "valence_arousal" (N, 2)."""
     import torch
 
     student.eval()
-    out = []
+    parts: dict[str, list[np.ndarray]] = {"expression": [], "action_units": [], "valence_arousal": []}
     with torch.no_grad():
         for i in range(0, len(crops), batch_size):
             part = crops[i:i + batch_size]
-            both = np.concatenate([part, part[:, :, ::-1]])
-            p = student(_as_input(np.ascontiguousarray(both)))["expression_logits"].softmax(-1).numpy()
-            out.append((p[:len(part)] + p[len(part):]) / 2)
-    return np.concatenate(out).astype(np.float32) if out else np.zeros((0, len(EXPRESSIONS)), np.float32)
+            out = student(_as_input(np.ascontiguousarray(np.concatenate([part, part[:, :, ::-1]]))))
+            read = {"expression": out["expression_logits"].softmax(-1), "action_units": out["au_logits"].sigmoid(),
+                    "valence_arousal": out["valence_arousal"]}
+            for key, value in read.items():
+                v = value.numpy()
+                parts[key].append((v[:len(part)] + v[len(part):]) / 2)
+    widths = {"expression": len(EXPRESSIONS), "action_units": len(ACTION_UNITS), "valence_arousal": 2}
+    return {k: (np.concatenate(v) if v else np.zeros((0, widths[k]))).astype(np.float32) for k, v in parts.items()}
+
+
+def flip_averaged_expression(student, crops: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    """(N, 8) expression probabilities of ``student`` averaged over each crop and its mirror image."""
+    return flip_averaged_readings(student, crops, batch_size)["expression"]
+
+
+def teacher_student(path):
+    """The student of checkpoint ``path`` without the logit bias it was shipped with (a serving choice, tuned on
+    validation): teachers and starting points are read as trained, so the bias is not applied twice."""
+    import torch
+
+    from realtime_affect.models.checkpoint import load_checkpoint
+
+    loaded = load_checkpoint(path)
+    student = loaded.student
+    bias = (loaded.card.extra or {}).get("expression_logit_bias") or {}
+    with torch.no_grad():
+        for name, value in bias.items():
+            student.expression.bias[EXPRESSIONS.index(name)] -= float(value)
+    return student, bias
 
 
 def ensemble_teacher(own: np.ndarray | None, open_teacher: np.ndarray, soft: np.ndarray) -> np.ndarray:
