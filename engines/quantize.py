@@ -5,6 +5,11 @@ On the 2-core CPU this project is measured on (AVX-512 VNNI) the 0.4.0 default s
 of 2.09 ms per face with one thread, and FER+ validation accuracy did not drop (0.8037 vs 0.8014); the 0.5.0
 student scores 0.824 in INT8 and in float (``assets/DEFAULT_MODEL.md``, ``benchmarks/README.md``). The
 sequence model (GRU) stays float: it costs 0.1 ms per window and is not conv-bound.
+
+The weights keep to a 7-bit range (``reduce_range``). With the full int8 range, x86 CPUs without VNNI (AVX2 or
+AVX-512F alone, e.g. AMD Zen 3) multiply uint8 x int8 pairs with saturating 16-bit adds, and the same file reads
+differently there: the 0.8.0 student read FER+ validation 0.800 and the held-out CK+ subjects 0.896 on a Zen 3
+CPU, against 0.808 / 0.944 in float; quantized again with 7-bit weights, 0.809 / 0.938 (docs/model_gate.md).
 """
 from __future__ import annotations
 
@@ -70,11 +75,13 @@ def calibration_crops(sources: Sequence[str | Path], size: int, limit: int = 512
 
 def quantize_student(model: str | Path, out: str | Path, calibration: np.ndarray,
                      check_media: str | Path | None = None, min_agreement: float = 0.95,
-                     max_expression_diff: float = 0.15) -> QuantizeReport:
+                     max_expression_diff: float = 0.15, reduce_range: bool = True) -> QuantizeReport:
     """Write ``out``: the INT8 student of the float ONNX ``model`` (its card marked ``precision: int8``),
     and copy its sequence model beside it. Refuses (writes nothing) when, on real face crops, the top
     expression agrees with the float model on fewer than ``min_agreement`` of the faces or an expression
-    probability moves by more than ``max_expression_diff``."""
+    probability moves by more than ``max_expression_diff``. ``reduce_range`` keeps the weights to 7 bits, so the
+    uint8 x int8 products cannot saturate on x86 CPUs without VNNI (AVX2, AVX-512F), where full-range weights
+    read differently than on VNNI CPUs (see ``REDUCE_RANGE``)."""
     import onnx
     from onnxruntime.quantization import (
         CalibrationDataReader,
@@ -127,11 +134,13 @@ def quantize_student(model: str | Path, out: str | Path, calibration: np.ndarray
         with contextlib.redirect_stdout(io.StringIO()):  # its progress lines are not ours to print
             quantize_static(str(prepared), str(quantized), Reader(), quant_format=QuantFormat.QDQ,
                             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
+                            reduce_range=reduce_range,
                             calibrate_method=CalibrationMethod.Percentile,
                             extra_options={"CalibPercentile": PERCENTILE}, nodes_to_exclude=keep_float)
         card.extra = {**card.extra, "precision": "int8",
-                      "quantization": f"static QDQ, per-channel int8 weights, uint8 activations, ranges from the "
-                                      f"{PERCENTILE}th percentile on {len(calibration)} aligned face crops"}
+                      "quantization": f"static QDQ, per-channel int8 weights"
+                                      f"{' (7-bit range)' if reduce_range else ''}, uint8 activations, ranges from "
+                                      f"the {PERCENTILE}th percentile on {len(calibration)} aligned face crops"}
         write_with_card(quantized, quantized, card)
         ref = float_model(check_batch)
         got = OnnxRuntimeBackend(quantized)(check_batch)
