@@ -49,16 +49,30 @@ def _per_face_share(config: dict) -> str:
             f"against the labels" + (f" whose first class is {'/'.join(over)}" if over else "") + ")")
 
 
+def _as_list(value) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _model_name(path: str) -> str:
+    """How the card names a teacher checkpoint: its card's name and version when it has them, else its file."""
+    from realtime_affect.models.checkpoint import ModelFileError, load_checkpoint
+
+    try:
+        card = load_checkpoint(path).card
+    except ModelFileError:  # a teacher file no longer on disk: its path is what there is to say
+        return str(path)
+    return f"{card.name} {card.version}" if card.version not in ("", "0") else str(path)
+
+
 def main() -> None:
+    import argparse
+
     import torch
 
+    from realtime_affect.labels import EXPRESSIONS
     from realtime_affect.models.card import ModelCard
     from realtime_affect.models.checkpoint import save_checkpoint
     from realtime_affect.models.student import StudentNet
-
-    import argparse
-
-    from realtime_affect.labels import EXPRESSIONS
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", type=Path)
@@ -115,6 +129,15 @@ def main() -> None:
         if config.get("au_pos_power") else "") + (
         f"; the teacher teaches only the AUs it reads with a subject-wise cross-validated AUC >= "
         f"{config['au_teacher_min_auc']:g}" if config.get("au_teacher_min_auc") else "")
+    if config.get("distill_au_from"):
+        au_text = (f"CK+ FACS codes (0.6) + the AU readings of {_model_name(config['distill_au_from'])} on every "
+                   "training face (0.4), face and mirror image averaged (head-by-head distillation)" + (
+                       f"; labelled positives weighted (negatives / positives) ** {config['au_pos_power']:g}"
+                       if config.get("au_pos_power") else ""))
+    if config.get("distill_va_from") and rated:
+        va_text = (f"learnt from human valence/arousal ratings (DiffusionFER, {kept}% of its faces) and, on every "
+                   f"other face, from the readings of {_model_name(config['distill_va_from'])} (head-by-head "
+                   "distillation; that model learnt the same ratings)")
     card.description = (
         "Multi-task student trained on real labelled faces of thousands of people (FER+ votes, CK+ expressions "
         "and FACS action units, muxspace/LFW crops" + (", DiffusionFER valence/arousal ratings" if rated else "")
@@ -133,6 +156,11 @@ def main() -> None:
                 ", averaged with the previous model's" if config.get("distill_from") else "")
             + f", {config.get('distill_weight', 0.4):g} of the expression targets" + _per_face_share(config)}
            if config.get("distill_teacher") else {}),
+        **({"distillation": "expression targets: 0.6 x the labels + " f"{config.get('distill_weight', 0.4):g} x the "
+            "readings of " + " and ".join(_model_name(t) for t in _as_list(config["distill_from"]))
+            + (" averaged" if len(_as_list(config["distill_from"])) > 1 else "") + ", each face and its mirror image "
+            "averaged (seed 004; the teachers' shipped logit bias taken off)"}
+           if config.get("distill_from") and not config.get("distill_teacher") else {}),
         "validation": {k: v for k, v in (extra.get("history") or [{}])[-1].items() if "/" in k},
         "landmark_fit": extra.get("fit_report", {}),
         "ck_val_subjects": extra.get("ck_val_subjects", []),

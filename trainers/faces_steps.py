@@ -228,13 +228,15 @@ def flip_averaged_expression(student, crops: np.ndarray, batch_size: int = 512) 
 
 def teacher_student(path):
     """The student of checkpoint ``path`` without the logit bias it was shipped with (a serving choice, tuned on
-    validation): teachers and starting points are read as trained, so the bias is not applied twice."""
+    validation): teachers and starting points are read as trained, so the bias is not applied twice. Its own
+    mirror averaging is switched off: ``flip_averaged_readings`` reads both views itself."""
     import torch
 
     from realtime_affect.models.checkpoint import load_checkpoint
 
     loaded = load_checkpoint(path)
     student = loaded.student
+    student.mirror_average = False  # the callers average the mirror views themselves (else 4 views, 2x the time)
     bias = (loaded.card.extra or {}).get("expression_logit_bias") or {}
     with torch.no_grad():
         for name, value in bias.items():
