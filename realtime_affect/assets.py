@@ -23,9 +23,9 @@ CHECKSUMS: dict[str, str] = {
     "face_detection_full_range_sparse.tflite":
         "2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1",
     # the bundled default model (scripts/build_default_model.sh; assets/DEFAULT_MODEL.md)
-    "default_model.pt": "b80cfaf18a371719c620476c6086e2aa8278c8b723d703a84cd6b86b760f1258",
-    "default_model.onnx": "c865e5102607310313b425259792c02840a8179e9fae8fa2dded850e86565367",
-    "default_model.sequence.onnx": "a56b911ccf9a38e5c640284792d74aafd5d9105bc37d1d5832329be964e3eb2a",
+    "default_model.pt": "53ac74e07b7be90405599f5e4a2bb0aef6cd4fac572483664f1f8d2bb83d6cae",
+    "default_model.onnx": "7d91294e325e041709a6487bbe39177b0e40e20e8813cb59b588f9c7496a5da6",
+    "default_model.sequence.onnx": "713127d07ee07f0e3581b91afcc669bf1ed6648a0def3818aa75023741037046",
 }
 
 
