@@ -99,3 +99,29 @@ def test_video_frames_come_with_rgb_which_the_finder_takes_so_waiting_frames_hol
         results = list(analyze_video(model, source))
     assert len(results) == 72 and sum(len(r.faces) for r in results) == 72  # one face in every frame
     assert all(r.frame.rgb is None for r in results)
+
+
+def test_a_source_closed_while_the_worker_reads_it_ends_the_worker_instead_of_hanging():
+    """The CLI closes the video source when an output fails (a full disk), before the look-ahead worker that
+    reads it is joined; the worker must see the end, or the process hangs after printing its error."""
+    import time
+
+    from helpers import SINGLE_FACE
+    from realtime_affect.sources import VideoSource
+
+    source = VideoSource(SINGLE_FACE)
+    read, started = [], threading.Event()
+
+    def reader() -> None:
+        for frame in source:
+            read.append(frame.index)
+            started.set()
+            time.sleep(0.05)  # a slow consumer: the decoder fills its queue and waits
+
+    worker = threading.Thread(target=reader, daemon=True)
+    worker.start()
+    assert started.wait(10)
+    source.close()  # drains the queue and stops the decoder from another thread
+    worker.join(timeout=5)
+    assert not worker.is_alive()
+    assert read == list(range(len(read))) and 0 < len(read) < 72  # frames in order, ended early

@@ -192,7 +192,12 @@ class VideoSource:
             self._thread = threading.Thread(target=self._decode, name=f"decode:{self.name}", daemon=True)
             self._thread.start()
         while True:
-            item = self._queue.get()
+            try:
+                item = self._queue.get(timeout=0.1)
+            except queue.Empty:
+                if self._stop.is_set():  # closed (from another thread): nothing more will come, not even _END
+                    return
+                continue
             if item is _END:
                 return
             if isinstance(item, Exception):
